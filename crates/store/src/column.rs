@@ -1,0 +1,145 @@
+//! Memory-mapped files of fixed-width little-endian rows.
+//!
+//! A column is one file. Readers map it read-only and see only the committed rows (the manifest
+//! says how many). The writer maps it read-write with spare capacity at the end, so appends and the
+//! few in-place updates are plain memory writes; [`RwFile::sync`] makes them durable before the
+//! manifest that commits them is written.
+
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+use memmap2::{Mmap, MmapMut};
+
+use crate::error::{Result, StoreError};
+
+/// Growth step of a writable file: at least this many bytes, or half the current size.
+const MIN_GROWTH: u64 = 1 << 20;
+
+/// A read-only mapping of a whole file (empty files map to an empty slice).
+#[derive(Debug)]
+pub(crate) struct RoFile {
+    map: Option<Mmap>,
+}
+
+impl RoFile {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let file = fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        if len == 0 {
+            return Ok(Self { map: None });
+        }
+        // SAFETY: the store is append-only for readers: the writer never shrinks a file below the
+        // committed length that readers use, and holds the store lock while it writes.
+        #[allow(unsafe_code, reason = "memory-mapping a file is unsafe by contract; see above")]
+        let map = unsafe { Mmap::map(file.file()) }.map_err(|source| StoreError::MapIo {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self { map: Some(map) })
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+/// A writable mapping with spare capacity after `len` bytes of content.
+#[derive(Debug)]
+pub(crate) struct RwFile {
+    path: PathBuf,
+    file: fs::File,
+    map: MmapMut,
+    /// Bytes of content (committed plus pending).
+    len: u64,
+}
+
+impl RwFile {
+    /// Opens or creates the file, truncating it to `len` bytes of content: anything past the
+    /// committed length is an interrupted batch and is discarded.
+    pub(crate) fn open(path: &Path, len: u64) -> Result<Self> {
+        let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let actual = file.metadata()?.len();
+        if actual < len {
+            return Err(StoreError::ShortFile { path: path.to_owned(), expected: len, found: actual });
+        }
+        let capacity = len + MIN_GROWTH;
+        file.set_len(len)?;
+        file.set_len(capacity)?;
+        let map = map_rw(path, &file)?;
+        Ok(Self { path: path.to_owned(), file, map, len })
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.map[..to_usize(self.len)]
+    }
+
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        let len = to_usize(self.len);
+        &mut self.map[..len]
+    }
+
+    /// Appends bytes, growing the file when its spare capacity runs out.
+    pub(crate) fn append(&mut self, data: &[u8]) -> Result<()> {
+        let end = self.len + data.len() as u64;
+        if end > self.map.len() as u64 {
+            self.grow(end)?;
+        }
+        self.map[to_usize(self.len)..to_usize(end)].copy_from_slice(data);
+        self.len = end;
+        Ok(())
+    }
+
+    fn grow(&mut self, needed: u64) -> Result<()> {
+        let current = self.map.len() as u64;
+        let capacity = needed.max(current + (current / 2).max(MIN_GROWTH));
+        self.file.set_len(capacity)?;
+        self.map = map_rw(&self.path, &self.file)?;
+        Ok(())
+    }
+
+    /// Writes dirty pages to disk and waits for them.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.map.flush().map_err(|source| StoreError::MapIo { path: self.path.clone(), source })
+    }
+
+    /// Trims the spare capacity so that the file holds exactly its content.
+    pub(crate) fn trim(&mut self) -> Result<()> {
+        self.sync()?;
+        self.file.set_len(self.len)?;
+        self.file.sync_all()?;
+        Ok(())
+    }
+}
+
+fn map_rw(path: &Path, file: &fs::File) -> Result<MmapMut> {
+    // SAFETY: the writer holds the store's exclusive lock, so no other process writes this file;
+    // readers only read below the committed length, which the writer never rewrites except for
+    // documented in-place fields.
+    #[allow(unsafe_code, reason = "memory-mapping a file is unsafe by contract; see above")]
+    let map = unsafe { MmapMut::map_mut(file.file()) };
+    map.map_err(|source| StoreError::MapIo { path: path.to_owned(), source })
+}
+
+/// Converts a file offset to a memory index. The store only runs on 64-bit targets.
+pub(crate) fn to_usize(value: u64) -> usize {
+    usize::try_from(value).expect("the store requires a 64-bit target")
+}
+
+/// Reads a little-endian `u64` at byte offset `at`.
+pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(buf)
+}
+
+/// Reads a little-endian `u32` at byte offset `at`.
+pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut buf = [0u8; 4];
+    buf.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(buf)
+}
+
+/// Writes a little-endian `u64` at byte offset `at`.
+pub(crate) fn write_u64(bytes: &mut [u8], at: usize, value: u64) {
+    bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+}

@@ -1,0 +1,174 @@
+//! Compact embedded store of cointrail: the whole transaction graph of a UTXO chain in one directory.
+//!
+//! Owns the byte layout of every table (fixed-width, memory-mapped columns indexed by sequential
+//! ids), the hash indexes from txid and address to id, id allocation, and the atomic commit of each
+//! batch together with its checkpoint. It does not read block files, fetch data, run heuristics or
+//! speak HTTP. The layout is specified in `docs/store-format.md`; any change there bumps
+//! [`FORMAT_VERSION`].
+//!
+//! Start with [`Store::open`] and [`Store::view`] to read, or [`StoreWriter::open`] to append.
+
+mod column;
+mod error;
+mod index;
+mod manifest;
+mod view;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+
+pub use error::{Result, StoreError};
+pub use manifest::{Counts, FORMAT_VERSION};
+pub use view::{AddressOutputs, BlockInfo, ChainView, OutputInfo, TxInfo};
+pub use writer::{RecoveryReport, StoreWriter};
+
+use column::RoFile;
+use manifest::Manifest;
+use view::Columns;
+
+/// The chain and network a store holds, e.g. `bitcoin` / `mainnet`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainSpec {
+    /// Chain family (`bitcoin`).
+    pub chain: String,
+    /// Network name (`mainnet`, `testnet`, `regtest`, ...).
+    pub network: String,
+}
+
+impl std::fmt::Display for ChainSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.chain, self.network)
+    }
+}
+
+/// Every data file of the store, in a fixed order (see `docs/store-format.md`).
+pub(crate) const FILES: [&str; 11] = [
+    "blocks.dat",
+    "tx.txid",
+    "tx.io",
+    "in.spent",
+    "out.value",
+    "out.addr",
+    "out.spent",
+    "out.next",
+    "addr.key",
+    "addr.first",
+    "addr.last",
+];
+
+pub(crate) fn txid_index_file(bits: u32) -> String {
+    format!("txid.idx.{bits}")
+}
+
+pub(crate) fn address_index_file(bits: u32) -> String {
+    format!("addr.idx.{bits}")
+}
+
+/// A read-only view of a store: what was committed when it was opened.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    manifest: Manifest,
+    files: Vec<RoFile>,
+    txid_index: RoFile,
+    address_index: RoFile,
+}
+
+impl Store {
+    /// Opens the store at `dir` for reading.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] if there is no store, [`StoreError::UnsupportedFormat`] if it was
+    /// written by an incompatible version, or an I/O error.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let manifest =
+            Manifest::read(dir)?.ok_or_else(|| StoreError::NotFound { path: dir.to_owned() })?;
+        let files = FILES
+            .iter()
+            .map(|name| RoFile::open(&dir.join(name)))
+            .collect::<Result<Vec<_>>>()?;
+        let store = Self {
+            dir: dir.to_owned(),
+            txid_index: RoFile::open(&dir.join(txid_index_file(manifest.txid_index_bits)))?,
+            address_index: RoFile::open(&dir.join(address_index_file(
+                manifest.address_index_bits,
+            )))?,
+            manifest,
+            files,
+        };
+        store.check_lengths()?;
+        Ok(store)
+    }
+
+    fn check_lengths(&self) -> Result<()> {
+        let counts = self.manifest.counts;
+        let expected = writer::committed_lengths(&counts);
+        for ((name, file), want) in FILES.iter().zip(&self.files).zip(expected) {
+            let found = file.bytes().len() as u64;
+            if found < want {
+                return Err(StoreError::ShortFile { path: self.dir.join(name), expected: want, found });
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the chain and network the store holds.
+    pub fn chain(&self) -> ChainSpec {
+        ChainSpec { chain: self.manifest.chain.clone(), network: self.manifest.network.clone() }
+    }
+
+    /// Returns the store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Returns a view of the committed chain.
+    pub fn view(&self) -> ChainView<'_> {
+        let file = |index: usize| self.files[index].bytes();
+        ChainView {
+            columns: Columns {
+                blocks: file(0),
+                tx_txid: file(1),
+                tx_io: file(2),
+                in_spent: file(3),
+                out_value: file(4),
+                out_addr: file(5),
+                out_spent: file(6),
+                out_next: file(7),
+                addr_key: file(8),
+                addr_first: file(9),
+                txid_index: self.txid_index.bytes(),
+                address_index: self.address_index.bytes(),
+                txid_index_bits: self.manifest.txid_index_bits,
+                address_index_bits: self.manifest.address_index_bits,
+            },
+            counts: self.manifest.counts,
+        }
+    }
+
+    /// Returns the bytes the store's files take on disk, by file name.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error if the directory cannot be listed.
+    pub fn disk_usage(&self) -> Result<Vec<(String, u64)>> {
+        disk_usage(&self.dir)
+    }
+}
+
+/// Lists the files of a directory with their sizes, sorted by name.
+fn disk_usage(dir: &Path) -> Result<Vec<(String, u64)>> {
+    let mut sizes = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let metadata = entry.metadata()?;
+        if metadata.is_file() {
+            sizes.push((entry.file_name().to_string_lossy().into_owned(), metadata.len()));
+        }
+    }
+    sizes.sort();
+    Ok(sizes)
+}

@@ -1,0 +1,94 @@
+//! The manifest: format version, chain, and the committed length of every table.
+//!
+//! Writing a new manifest (to a temporary file, synced, then renamed over the old one) is the
+//! single atomic step that commits a batch together with its checkpoint.
+
+use std::path::Path;
+
+use fs_err as fs;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StoreError};
+
+/// Version of the on-disk layout described in `docs/store-format.md`.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// File name of the manifest inside the store directory.
+pub(crate) const MANIFEST: &str = "MANIFEST";
+
+/// Committed row counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// Blocks (the tip height is `blocks - 1`).
+    pub blocks: u64,
+    /// Transactions.
+    pub txs: u64,
+    /// Spending inputs (coinbase inputs are not stored).
+    pub inputs: u64,
+    /// Outputs.
+    pub outputs: u64,
+    /// Distinct addresses.
+    pub addresses: u64,
+}
+
+/// The manifest as stored (JSON, fields in this order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub(crate) format_version: u64,
+    pub(crate) chain: String,
+    pub(crate) network: String,
+    pub(crate) counts: Counts,
+    pub(crate) txid_index_bits: u32,
+    pub(crate) address_index_bits: u32,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    format_version: u64,
+}
+
+impl Manifest {
+    /// Reads the manifest of the store at `dir`, refusing other format versions.
+    pub(crate) fn read(dir: &Path) -> Result<Option<Self>> {
+        let path = dir.join(MANIFEST);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path)?;
+        let corrupt = |error: serde_json::Error| StoreError::CorruptManifest {
+            path: path.clone(),
+            message: error.to_string(),
+        };
+        let version: VersionOnly = serde_json::from_str(&text).map_err(corrupt)?;
+        if version.format_version != FORMAT_VERSION {
+            return Err(StoreError::UnsupportedFormat {
+                path: dir.to_owned(),
+                found: version.format_version,
+                expected: FORMAT_VERSION,
+            });
+        }
+        serde_json::from_str(&text).map(Some).map_err(corrupt)
+    }
+
+    /// Writes the manifest atomically: temporary file, sync, rename, sync the directory.
+    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self).map_err(|error| {
+            StoreError::CorruptManifest { path: dir.join(MANIFEST), message: error.to_string() }
+        })?;
+        text.push('\n');
+        let temporary = dir.join("MANIFEST.tmp");
+        {
+            let file = fs::File::create(&temporary)?;
+            std::io::Write::write_all(&mut &file, text.as_bytes())?;
+            file.sync_all()?;
+        }
+        fs::rename(&temporary, dir.join(MANIFEST))?;
+        sync_dir(dir)
+    }
+}
+
+/// Makes renames and creations in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! Read access to the transaction graph, shared by readers and the writer.
+
+use std::ops::Range;
+
+use cointrail_types::{
+    AddressId, AddressKey, Hash32, Height, InputId, OutputId, Sats, TxNum,
+};
+
+use crate::column::{read_u32, read_u64, to_usize};
+use crate::index;
+use crate::manifest::Counts;
+
+/// Bytes per row of `blocks.dat`: hash 32, header 80, first tx u32, size u32.
+pub(crate) const BLOCK_ROW: usize = 120;
+/// Bytes per row of `tx.txid`.
+pub(crate) const TXID_ROW: usize = 32;
+/// Bytes per row of `tx.io`: first input u64, first output u64.
+pub(crate) const TXIO_ROW: usize = 16;
+/// Bytes per row of `addr.key`.
+pub(crate) const ADDR_KEY_ROW: usize = AddressKey::ENCODED_LEN;
+/// `out.addr` value of an output that pays no address (`OP_RETURN`).
+pub(crate) const NO_ADDRESS: u32 = u32::MAX;
+
+/// A stored block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Height in the stored chain.
+    pub height: Height,
+    /// Block hash.
+    pub hash: Hash32,
+    /// The 80-byte header as serialized.
+    pub header: [u8; 80],
+    /// First transaction of the block.
+    pub first_tx: TxNum,
+    /// Number of transactions.
+    pub tx_count: u32,
+    /// Serialized size in bytes.
+    pub size: u32,
+}
+
+impl BlockInfo {
+    /// Returns the header's timestamp (seconds since the Unix epoch).
+    pub fn time(&self) -> u32 {
+        read_u32(&self.header, 68)
+    }
+
+    /// Returns the hash of the previous block.
+    pub fn prev_hash(&self) -> Hash32 {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&self.header[4..36]);
+        Hash32(hash)
+    }
+}
+
+/// A stored transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxInfo {
+    /// Sequential number.
+    pub txnum: TxNum,
+    /// Transaction id.
+    pub txid: Hash32,
+    /// Its spending inputs (empty for a coinbase).
+    pub inputs: Range<u64>,
+    /// Its outputs.
+    pub outputs: Range<u64>,
+}
+
+/// A stored output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputInfo {
+    /// Value.
+    pub value: Sats,
+    /// The address paid, `None` for `OP_RETURN`.
+    pub address: Option<AddressId>,
+    /// The input that spends it, if any.
+    pub spent_by: Option<InputId>,
+}
+
+/// The column slices and counts that every read goes through.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Columns<'a> {
+    pub(crate) blocks: &'a [u8],
+    pub(crate) tx_txid: &'a [u8],
+    pub(crate) tx_io: &'a [u8],
+    pub(crate) in_spent: &'a [u8],
+    pub(crate) out_value: &'a [u8],
+    pub(crate) out_addr: &'a [u8],
+    pub(crate) out_spent: &'a [u8],
+    pub(crate) out_next: &'a [u8],
+    pub(crate) addr_key: &'a [u8],
+    pub(crate) addr_first: &'a [u8],
+    pub(crate) txid_index: &'a [u8],
+    pub(crate) address_index: &'a [u8],
+    pub(crate) txid_index_bits: u32,
+    pub(crate) address_index_bits: u32,
+}
+
+/// A consistent read view of the chain: committed data for readers, committed plus pending data for
+/// the writer.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainView<'a> {
+    pub(crate) columns: Columns<'a>,
+    pub(crate) counts: Counts,
+}
+
+impl<'a> ChainView<'a> {
+    /// Returns the row counts visible in this view.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Returns the highest block, or `None` for an empty store.
+    pub fn tip(&self) -> Option<BlockInfo> {
+        let blocks = u32::try_from(self.counts.blocks).ok()?;
+        self.block(Height::new(blocks.checked_sub(1)?))
+    }
+
+    /// Returns the block at `height`.
+    pub fn block(&self, height: Height) -> Option<BlockInfo> {
+        let index = u64::from(height.get());
+        if index >= self.counts.blocks {
+            return None;
+        }
+        let row = &self.columns.blocks[to_usize(index) * BLOCK_ROW..][..BLOCK_ROW];
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&row[..32]);
+        let mut header = [0u8; 80];
+        header.copy_from_slice(&row[32..112]);
+        let first_tx = read_u32(row, 112);
+        let next_tx = if index + 1 < self.counts.blocks {
+            read_u32(self.columns.blocks, to_usize(index + 1) * BLOCK_ROW + 112)
+        } else {
+            u32::try_from(self.counts.txs).expect("tx count fits u32 (checked on insert)")
+        };
+        Some(BlockInfo {
+            height,
+            hash: Hash32(hash),
+            header,
+            first_tx: TxNum::new(first_tx),
+            tx_count: next_tx - first_tx,
+            size: read_u32(row, 116),
+        })
+    }
+
+    /// Finds the height of a block by hash (a scan of the block table: about a millisecond per
+    /// 100,000 blocks).
+    pub fn block_height(&self, hash: &Hash32) -> Option<Height> {
+        let blocks = &self.columns.blocks[..to_usize(self.counts.blocks) * BLOCK_ROW];
+        blocks
+            .chunks_exact(BLOCK_ROW)
+            .position(|row| row[..32] == hash.0)
+            .map(|index| Height::new(u32::try_from(index).expect("heights fit u32")))
+    }
+
+    /// Returns the txid of a transaction.
+    pub fn txid(&self, txnum: TxNum) -> Hash32 {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&self.columns.tx_txid[to_usize(u64::from(txnum.get())) * TXID_ROW..][..32]);
+        Hash32(hash)
+    }
+
+    /// Finds a transaction by txid.
+    pub fn find_tx(&self, txid: &Hash32) -> Option<TxNum> {
+        let found = index::find(
+            self.columns.txid_index,
+            self.columns.txid_index_bits,
+            txid.prefix_u64(),
+            self.counts.txs,
+            |candidate| self.txid(TxNum::new(candidate)) == *txid,
+        )?;
+        Some(TxNum::new(found))
+    }
+
+    fn tx_io(&self, txnum: u64) -> (u64, u64) {
+        if txnum >= self.counts.txs {
+            return (self.counts.inputs, self.counts.outputs);
+        }
+        let at = to_usize(txnum) * TXIO_ROW;
+        (read_u64(self.columns.tx_io, at), read_u64(self.columns.tx_io, at + 8))
+    }
+
+    /// Returns a transaction by number.
+    pub fn tx(&self, txnum: TxNum) -> Option<TxInfo> {
+        let number = u64::from(txnum.get());
+        if number >= self.counts.txs {
+            return None;
+        }
+        let (first_input, first_output) = self.tx_io(number);
+        let (end_input, end_output) = self.tx_io(number + 1);
+        Some(TxInfo {
+            txnum,
+            txid: self.txid(txnum),
+            inputs: first_input..end_input,
+            outputs: first_output..end_output,
+        })
+    }
+
+    /// Returns the height of the block holding a transaction.
+    pub fn tx_height(&self, txnum: TxNum) -> Height {
+        // The last block whose first tx is <= txnum.
+        let (mut low, mut high) = (0u64, self.counts.blocks);
+        while high - low > 1 {
+            let middle = low + (high - low) / 2;
+            let first = read_u32(self.columns.blocks, to_usize(middle) * BLOCK_ROW + 112);
+            if first <= txnum.get() {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        Height::new(u32::try_from(low).expect("heights fit u32"))
+    }
+
+    /// Returns the output an input spends.
+    pub fn spent_output(&self, input: InputId) -> OutputId {
+        OutputId::new(read_u64(self.columns.in_spent, to_usize(input.get()) * 8))
+    }
+
+    /// Returns an output.
+    pub fn output(&self, output: OutputId) -> OutputInfo {
+        let id = to_usize(output.get());
+        let value = Sats::from_sat(read_u64(self.columns.out_value, id * 8));
+        let address = read_u32(self.columns.out_addr, id * 4);
+        let spent = read_u64(self.columns.out_spent, id * 8);
+        OutputInfo {
+            value,
+            address: (address != NO_ADDRESS).then(|| AddressId::new(address)),
+            // Values past the visible inputs belong to an uncommitted batch.
+            spent_by: (spent != 0 && spent <= self.counts.inputs).then(|| InputId::new(spent - 1)),
+        }
+    }
+
+    /// Returns the transaction holding an output and the output's index in it.
+    pub fn output_location(&self, output: OutputId) -> (TxNum, u32) {
+        let txnum = self.search_tx(output.get(), 8);
+        let first = read_u64(self.columns.tx_io, to_usize(u64::from(txnum.get())) * TXIO_ROW + 8);
+        (txnum, u32::try_from(output.get() - first).expect("outputs per tx fit u32"))
+    }
+
+    /// Returns the transaction holding an input and the input's index in it.
+    pub fn input_location(&self, input: InputId) -> (TxNum, u32) {
+        let txnum = self.search_tx(input.get(), 0);
+        let first = read_u64(self.columns.tx_io, to_usize(u64::from(txnum.get())) * TXIO_ROW);
+        (txnum, u32::try_from(input.get() - first).expect("inputs per tx fit u32"))
+    }
+
+    /// The last tx whose first id (at `field` in `tx.io`) is <= `id` and that has ids of that kind.
+    fn search_tx(&self, id: u64, field: usize) -> TxNum {
+        let (mut low, mut high) = (0u64, self.counts.txs);
+        while high - low > 1 {
+            let middle = low + (high - low) / 2;
+            if read_u64(self.columns.tx_io, to_usize(middle) * TXIO_ROW + field) <= id {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        TxNum::new(u32::try_from(low).expect("tx numbers fit u32"))
+    }
+
+    /// Returns the key of an address.
+    pub fn address_key(&self, address: AddressId) -> AddressKey {
+        let at = to_usize(u64::from(address.get())) * ADDR_KEY_ROW;
+        let mut bytes = [0u8; ADDR_KEY_ROW];
+        bytes.copy_from_slice(&self.columns.addr_key[at..at + ADDR_KEY_ROW]);
+        AddressKey::from_bytes(&bytes).expect("address kinds are validated when written")
+    }
+
+    /// Finds an address by key.
+    pub fn find_address(&self, key: &AddressKey) -> Option<AddressId> {
+        let found = index::find(
+            self.columns.address_index,
+            self.columns.address_index_bits,
+            key.hash64(),
+            self.counts.addresses,
+            |candidate| self.address_key(AddressId::new(candidate)) == *key,
+        )?;
+        Some(AddressId::new(found))
+    }
+
+    /// Returns the outputs paid to an address, in chain order.
+    pub fn address_outputs(&self, address: AddressId) -> AddressOutputs<'a> {
+        let first = read_u64(self.columns.addr_first, to_usize(u64::from(address.get())) * 8);
+        AddressOutputs { view: *self, next: Some(first) }
+    }
+
+    pub(crate) fn next_output_of_address(&self, output: u64) -> Option<u64> {
+        let next = read_u64(self.columns.out_next, to_usize(output) * 8);
+        (next != 0 && next <= self.counts.outputs).then(|| next - 1)
+    }
+}
+
+/// Iterator over the outputs paid to one address.
+#[derive(Debug, Clone)]
+pub struct AddressOutputs<'a> {
+    view: ChainView<'a>,
+    next: Option<u64>,
+}
+
+impl Iterator for AddressOutputs<'_> {
+    type Item = OutputId;
+
+    fn next(&mut self) -> Option<OutputId> {
+        let current = self.next?;
+        self.next = self.view.next_output_of_address(current);
+        Some(OutputId::new(current))
+    }
+}

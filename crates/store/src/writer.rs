@@ -1,0 +1,454 @@
+//! The single writer of a store: appends blocks, transactions, inputs and outputs, and commits.
+//!
+//! Crash safety rests on three rules (see `docs/store-format.md`):
+//! 1. rows past the committed counts in the manifest do not exist for readers;
+//! 2. in-place fields written by a batch (`out.spent`, `out.next`, index slots) only ever change
+//!    from empty to a value that points past the committed counts, so readers ignore them;
+//! 3. the one overwritten field, `addr.last`, is repaired from the committed links on recovery.
+//!
+//! A `DIRTY` marker exists while a writer has the store open. Opening a store that still has one
+//! runs recovery, which restores exactly the bytes of the last commit.
+
+use std::path::{Path, PathBuf};
+
+use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
+use fs_err as fs;
+
+use crate::column::{RwFile, read_u64, to_usize, write_u64};
+use crate::error::{Result, StoreError};
+use crate::manifest::{Counts, FORMAT_VERSION, MANIFEST, Manifest, sync_dir};
+use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
+use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
+
+const BLOCKS: usize = 0;
+const TX_TXID: usize = 1;
+const TX_IO: usize = 2;
+const IN_SPENT: usize = 3;
+const OUT_VALUE: usize = 4;
+const OUT_ADDR: usize = 5;
+const OUT_SPENT: usize = 6;
+const OUT_NEXT: usize = 7;
+const ADDR_KEY: usize = 8;
+const ADDR_FIRST: usize = 9;
+const ADDR_LAST: usize = 10;
+
+const DIRTY: &str = "DIRTY";
+const LOCK: &str = "LOCK";
+
+/// Byte length of every file in [`FILES`] for the given counts.
+pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 11] {
+    let row = |count: u64, width: usize| count * width as u64;
+    [
+        row(counts.blocks, BLOCK_ROW),
+        row(counts.txs, TXID_ROW),
+        row(counts.txs, TXIO_ROW),
+        row(counts.inputs, 8),
+        row(counts.outputs, 8),
+        row(counts.outputs, 4),
+        row(counts.outputs, 8),
+        row(counts.outputs, 8),
+        row(counts.addresses, ADDR_KEY_ROW),
+        row(counts.addresses, 8),
+        row(counts.addresses, 8),
+    ]
+}
+
+/// What recovery found and repaired after an interrupted writer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Index entries of uncommitted rows that were cleared.
+    pub index_entries: u64,
+    /// `out.spent` and `out.next` links to uncommitted rows that were cleared.
+    pub links: u64,
+    /// Addresses whose `addr.last` was repaired.
+    pub addresses: u64,
+}
+
+/// The exclusive writer of a store.
+#[derive(Debug)]
+pub struct StoreWriter {
+    dir: PathBuf,
+    _lock: fs::File,
+    committed: Manifest,
+    counts: Counts,
+    files: Vec<RwFile>,
+    txid_index: RwFile,
+    txid_index_bits: u32,
+    address_index: RwFile,
+    address_index_bits: u32,
+    recovery: Option<RecoveryReport>,
+}
+
+impl StoreWriter {
+    /// Opens the store at `dir` for writing, creating it if the directory is absent or empty, and
+    /// recovering it if a previous writer was interrupted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedFormat`], [`StoreError::WrongChain`], [`StoreError::NotAStore`],
+    /// [`StoreError::Locked`] or an I/O error.
+    pub fn open(dir: &Path, spec: &ChainSpec) -> Result<Self> {
+        fs::create_dir_all(dir)?;
+        let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
+        if lock.file().try_lock().is_err() {
+            return Err(StoreError::Locked { path: dir.to_owned() });
+        }
+        let committed = match Manifest::read(dir)? {
+            Some(manifest) => {
+                if manifest.chain != spec.chain || manifest.network != spec.network {
+                    return Err(StoreError::WrongChain {
+                        path: dir.to_owned(),
+                        found: format!("{} {}", manifest.chain, manifest.network),
+                        expected: spec.to_string(),
+                    });
+                }
+                manifest
+            }
+            None => create(dir, spec)?,
+        };
+        let lengths = committed_lengths(&committed.counts);
+        let files = FILES
+            .iter()
+            .zip(lengths)
+            .map(|(name, len)| RwFile::open(&dir.join(name), len))
+            .collect::<Result<Vec<_>>>()?;
+        let txid_index = RwFile::open(
+            &dir.join(txid_index_file(committed.txid_index_bits)),
+            index::table_bytes(committed.txid_index_bits),
+        )?;
+        let address_index = RwFile::open(
+            &dir.join(address_index_file(committed.address_index_bits)),
+            index::table_bytes(committed.address_index_bits),
+        )?;
+        let mut writer = Self {
+            dir: dir.to_owned(),
+            _lock: lock,
+            counts: committed.counts,
+            txid_index_bits: committed.txid_index_bits,
+            address_index_bits: committed.address_index_bits,
+            committed,
+            files,
+            txid_index,
+            address_index,
+            recovery: None,
+        };
+        if dir.join(DIRTY).exists() {
+            writer.recovery = Some(writer.recover()?);
+        } else {
+            fs::write(dir.join(DIRTY), b"a writer has this store open\n")?;
+            sync_dir(dir)?;
+        }
+        Ok(writer)
+    }
+
+    /// Returns what recovery repaired when this writer opened an interrupted store.
+    pub fn recovery(&self) -> Option<RecoveryReport> {
+        self.recovery
+    }
+
+    /// Returns a view of the committed and pending data.
+    pub fn view(&self) -> ChainView<'_> {
+        let file = |index: usize| self.files[index].bytes();
+        ChainView {
+            columns: Columns {
+                blocks: file(BLOCKS),
+                tx_txid: file(TX_TXID),
+                tx_io: file(TX_IO),
+                in_spent: file(IN_SPENT),
+                out_value: file(OUT_VALUE),
+                out_addr: file(OUT_ADDR),
+                out_spent: file(OUT_SPENT),
+                out_next: file(OUT_NEXT),
+                addr_key: file(ADDR_KEY),
+                addr_first: file(ADDR_FIRST),
+                txid_index: self.txid_index.bytes(),
+                address_index: self.address_index.bytes(),
+                txid_index_bits: self.txid_index_bits,
+                address_index_bits: self.address_index_bits,
+            },
+            counts: self.counts,
+        }
+    }
+
+    /// Returns the counts of the last commit.
+    pub fn committed_counts(&self) -> Counts {
+        self.committed.counts
+    }
+
+    /// Appends a block; its transactions follow with [`StoreWriter::push_tx`].
+    ///
+    /// # Errors
+    ///
+    /// An I/O error if a file cannot grow.
+    pub fn push_block(&mut self, hash: &Hash32, header: &[u8; 80], size: u32) -> Result<Height> {
+        let height = u32::try_from(self.counts.blocks)
+            .map_err(|_| StoreError::Capacity { what: "block count" })?;
+        let first_tx =
+            u32::try_from(self.counts.txs).map_err(|_| StoreError::Capacity { what: "tx count" })?;
+        let mut row = [0u8; BLOCK_ROW];
+        row[..32].copy_from_slice(&hash.0);
+        row[32..112].copy_from_slice(header);
+        row[112..116].copy_from_slice(&first_tx.to_le_bytes());
+        row[116..120].copy_from_slice(&size.to_le_bytes());
+        self.files[BLOCKS].append(&row)?;
+        self.counts.blocks += 1;
+        Ok(Height::new(height))
+    }
+
+    /// Appends a transaction; its inputs and outputs follow.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Capacity`] past 2^32 - 1 transactions, or an I/O error.
+    pub fn push_tx(&mut self, txid: &Hash32) -> Result<TxNum> {
+        let txnum = u32::try_from(self.counts.txs)
+            .ok()
+            .filter(|number| *number < u32::MAX)
+            .ok_or(StoreError::Capacity { what: "tx count" })?;
+        self.files[TX_TXID].append(&txid.0)?;
+        let mut row = [0u8; TXIO_ROW];
+        row[..8].copy_from_slice(&self.counts.inputs.to_le_bytes());
+        row[8..].copy_from_slice(&self.counts.outputs.to_le_bytes());
+        self.files[TX_IO].append(&row)?;
+        if index::bits_for(self.counts.txs + 1) > self.txid_index_bits {
+            self.grow_txid_index()?;
+        }
+        index::insert(self.txid_index.bytes_mut(), self.txid_index_bits, txid.prefix_u64(), txnum);
+        self.counts.txs += 1;
+        Ok(TxNum::new(txnum))
+    }
+
+    /// Appends an input of the last transaction, spending `spent`, and links `spent` to it.
+    ///
+    /// The caller checks that `spent` exists and is unspent.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error if a file cannot grow.
+    pub fn push_input(&mut self, spent: OutputId) -> Result<InputId> {
+        let id = self.counts.inputs;
+        self.files[IN_SPENT].append(&spent.get().to_le_bytes())?;
+        write_u64(self.files[OUT_SPENT].bytes_mut(), to_usize(spent.get()) * 8, id + 1);
+        self.counts.inputs += 1;
+        Ok(InputId::new(id))
+    }
+
+    /// Appends an output of the last transaction, paying `address` (or nothing for `OP_RETURN`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Capacity`] past 2^32 - 1 addresses, or an I/O error.
+    pub fn push_output(&mut self, value: u64, address: Option<&AddressKey>) -> Result<OutputId> {
+        let id = self.counts.outputs;
+        let address_id = match address {
+            None => NO_ADDRESS,
+            Some(key) => match self.view().find_address(key) {
+                Some(existing) => {
+                    let existing = existing.get();
+                    let at = to_usize(u64::from(existing)) * 8;
+                    let last = read_u64(self.files[ADDR_LAST].bytes(), at);
+                    write_u64(self.files[OUT_NEXT].bytes_mut(), to_usize(last) * 8, id + 1);
+                    write_u64(self.files[ADDR_LAST].bytes_mut(), at, id);
+                    existing
+                }
+                None => self.push_address(key, id)?,
+            },
+        };
+        self.files[OUT_VALUE].append(&value.to_le_bytes())?;
+        self.files[OUT_ADDR].append(&address_id.to_le_bytes())?;
+        self.files[OUT_SPENT].append(&0u64.to_le_bytes())?;
+        self.files[OUT_NEXT].append(&0u64.to_le_bytes())?;
+        self.counts.outputs += 1;
+        Ok(OutputId::new(id))
+    }
+
+    fn push_address(&mut self, key: &AddressKey, first_output: u64) -> Result<u32> {
+        let id = u32::try_from(self.counts.addresses)
+            .ok()
+            .filter(|number| *number != NO_ADDRESS)
+            .ok_or(StoreError::Capacity { what: "address count" })?;
+        self.files[ADDR_KEY].append(&key.to_bytes())?;
+        self.files[ADDR_FIRST].append(&first_output.to_le_bytes())?;
+        self.files[ADDR_LAST].append(&first_output.to_le_bytes())?;
+        if index::bits_for(self.counts.addresses + 1) > self.address_index_bits {
+            self.grow_address_index()?;
+        }
+        index::insert(self.address_index.bytes_mut(), self.address_index_bits, key.hash64(), id);
+        self.counts.addresses += 1;
+        Ok(id)
+    }
+
+    fn grow_txid_index(&mut self) -> Result<()> {
+        let bits = index::bits_for(self.counts.txs + 1);
+        let mut table = new_table(&self.dir.join(txid_index_file(bits)), bits)?;
+        let txids = self.files[TX_TXID].bytes();
+        for (txnum, row) in txids.chunks_exact(TXID_ROW).take(to_usize(self.counts.txs)).enumerate() {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(row);
+            let txnum = u32::try_from(txnum).expect("tx numbers fit u32");
+            index::insert(table.bytes_mut(), bits, Hash32(hash).prefix_u64(), txnum);
+        }
+        let old_bits = std::mem::replace(&mut self.txid_index_bits, bits);
+        self.txid_index = table;
+        if old_bits != self.committed.txid_index_bits {
+            fs::remove_file(self.dir.join(txid_index_file(old_bits)))?;
+        }
+        Ok(())
+    }
+
+    fn grow_address_index(&mut self) -> Result<()> {
+        let bits = index::bits_for(self.counts.addresses + 1);
+        let mut table = new_table(&self.dir.join(address_index_file(bits)), bits)?;
+        let keys = self.files[ADDR_KEY].bytes();
+        for (id, row) in keys.chunks_exact(ADDR_KEY_ROW).take(to_usize(self.counts.addresses)).enumerate() {
+            let key = key_from_row(row)?;
+            let id = u32::try_from(id).expect("address ids fit u32");
+            index::insert(table.bytes_mut(), bits, key.hash64(), id);
+        }
+        let old_bits = std::mem::replace(&mut self.address_index_bits, bits);
+        self.address_index = table;
+        if old_bits != self.committed.address_index_bits {
+            fs::remove_file(self.dir.join(address_index_file(old_bits)))?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything pushed so far durable and visible to readers, in one atomic step.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; the previous commit then stays in force.
+    pub fn commit(&mut self) -> Result<()> {
+        for file in &self.files {
+            file.sync()?;
+        }
+        self.txid_index.sync()?;
+        self.address_index.sync()?;
+        let manifest = Manifest {
+            counts: self.counts,
+            txid_index_bits: self.txid_index_bits,
+            address_index_bits: self.address_index_bits,
+            ..self.committed.clone()
+        };
+        manifest.write(&self.dir)?;
+        let previous = std::mem::replace(&mut self.committed, manifest);
+        if previous.txid_index_bits != self.txid_index_bits {
+            fs::remove_file(self.dir.join(txid_index_file(previous.txid_index_bits)))?;
+        }
+        if previous.address_index_bits != self.address_index_bits {
+            fs::remove_file(self.dir.join(address_index_file(previous.address_index_bits)))?;
+        }
+        Ok(())
+    }
+
+    /// Commits, trims every file to its content and closes the store cleanly.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; the store is then recovered at the next open.
+    pub fn finish(mut self) -> Result<()> {
+        self.commit()?;
+        for file in &mut self.files {
+            file.trim()?;
+        }
+        self.txid_index.trim()?;
+        self.address_index.trim()?;
+        fs::remove_file(self.dir.join(DIRTY))?;
+        sync_dir(&self.dir)
+    }
+
+    /// Restores the bytes of the last commit after an interrupted writer.
+    fn recover(&mut self) -> Result<RecoveryReport> {
+        let mut report = RecoveryReport::default();
+        let keep = [
+            txid_index_file(self.txid_index_bits),
+            address_index_file(self.address_index_bits),
+        ];
+        for entry in fs::read_dir(&self.dir)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            let stray_index = (name.starts_with("txid.idx.") || name.starts_with("addr.idx."))
+                && !keep.contains(&name);
+            if stray_index || name == "MANIFEST.tmp" {
+                fs::remove_file(self.dir.join(&name))?;
+            }
+        }
+        let counts = self.counts;
+        report.index_entries += index::clear_from(self.txid_index.bytes_mut(), counts.txs);
+        report.index_entries += index::clear_from(self.address_index.bytes_mut(), counts.addresses);
+        report.links += clear_links(self.files[OUT_SPENT].bytes_mut(), counts.inputs);
+        report.links += clear_links(self.files[OUT_NEXT].bytes_mut(), counts.outputs);
+        for address in 0..counts.addresses {
+            let at = to_usize(address) * 8;
+            if read_u64(self.files[ADDR_LAST].bytes(), at) < counts.outputs {
+                continue;
+            }
+            let view = self.view();
+            let mut last = read_u64(view.columns.addr_first, at);
+            while let Some(next) = view.next_output_of_address(last) {
+                last = next;
+            }
+            write_u64(self.files[ADDR_LAST].bytes_mut(), at, last);
+            report.addresses += 1;
+        }
+        for file in &self.files {
+            file.sync()?;
+        }
+        self.txid_index.sync()?;
+        self.address_index.sync()?;
+        Ok(report)
+    }
+}
+
+/// Sets every `id + 1` link above `limit` to 0 and returns how many it cleared.
+fn clear_links(column: &mut [u8], limit: u64) -> u64 {
+    let mut cleared = 0;
+    for chunk in column.chunks_exact_mut(8) {
+        if read_u64(chunk, 0) > limit {
+            write_u64(chunk, 0, 0);
+            cleared += 1;
+        }
+    }
+    cleared
+}
+
+fn key_from_row(row: &[u8]) -> Result<AddressKey> {
+    let mut bytes = [0u8; ADDR_KEY_ROW];
+    bytes.copy_from_slice(row);
+    AddressKey::from_bytes(&bytes)
+        .ok_or_else(|| StoreError::Corrupt { what: format!("unknown address kind {}", bytes[0]) })
+}
+
+/// Creates a zero-filled index table file, replacing any leftover of an interrupted growth.
+fn new_table(path: &Path, bits: u32) -> Result<RwFile> {
+    let file = fs::File::create(path)?;
+    file.set_len(index::table_bytes(bits))?;
+    drop(file);
+    RwFile::open(path, index::table_bytes(bits))
+}
+
+/// Creates the files of an empty store and its first manifest.
+fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
+    let occupied = fs::read_dir(dir)?.any(|entry| {
+        entry.map(|entry| entry.file_name() != LOCK && entry.file_name() != DIRTY).unwrap_or(true)
+    });
+    if occupied {
+        return Err(StoreError::NotAStore { path: dir.to_owned() });
+    }
+    for name in FILES {
+        fs::File::create(dir.join(name))?;
+    }
+    for name in [txid_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)] {
+        fs::File::create(dir.join(name))?.set_len(index::table_bytes(index::MIN_BITS))?;
+    }
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        chain: spec.chain.clone(),
+        network: spec.network.clone(),
+        counts: Counts::default(),
+        txid_index_bits: index::MIN_BITS,
+        address_index_bits: index::MIN_BITS,
+    };
+    manifest.write(dir)?;
+    debug_assert!(dir.join(MANIFEST).exists());
+    Ok(manifest)
+}
