@@ -31,10 +31,8 @@ impl RoFile {
         // SAFETY: the store is append-only for readers: the writer never shrinks a file below the
         // committed length that readers use, and holds the store lock while it writes.
         #[allow(unsafe_code, reason = "memory-mapping a file is unsafe by contract; see above")]
-        let map = unsafe { Mmap::map(file.file()) }.map_err(|source| StoreError::MapIo {
-            path: path.to_owned(),
-            source,
-        })?;
+        let map = unsafe { Mmap::map(file.file()) }
+            .map_err(|source| StoreError::MapIo { path: path.to_owned(), source })?;
         Ok(Self { map: Some(map) })
     }
 
@@ -57,10 +55,19 @@ impl RwFile {
     /// Opens or creates the file, truncating it to `len` bytes of content: anything past the
     /// committed length is an interrupted batch and is discarded.
     pub(crate) fn open(path: &Path, len: u64) -> Result<Self> {
-        let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         let actual = file.metadata()?.len();
         if actual < len {
-            return Err(StoreError::ShortFile { path: path.to_owned(), expected: len, found: actual });
+            return Err(StoreError::ShortFile {
+                path: path.to_owned(),
+                expected: len,
+                found: actual,
+            });
         }
         let capacity = len + MIN_GROWTH;
         file.set_len(len)?;

@@ -138,7 +138,8 @@ mod tests {
     #[test]
     fn clearing_uncommitted_entries_restores_the_committed_table() {
         let bits = MIN_BITS;
-        let hashes: Vec<u64> = (0..2000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let hashes: Vec<u64> =
+            (0..2000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
         let mut committed = vec![0u8; to_usize(table_bytes(bits))];
         for (id, hash) in hashes[..1000].iter().enumerate() {
             insert(&mut committed, bits, *hash, u32::try_from(id).unwrap());

@@ -86,16 +86,14 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self> {
         let manifest =
             Manifest::read(dir)?.ok_or_else(|| StoreError::NotFound { path: dir.to_owned() })?;
-        let files = FILES
-            .iter()
-            .map(|name| RoFile::open(&dir.join(name)))
-            .collect::<Result<Vec<_>>>()?;
+        let files =
+            FILES.iter().map(|name| RoFile::open(&dir.join(name))).collect::<Result<Vec<_>>>()?;
         let store = Self {
             dir: dir.to_owned(),
             txid_index: RoFile::open(&dir.join(txid_index_file(manifest.txid_index_bits)))?,
-            address_index: RoFile::open(&dir.join(address_index_file(
-                manifest.address_index_bits,
-            )))?,
+            address_index: RoFile::open(
+                &dir.join(address_index_file(manifest.address_index_bits)),
+            )?,
             manifest,
             files,
         };
@@ -109,7 +107,11 @@ impl Store {
         for ((name, file), want) in FILES.iter().zip(&self.files).zip(expected) {
             let found = file.bytes().len() as u64;
             if found < want {
-                return Err(StoreError::ShortFile { path: self.dir.join(name), expected: want, found });
+                return Err(StoreError::ShortFile {
+                    path: self.dir.join(name),
+                    expected: want,
+                    found,
+                });
             }
         }
         Ok(())

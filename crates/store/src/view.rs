@@ -2,9 +2,7 @@
 
 use std::ops::Range;
 
-use cointrail_types::{
-    AddressId, AddressKey, Hash32, Height, InputId, OutputId, Sats, TxNum,
-};
+use cointrail_types::{AddressId, AddressKey, Hash32, Height, InputId, OutputId, Sats, TxNum};
 
 use crate::column::{read_u32, read_u64, to_usize};
 use crate::index;
@@ -155,7 +153,9 @@ impl<'a> ChainView<'a> {
     /// Returns the txid of a transaction.
     pub fn txid(&self, txnum: TxNum) -> Hash32 {
         let mut hash = [0u8; 32];
-        hash.copy_from_slice(&self.columns.tx_txid[to_usize(u64::from(txnum.get())) * TXID_ROW..][..32]);
+        hash.copy_from_slice(
+            &self.columns.tx_txid[to_usize(u64::from(txnum.get())) * TXID_ROW..][..32],
+        );
         Hash32(hash)
     }
 

@@ -89,7 +89,8 @@ impl StoreWriter {
     /// [`StoreError::Locked`] or an I/O error.
     pub fn open(dir: &Path, spec: &ChainSpec) -> Result<Self> {
         fs::create_dir_all(dir)?;
-        let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
+        let lock =
+            fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
         if lock.file().try_lock().is_err() {
             return Err(StoreError::Locked { path: dir.to_owned() });
         }
@@ -183,8 +184,8 @@ impl StoreWriter {
     pub fn push_block(&mut self, hash: &Hash32, header: &[u8; 80], size: u32) -> Result<Height> {
         let height = u32::try_from(self.counts.blocks)
             .map_err(|_| StoreError::Capacity { what: "block count" })?;
-        let first_tx =
-            u32::try_from(self.counts.txs).map_err(|_| StoreError::Capacity { what: "tx count" })?;
+        let first_tx = u32::try_from(self.counts.txs)
+            .map_err(|_| StoreError::Capacity { what: "tx count" })?;
         let mut row = [0u8; BLOCK_ROW];
         row[..32].copy_from_slice(&hash.0);
         row[32..112].copy_from_slice(header);
@@ -282,7 +283,8 @@ impl StoreWriter {
         let bits = index::bits_for(self.counts.txs + 1);
         let mut table = new_table(&self.dir.join(txid_index_file(bits)), bits)?;
         let txids = self.files[TX_TXID].bytes();
-        for (txnum, row) in txids.chunks_exact(TXID_ROW).take(to_usize(self.counts.txs)).enumerate() {
+        for (txnum, row) in txids.chunks_exact(TXID_ROW).take(to_usize(self.counts.txs)).enumerate()
+        {
             let mut hash = [0u8; 32];
             hash.copy_from_slice(row);
             let txnum = u32::try_from(txnum).expect("tx numbers fit u32");
@@ -300,7 +302,9 @@ impl StoreWriter {
         let bits = index::bits_for(self.counts.addresses + 1);
         let mut table = new_table(&self.dir.join(address_index_file(bits)), bits)?;
         let keys = self.files[ADDR_KEY].bytes();
-        for (id, row) in keys.chunks_exact(ADDR_KEY_ROW).take(to_usize(self.counts.addresses)).enumerate() {
+        for (id, row) in
+            keys.chunks_exact(ADDR_KEY_ROW).take(to_usize(self.counts.addresses)).enumerate()
+        {
             let key = key_from_row(row)?;
             let id = u32::try_from(id).expect("address ids fit u32");
             index::insert(table.bytes_mut(), bits, key.hash64(), id);
@@ -360,10 +364,8 @@ impl StoreWriter {
     /// Restores the bytes of the last commit after an interrupted writer.
     fn recover(&mut self) -> Result<RecoveryReport> {
         let mut report = RecoveryReport::default();
-        let keep = [
-            txid_index_file(self.txid_index_bits),
-            address_index_file(self.address_index_bits),
-        ];
+        let keep =
+            [txid_index_file(self.txid_index_bits), address_index_file(self.address_index_bits)];
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
             let stray_index = (name.starts_with("txid.idx.") || name.starts_with("addr.idx."))

@@ -104,7 +104,8 @@ impl Hash32 {
         }
         let mut out = [0u8; 32];
         for (i, pair) in bytes.chunks_exact(2).enumerate() {
-            let high = hex_digit(pair[0]).ok_or_else(|| ParseHashError { text: text.to_owned() })?;
+            let high =
+                hex_digit(pair[0]).ok_or_else(|| ParseHashError { text: text.to_owned() })?;
             let low = hex_digit(pair[1]).ok_or_else(|| ParseHashError { text: text.to_owned() })?;
             out[31 - i] = (high << 4) | low;
         }

@@ -1,4 +1,5 @@
 //! Integration tests of the store: layout, reopen, format version, crash recovery.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code")]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +20,7 @@ fn hash(n: u64) -> Hash32 {
 }
 
 fn key(n: u64) -> AddressKey {
-    let kind = if n % 2 == 0 { AddressKind::P2wpkh } else { AddressKind::P2pkh };
+    let kind = if n.is_multiple_of(2) { AddressKind::P2wpkh } else { AddressKind::P2pkh };
     AddressKey::new(kind, &hash(n + 1_000_000).0[..20])
 }
 

@@ -1,0 +1,150 @@
+//! `cointrail ingest btc`.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use cointrail_btc::Network;
+use cointrail_ingest::{IngestOptions, IngestReport, Progress, ingest_btc};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::args::{Format, IngestBtcArgs};
+
+pub(crate) fn btc(
+    args: &IngestBtcArgs,
+    store_dir: &Path,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let network: Network = args.network.parse()?;
+    let mut options = IngestOptions::new(&args.blocks_dir, store_dir, network);
+    options.max_height = args.to_height;
+    options.batch_txs = args.batch_txs.max(1);
+    options.batch_blocks = args.batch_blocks.max(1);
+    let mut progress = Bar::new(std::io::stderr().is_terminal());
+    let report = ingest_btc(&options, &mut progress).with_context(|| {
+        format!("ingest of {} into {} stopped", args.blocks_dir.display(), store_dir.display())
+    })?;
+    progress.finish();
+    let summary = Summary::from(&report, network);
+    crate::output::emit(out, format, &summary, print_summary)
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+struct Bar {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    blocks: u64,
+}
+
+impl Bar {
+    fn new(on_terminal: bool) -> Self {
+        let bar = on_terminal.then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_message("scanning block headers");
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Self { bar, started: Instant::now(), blocks: 0 }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn scanned(&mut self, files: usize, blocks: usize) {
+        if let Some(bar) = &self.bar {
+            bar.println(format!("found {blocks} blocks in {files} blk files"));
+        }
+    }
+
+    fn start(&mut self, from: u32, to: u32, bytes: u64) {
+        let Some(bar) = &self.bar else { return };
+        bar.set_length(bytes);
+        bar.set_position(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {percent:>3}% {binary_bytes}/{binary_total_bytes} \
+                 {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .expect("the template is valid"),
+        );
+        bar.println(format!("ingesting heights {from}..={to}"));
+        self.started = Instant::now();
+    }
+
+    fn block(&mut self, height: u32, bytes: u64, _txs: usize) {
+        self.blocks += 1;
+        let Some(bar) = &self.bar else { return };
+        bar.inc(bytes);
+        if self.blocks.is_multiple_of(16) {
+            let rate = self.blocks as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("height {height}, {rate:.0} blocks/s"));
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Summary {
+    network: &'static str,
+    blocks_found: usize,
+    blocks_ignored: usize,
+    best_height: u32,
+    tip_height: Option<u32>,
+    tip_hash: Option<String>,
+    blocks_added: u64,
+    txs_added: u64,
+    bytes_read: u64,
+    seconds: f64,
+    recovered: bool,
+}
+
+impl Summary {
+    fn from(report: &IngestReport, network: Network) -> Self {
+        Self {
+            network: network.name(),
+            blocks_found: report.blocks_found,
+            blocks_ignored: report.blocks_ignored,
+            best_height: report.best_height,
+            tip_height: report.tip_height,
+            tip_hash: report.tip_hash.map(|hash| hash.to_string()),
+            blocks_added: report.blocks_added,
+            txs_added: report.txs_added,
+            bytes_read: report.bytes_read,
+            seconds: report.elapsed.as_secs_f64(),
+            recovered: report.recovery.is_some(),
+        }
+    }
+}
+
+fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> {
+    if summary.recovered {
+        writeln!(out, "recovered the store from an interrupted run")?;
+    }
+    writeln!(
+        out,
+        "found {} blocks ({} off the best chain); best chain tip at height {}",
+        summary.blocks_found, summary.blocks_ignored, summary.best_height
+    )?;
+    let seconds = summary.seconds.max(1e-6);
+    writeln!(
+        out,
+        "added {} blocks, {} txs, {:.1} MB in {:.2} s ({:.1} MB/s, {:.0} txs/s)",
+        summary.blocks_added,
+        summary.txs_added,
+        summary.bytes_read as f64 / 1e6,
+        summary.seconds,
+        summary.bytes_read as f64 / 1e6 / seconds,
+        summary.txs_added as f64 / seconds
+    )?;
+    match (&summary.tip_height, &summary.tip_hash) {
+        (Some(height), Some(hash)) => writeln!(out, "store tip  {height} ({hash})"),
+        _ => writeln!(out, "store is empty"),
+    }
+}

@@ -1,0 +1,55 @@
+//! The `cointrail` binary: parses arguments, runs one command, prints the result, sets the exit code.
+#![expect(clippy::print_stderr, reason = "a CLI reports errors on stderr")]
+
+mod args;
+mod ingest;
+mod output;
+mod show;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use args::{Cli, Command, IngestCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match &cli.command {
+        Command::Ingest(IngestCommand::Btc(args)) => {
+            ingest::btc(args, &store_dir(cli)?, cli.format, &mut stdout)
+        }
+        Command::Show(command) => show::run(command, &store_dir(cli)?, cli.format, &mut stdout),
+        Command::Status => show::status(&store_dir(cli)?, cli.format, &mut stdout),
+    }?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn store_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    cli.store.clone().context("no store given: pass --store DIR or set COINTRAIL_STORE")
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,287 @@
+//! The Bitcoin stage: a Core blocks directory into the store.
+//!
+//! One thread reads and decodes blocks in chain order while the calling thread resolves inputs and
+//! writes the store, so both cores of a small machine are busy. Each batch is committed together
+//! with its checkpoint (the block count in the manifest): re-running adds only the blocks after the
+//! stored tip, and an interrupted run loses at most the uncommitted batch.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use cointrail_btc::{BlocksDir, DecodedBlock, HeaderEntry, Network, best_chain};
+use cointrail_store::{ChainSpec, RecoveryReport, StoreWriter};
+use cointrail_types::{Hash32, OutputId};
+
+use crate::error::{IngestError, Result};
+
+/// What to ingest and how.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The Bitcoin Core blocks directory (`blk*.dat`, optional `xor.dat`).
+    pub blocks_dir: PathBuf,
+    /// The store directory (created if absent).
+    pub store_dir: PathBuf,
+    /// The network the blocks belong to.
+    pub network: Network,
+    /// Commit after this many transactions...
+    pub batch_txs: u64,
+    /// ...or this many blocks, whichever comes first.
+    pub batch_blocks: u32,
+    /// Stop after this height (inclusive); `None` ingests the whole best chain.
+    pub max_height: Option<u32>,
+}
+
+impl IngestOptions {
+    /// Options with the default batch size (about 250,000 transactions per commit).
+    pub fn new(blocks_dir: &Path, store_dir: &Path, network: Network) -> Self {
+        Self {
+            blocks_dir: blocks_dir.to_owned(),
+            store_dir: store_dir.to_owned(),
+            network,
+            batch_txs: 250_000,
+            batch_blocks: 10_000,
+            max_height: None,
+        }
+    }
+}
+
+/// Receives progress events; every method has an empty default.
+pub trait Progress {
+    /// Headers were scanned: `files` blk files, `blocks` blocks found.
+    fn scanned(&mut self, _files: usize, _blocks: usize) {}
+    /// Ingestion of heights `from..=to` starts, `bytes` of blocks to read.
+    fn start(&mut self, _from: u32, _to: u32, _bytes: u64) {}
+    /// A block was written.
+    fn block(&mut self, _height: u32, _bytes: u64, _txs: usize) {}
+    /// A batch was committed up to `height`.
+    fn committed(&mut self, _height: u32) {}
+}
+
+impl Progress for () {}
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Blocks found in the files.
+    pub blocks_found: usize,
+    /// Blocks in the files that are not on the best chain (forks, orphans, duplicates, bad
+    /// proof of work).
+    pub blocks_ignored: usize,
+    /// Height of the best chain's tip in the files.
+    pub best_height: u32,
+    /// Height of the store's tip after the run (`None` for an empty store).
+    pub tip_height: Option<u32>,
+    /// Hash of the store's tip after the run.
+    pub tip_hash: Option<Hash32>,
+    /// Blocks added by this run.
+    pub blocks_added: u64,
+    /// Transactions added by this run.
+    pub txs_added: u64,
+    /// Bytes of blocks read by this run.
+    pub bytes_read: u64,
+    /// Wall time of this run.
+    pub elapsed: Duration,
+    /// What recovery repaired, if a previous run was interrupted.
+    pub recovery: Option<RecoveryReport>,
+}
+
+/// A decoded block on its way from the reader thread, with where it came from.
+struct Loaded {
+    height: u32,
+    size: u32,
+    header: [u8; 80],
+    block: DecodedBlock,
+}
+
+/// Ingests the best chain of a Bitcoin Core blocks directory into a store, resuming after the
+/// stored tip.
+///
+/// # Errors
+///
+/// [`IngestError`] naming the file and offset of unreadable or corrupt blocks, the height of an
+/// input whose prevout is unknown, or a store error. Everything committed before the error stays.
+pub fn ingest_btc(options: &IngestOptions, progress: &mut dyn Progress) -> Result<IngestReport> {
+    let started = Instant::now();
+    let blocks = BlocksDir::open(&options.blocks_dir)?;
+    let headers = blocks.scan_headers(options.network.magic(), |_, _| {})?;
+    progress.scanned(blocks.files().len(), headers.len());
+    let best = best_chain(&headers, options.network.genesis_hash())
+        .map_err(|source| IngestError::Chain { dir: options.blocks_dir.clone(), source })?;
+    let best_height = u32::try_from(best.blocks.len() - 1).expect("heights fit u32");
+    let chain: Vec<&HeaderEntry> = best.blocks.iter().map(|&index| &headers[index]).collect();
+
+    let spec =
+        ChainSpec { chain: "bitcoin".to_owned(), network: options.network.name().to_owned() };
+    let mut writer = StoreWriter::open(&options.store_dir, &spec)?;
+    let recovery = writer.recovery();
+    let stored = writer.view().counts().blocks;
+    check_stored_prefix(&writer, &chain)?;
+
+    let last = options.max_height.map_or(best_height, |max| max.min(best_height));
+    let first = u32::try_from(stored).expect("heights fit u32");
+    let mut report = IngestReport {
+        blocks_found: headers.len(),
+        blocks_ignored: best.ignored + best.failed_pow,
+        best_height,
+        tip_height: None,
+        tip_hash: None,
+        blocks_added: 0,
+        txs_added: 0,
+        bytes_read: 0,
+        elapsed: Duration::ZERO,
+        recovery,
+    };
+    if first <= last {
+        let todo = &chain[first as usize..=last as usize];
+        let bytes = todo.iter().map(|entry| u64::from(entry.location.len)).sum();
+        progress.start(first, last, bytes);
+        write_blocks(&blocks, todo, first, options, &mut writer, progress, &mut report)?;
+    }
+    writer.commit()?;
+    if let Some(tip) = writer.view().tip() {
+        report.tip_height = Some(tip.height.get());
+        report.tip_hash = Some(tip.hash);
+    }
+    writer.finish()?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Checks that the stored blocks are the first blocks of the best chain.
+fn check_stored_prefix(writer: &StoreWriter, chain: &[&HeaderEntry]) -> Result<()> {
+    let view = writer.view();
+    let Some(tip) = view.tip() else { return Ok(()) };
+    let height = tip.height.get() as usize;
+    let found = chain.get(height).map_or(Hash32::default(), |entry| entry.hash);
+    if found == tip.hash {
+        return Ok(());
+    }
+    // Find the first divergence to name it.
+    let mut first = height;
+    for (index, entry) in chain.iter().enumerate().take(height) {
+        let stored = view.block(cointrail_types::Height::new(u32::try_from(index).expect("fits")));
+        if stored.is_some_and(|block| block.hash != entry.hash) {
+            first = index;
+            break;
+        }
+    }
+    let stored = view
+        .block(cointrail_types::Height::new(u32::try_from(first).expect("fits")))
+        .map_or(Hash32::default(), |block| block.hash);
+    let found = chain.get(first).map_or(Hash32::default(), |entry| entry.hash);
+    Err(IngestError::Diverged { height: u32::try_from(first).expect("fits"), stored, found })
+}
+
+fn write_blocks(
+    blocks: &BlocksDir,
+    todo: &[&HeaderEntry],
+    first: u32,
+    options: &IngestOptions,
+    writer: &mut StoreWriter,
+    progress: &mut dyn Progress,
+    report: &mut IngestReport,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::sync_channel::<Result<Loaded>>(64);
+        scope.spawn(move || read_blocks(blocks, todo, first, &sender));
+        let mut batch_txs = 0u64;
+        let mut batch_blocks = 0u32;
+        for loaded in receiver {
+            let loaded = loaded?;
+            write_block(writer, &loaded)?;
+            let txs = loaded.block.txs.len();
+            report.blocks_added += 1;
+            report.txs_added += txs as u64;
+            report.bytes_read += u64::from(loaded.size);
+            progress.block(loaded.height, u64::from(loaded.size), txs);
+            batch_txs += txs as u64;
+            batch_blocks += 1;
+            if batch_txs >= options.batch_txs || batch_blocks >= options.batch_blocks {
+                writer.commit()?;
+                progress.committed(loaded.height);
+                batch_txs = 0;
+                batch_blocks = 0;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Reads and decodes blocks in height order; stops at the first error, which it passes on.
+fn read_blocks(
+    blocks: &BlocksDir,
+    todo: &[&HeaderEntry],
+    first: u32,
+    sender: &mpsc::SyncSender<Result<Loaded>>,
+) {
+    let mut raw = Vec::new();
+    for (offset, entry) in todo.iter().enumerate() {
+        let height = first + u32::try_from(offset).expect("heights fit u32");
+        let loaded = load(blocks, entry, height, &mut raw);
+        let failed = loaded.is_err();
+        if sender.send(loaded).is_err() || failed {
+            return;
+        }
+    }
+}
+
+fn load(blocks: &BlocksDir, entry: &HeaderEntry, height: u32, raw: &mut Vec<u8>) -> Result<Loaded> {
+    let location = &entry.location;
+    let file = blocks.files()[location.file as usize].clone();
+    blocks.read_block(location, raw)?;
+    let block = DecodedBlock::decode(raw).map_err(|source| IngestError::Decode {
+        file: file.clone(),
+        offset: location.offset,
+        height,
+        source,
+    })?;
+    if block.merkle_root() != block.header.merkle_root {
+        return Err(IngestError::MerkleMismatch {
+            file,
+            offset: location.offset,
+            height,
+            hash: entry.hash,
+        });
+    }
+    Ok(Loaded { height, size: location.len, header: entry.header, block })
+}
+
+/// Writes one block, resolving every input to the output it spends.
+fn write_block(writer: &mut StoreWriter, loaded: &Loaded) -> Result<()> {
+    let block = &loaded.block;
+    writer.push_block(&block.hash, &loaded.header, loaded.size)?;
+    for tx in &block.txs {
+        writer.push_tx(&tx.txid)?;
+        for input in block.inputs_of(tx) {
+            let spent = resolve(writer, input.prev_txid, input.prev_vout, tx.txid, loaded.height)?;
+            writer.push_input(spent)?;
+        }
+        for output in block.outputs_of(tx) {
+            writer.push_output(output.value, output.address.as_ref())?;
+        }
+    }
+    Ok(())
+}
+
+fn resolve(
+    writer: &StoreWriter,
+    txid: Hash32,
+    vout: u32,
+    spender: Hash32,
+    height: u32,
+) -> Result<OutputId> {
+    let view = writer.view();
+    let unknown = || IngestError::UnknownPrevout { txid, vout, spender, height };
+    let txnum = view.find_tx(&txid).ok_or_else(unknown)?;
+    let tx = view.tx(txnum).ok_or_else(unknown)?;
+    let id = tx.outputs.start + u64::from(vout);
+    if id >= tx.outputs.end {
+        return Err(unknown());
+    }
+    let output = OutputId::new(id);
+    if view.output(output).spent_by.is_some() {
+        return Err(IngestError::DoubleSpend { txid, vout, spender, height });
+    }
+    Ok(output)
+}
