@@ -22,6 +22,8 @@ use crate::network::Network;
 const MAX_RECORD_LEN: u32 = 32 * 1024 * 1024;
 /// Bytes of a record before the block: magic and length.
 const PREFIX_LEN: u64 = 8;
+/// Bytes of a record's prefix and block header.
+const RECORD_HEAD_LEN: usize = 88;
 
 /// A Bitcoin Core blocks directory, opened for scanning and reading.
 #[derive(Debug)]
@@ -29,7 +31,7 @@ pub struct BlocksDir {
     files: Vec<PathBuf>,
     total_bytes: u64,
     xor_key: Option<[u8; 8]>,
-    /// The file most recently opened by [`BlocksDir::read_block`], by index.
+    /// The file most recently read by [`BlocksDir::read_block`], by index.
     cached: Mutex<Option<(u32, fs::File)>>,
 }
 
@@ -147,24 +149,24 @@ impl BlocksDir {
     ) -> Result<(), BlkError> {
         let mut pos = 0u64;
         while pos < file_len {
-            let available =
-                usize::try_from((file_len - pos).min(PREFIX_LEN)).expect("at most 8 bytes");
-            let mut prefix = [0u8; 8];
-            let raw = &mut prefix[..available];
-            self.read_at(file, path, pos, raw, false)?;
-            let head = &raw[..available.min(4)];
-            if head.iter().all(|&byte| byte == 0) {
+            // One read for the record prefix and the header (fewer bytes at the end of the file).
+            let mut record = [0u8; RECORD_HEAD_LEN];
+            let available = usize::try_from((file_len - pos).min(RECORD_HEAD_LEN as u64))
+                .expect("at most 88 bytes");
+            let head = &mut record[..available];
+            self.read_at(file, path, pos, head, false)?;
+            if head.iter().take(4).all(|&byte| byte == 0) {
                 // Preallocated space, as written on disk (not obfuscated).
                 break;
             }
-            self.unxor(pos, raw);
-            if raw[..available.min(4)].iter().all(|&byte| byte == 0) {
+            self.unxor(pos, head);
+            if head.iter().take(4).all(|&byte| byte == 0) {
                 break;
             }
             if available < 8 {
                 return Err(BlkError::TruncatedPrefix { path: path.to_path_buf(), offset: pos });
             }
-            let found = [prefix[0], prefix[1], prefix[2], prefix[3]];
+            let found = [record[0], record[1], record[2], record[3]];
             if found != magic {
                 return Err(BlkError::UnexpectedBytes {
                     path: path.to_path_buf(),
@@ -173,7 +175,7 @@ impl BlocksDir {
                     found,
                 });
             }
-            let len = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
+            let len = u32::from_le_bytes([record[4], record[5], record[6], record[7]]);
             if !(80..=MAX_RECORD_LEN).contains(&len) {
                 return Err(BlkError::BadLength { path: path.to_path_buf(), offset: pos, len });
             }
@@ -186,8 +188,9 @@ impl BlocksDir {
                     file_len,
                 });
             }
+            // The record fits in the file and is at least 88 bytes, so all of it was read.
             let mut header = [0u8; 80];
-            self.read_at(file, path, block_offset, &mut header, true)?;
+            header.copy_from_slice(&record[8..]);
             entries.push(HeaderEntry {
                 header,
                 hash: BlockHeader::block_hash(&header),
@@ -212,16 +215,17 @@ impl BlocksDir {
             .ok_or(BlkError::BadFileIndex { file: index, count: self.files.len() })?;
         buf.clear();
         buf.resize(location.len as usize, 0);
-        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        let file = match &mut *cached {
-            Some((open, file)) if *open == index => file,
-            slot => {
-                let file = fs::File::open(path)
-                    .map_err(|source| BlkError::Open { path: path.clone(), source })?;
-                &mut slot.insert((index, file)).1
-            }
+        // Take the cached handle out so that concurrent readers do not wait on each other's I/O;
+        // they open their own handle instead.
+        let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let file = match cached {
+            Some((open, file)) if open == index => file,
+            _ => fs::File::open(path)
+                .map_err(|source| BlkError::Open { path: path.clone(), source })?,
         };
-        self.read_at(file, path, location.offset, buf, true)
+        let result = self.read_at(&file, path, location.offset, buf, true);
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some((index, file));
+        result
     }
 
     /// Reads exactly `buf.len()` bytes at `offset`, removing the obfuscation if `unxor`.

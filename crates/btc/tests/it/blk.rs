@@ -61,7 +61,13 @@ fn the_0_438_fixture_scans_to_439_blocks() {
 /// Writes `records` (block bytes) as blk files of `per_file` records each, obfuscated with `key`
 /// by absolute file offset, each file followed by `padding` raw zero bytes (Core's preallocation,
 /// which is not obfuscated).
-fn write_blk_files(dir: &Path, records: &[&[u8]], per_file: usize, key: Option<[u8; 8]>, padding: usize) {
+fn write_blk_files(
+    dir: &Path,
+    records: &[&[u8]],
+    per_file: usize,
+    key: Option<[u8; 8]>,
+    padding: usize,
+) {
     for (n, chunk) in records.chunks(per_file).enumerate() {
         let mut file = Vec::new();
         for block in chunk {
@@ -92,7 +98,7 @@ fn shuffled_split_obfuscated_files_give_the_same_chain() {
     rng.shuffle(&mut records);
     let mut key = [0u8; 8];
     for byte in &mut key {
-        *byte = (rng.next() as u8) | 1;
+        *byte = rng.byte() | 1;
     }
     let dir = tempfile::tempdir().unwrap();
     // 439 records in 11 files of 40 (the last holds 39), with preallocated zeros after each.
@@ -131,9 +137,15 @@ fn files_are_sorted_by_number_not_listing_order() {
     write_blk_files(dir.path(), &records, 100, None, 0);
     fs_err::rename(dir.path().join("blk00004.dat"), dir.path().join("blk100000.dat")).unwrap();
     let blocks = BlocksDir::open(dir.path()).unwrap();
-    let names: Vec<_> =
-        blocks.files().iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_owned()).collect();
-    assert_eq!(names, ["blk00000.dat", "blk00001.dat", "blk00002.dat", "blk00003.dat", "blk100000.dat"]);
+    let names: Vec<_> = blocks
+        .files()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["blk00000.dat", "blk00001.dat", "blk00002.dat", "blk00003.dat", "blk100000.dat"]
+    );
 }
 
 fn scan_error(dir: &Path, magic: [u8; 4]) -> BlkError {
@@ -161,7 +173,10 @@ fn a_truncated_file_names_the_path_and_offset() {
     let end_of_first = 8 + records[0].len();
     fs_err::write(&path, &bytes[..end_of_first + 5]).unwrap();
     let err = scan_error(dir.path(), Network::Mainnet.magic());
-    assert!(matches!(err, BlkError::TruncatedPrefix { offset, .. } if offset == end_of_first as u64), "{err:?}");
+    assert!(
+        matches!(err, BlkError::TruncatedPrefix { offset, .. } if offset == end_of_first as u64),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -240,7 +255,8 @@ fn open_errors() {
 
     fs_err::remove_file(dir.path().join("xor.dat")).unwrap();
     let blocks = BlocksDir::open(dir.path()).unwrap();
-    let mut location = blocks.scan_headers(Network::Mainnet.magic(), |_, _| {}).unwrap()[0].location;
+    let mut location =
+        blocks.scan_headers(Network::Mainnet.magic(), |_, _| {}).unwrap()[0].location;
     location.file = 3;
     let err = blocks.read_block(&location, &mut Vec::new()).unwrap_err();
     assert!(matches!(err, BlkError::BadFileIndex { file: 3, count: 1 }), "{err:?}");

@@ -120,8 +120,10 @@ fn equal_work_tips_resolve_to_the_first_in_the_headers() {
         "btcd_synthetic_blk_3A.dat",
         "btcd_synthetic_blk_4A.dat",
     ]);
-    let headers =
-        BlocksDir::open(dir.path()).unwrap().scan_headers(Network::Mainnet.magic(), |_, _| {}).unwrap();
+    let headers = BlocksDir::open(dir.path())
+        .unwrap()
+        .scan_headers(Network::Mainnet.magic(), |_, _| {})
+        .unwrap();
     let chain = best_chain(&headers, Network::Mainnet.genesis_hash()).unwrap();
     assert_eq!(tip(&headers, &chain), MAIN_4);
     assert_eq!(chain.blocks, [0, 1, 2, 3, 4]);
@@ -131,8 +133,13 @@ fn equal_work_tips_resolve_to_the_first_in_the_headers() {
         "btcd_synthetic_blk_3A.dat",
         "btcd_synthetic_blk_0_to_4.dat",
     ]);
-    let headers =
-        BlocksDir::open(dir.path()).unwrap().scan_headers(Network::Mainnet.magic(), |_, _| {}).unwrap();
+    let headers = BlocksDir::open(dir.path())
+        .unwrap()
+        .scan_headers(Network::Mainnet.magic(), |_, _| {})
+        .unwrap();
     let chain = best_chain(&headers, Network::Mainnet.genesis_hash()).unwrap();
-    assert_eq!(headers[*chain.blocks.last().unwrap()].hash.to_string(), "00000000551dc04c148242d1f648802577df8cf7d4e1b469211016280204a2bf");
+    assert_eq!(
+        headers[*chain.blocks.last().unwrap()].hash.to_string(),
+        "00000000551dc04c148242d1f648802577df8cf7d4e1b469211016280204a2bf"
+    );
 }

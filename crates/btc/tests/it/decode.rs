@@ -1,8 +1,9 @@
 //! Decoding real blocks: hashes, merkle roots, transaction counts, txids, segwit.
 
 use cointrail_btc::{
-    BlockHeader, DecodeErrorKind, DecodedBlock, Hash32, Network, meets_target, script_to_address,
+    BlockHeader, DecodeErrorKind, DecodedBlock, Network, meets_target, script_to_address,
 };
+use cointrail_types::Hash32;
 
 use crate::{blk_records, data, mainnet_0_438};
 
@@ -122,7 +123,10 @@ fn all_439_blocks_of_the_shared_fixture_decode() {
         prev = block.hash;
         txs += block.txs.len();
     }
-    assert_eq!(prev.to_string(), "0000000025c6b644f8add734be7e666fa4afa43ca0204d623a0c0b1fd2104c7a");
+    assert_eq!(
+        prev.to_string(),
+        "0000000025c6b644f8add734be7e666fa4afa43ca0204d623a0c0b1fd2104c7a"
+    );
     assert_eq!(txs, 446);
 }
 
@@ -212,7 +216,9 @@ fn output_addresses_match_the_script_rules() {
     );
     // The witness commitment is an OP_RETURN output.
     assert_eq!(coinbase_outputs[1].address, None);
-    let script = hex::decode("6a24aa21a9ed71bfcc287cd6271682f35f5fba3963861571e0f186899eb0a41a5ebc360a3faa").unwrap();
+    let script =
+        hex::decode("6a24aa21a9ed71bfcc287cd6271682f35f5fba3963861571e0f186899eb0a41a5ebc360a3faa")
+            .unwrap();
     assert_eq!(script_to_address(&script), None);
 }
 
@@ -245,10 +251,13 @@ fn corrupt_blocks_report_the_byte_offset() {
 
     // A huge input count in the second transaction.
     let second_tx = 81 + block.txs[0].size as usize;
-    let mut huge_count = raw.clone();
+    let mut huge_count = raw;
     let count_at = second_tx + 4 + if huge_count[second_tx + 4] == 0 { 2 } else { 0 };
     huge_count[count_at] = 0xfe;
     let err = DecodedBlock::decode(&huge_count).unwrap_err();
     assert_eq!(err.offset, count_at);
-    assert!(matches!(err.kind, DecodeErrorKind::CountTooLarge { what: "input count", .. }), "{err}");
+    assert!(
+        matches!(err.kind, DecodeErrorKind::CountTooLarge { what: "input count", .. }),
+        "{err}"
+    );
 }

@@ -49,8 +49,8 @@ fn random_byte_flips_never_panic() {
             mutated[at] = match rng.below(4) {
                 0 => 0,
                 1 => 0xff,
-                2 => 0xfd + (rng.next() % 3) as u8,
-                _ => rng.next() as u8,
+                2 => 0xfd + rng.byte() % 3,
+                _ => rng.byte(),
             };
         }
         do_test(&mutated);
@@ -64,7 +64,7 @@ fn random_garbage_never_panics() {
     let mut rng = Rng(42);
     for _ in 0..2000 {
         let len = rng.below(400);
-        let garbage: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let garbage: Vec<u8> = (0..len).map(|_| rng.byte()).collect();
         do_test(&garbage);
     }
 }

@@ -1,5 +1,7 @@
 //! Integration tests of `cointrail-btc` against real Bitcoin data (see `tests/data/README.md`).
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions fail loudly too")]
+
 mod address;
 mod blk;
 mod chain;
@@ -53,7 +55,12 @@ impl Rng {
 
     /// Returns a number below `n`.
     pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        usize::try_from(self.next() % u64::try_from(n).unwrap()).unwrap()
+    }
+
+    /// Returns a pseudo-random byte.
+    pub(crate) fn byte(&mut self) -> u8 {
+        self.next().to_le_bytes()[7]
     }
 
     pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
