@@ -189,7 +189,7 @@ fn write_blocks(
         let mut batch_blocks = 0u32;
         for loaded in receiver {
             let loaded = loaded?;
-            write_block(writer, &loaded)?;
+            append_block(writer, &loaded.block, &loaded.header, loaded.size, loaded.height)?;
             let txs = loaded.block.txs.len();
             report.blocks_added += 1;
             report.txs_added += txs as u64;
@@ -247,14 +247,25 @@ fn load(blocks: &BlocksDir, entry: &HeaderEntry, height: u32, raw: &mut Vec<u8>)
     Ok(Loaded { height, size: location.len, header: entry.header, block })
 }
 
-/// Writes one block, resolving every input to the output it spends.
-fn write_block(writer: &mut StoreWriter, loaded: &Loaded) -> Result<()> {
-    let block = &loaded.block;
-    writer.push_block(&block.hash, &loaded.header, loaded.size)?;
+/// Writes one decoded block at the writer's next height, resolving every input to the output it
+/// spends. The caller commits.
+///
+/// # Errors
+///
+/// [`IngestError::UnknownPrevout`] or [`IngestError::DoubleSpend`] naming the outpoint and
+/// `height`, or a store error. The writer then holds a partial block: do not commit it.
+pub fn append_block(
+    writer: &mut StoreWriter,
+    block: &DecodedBlock,
+    header: &[u8; 80],
+    size: u32,
+    height: u32,
+) -> Result<()> {
+    writer.push_block(&block.hash, header, size)?;
     for tx in &block.txs {
         writer.push_tx(&tx.txid)?;
         for input in block.inputs_of(tx) {
-            let spent = resolve(writer, input.prev_txid, input.prev_vout, tx.txid, loaded.height)?;
+            let spent = resolve(writer, input.prev_txid, input.prev_vout, tx.txid, height)?;
             writer.push_input(spent)?;
         }
         for output in block.outputs_of(tx) {

@@ -11,5 +11,5 @@
 mod btc;
 mod error;
 
-pub use btc::{IngestOptions, IngestReport, Progress, ingest_btc};
+pub use btc::{IngestOptions, IngestReport, Progress, append_block, ingest_btc};
 pub use error::{IngestError, Result};

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of cointrail. Needs only the Rust toolchain (cargo-nextest is used when present).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Build outside the clone so that repeated runs (and CI on the same machine) reuse the cache.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cointrail/target}"
+
+cargo test --workspace --doc --locked --quiet
+cargo bench --workspace --no-run --locked --quiet
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
