@@ -156,9 +156,11 @@ fn main() {
     let raws: BTreeMap<Hash32, &Vec<u8>> =
         blocks.iter().map(|(_, raw)| (DecodedBlock::decode(raw).unwrap().hash, raw)).collect();
     all.sort_by_key(|block| block.header.time);
-    let mut union = DecodedBlock::default();
-    union.txs = all.iter().flat_map(|block| block.txs.iter().cloned()).collect();
-    union.inputs = all.iter().flat_map(|block| block.inputs.iter().cloned()).collect();
+    let union = DecodedBlock {
+        txs: all.iter().flat_map(|block| block.txs.iter().copied()).collect(),
+        inputs: all.iter().flat_map(|block| block.inputs.iter().copied()).collect(),
+        ..DecodedBlock::default()
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(dir.path(), &spec()).unwrap();
     fund(&mut writer, &union, 2);
