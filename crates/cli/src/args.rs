@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cointrail_btc::Network;
 
 /// cointrail: follow stolen coins across Bitcoin, from one binary and one embedded store.
 ///
@@ -69,7 +70,7 @@ pub(crate) struct IngestBtcArgs {
 
     /// Network of the blocks: mainnet, testnet (testnet3), testnet4, signet or regtest
     #[arg(long, default_value = "mainnet", value_name = "NETWORK")]
-    pub(crate) network: String,
+    pub(crate) network: Network,
 
     /// Stop after this height (default: the tip of the best chain in the files)
     #[arg(long, value_name = "HEIGHT")]

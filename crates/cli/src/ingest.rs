@@ -18,7 +18,7 @@ pub(crate) fn btc(
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let network: Network = args.network.parse()?;
+    let network = args.network;
     let mut options = IngestOptions::new(&args.blocks_dir, store_dir, network);
     options.max_height = args.to_height;
     options.batch_txs = args.batch_txs.max(1);
