@@ -168,6 +168,7 @@ fn main() {
     let funded = column_bytes(dir.path());
     let funded_counts = Store::open(dir.path()).unwrap().view().counts();
     let mut writer = StoreWriter::open(dir.path(), &spec()).unwrap();
+    let started = Instant::now();
     for (index, block) in all.iter().enumerate() {
         let raw = raws[&block.hash];
         let header: [u8; 80] = raw[..80].try_into().unwrap();
@@ -178,8 +179,18 @@ fn main() {
         }
     }
     writer.finish().unwrap();
+    let sustained = started.elapsed();
     let store = Store::open(dir.path()).unwrap();
     let counts = store.view().counts();
+    println!();
+    println!(
+        "one store, all blocks in chain order, commits every 4 blocks and a final trim: \
+         {:.1} MB/s, {:.0} txs/s, {:.0} inputs+outputs/s",
+        total_bytes as f64 / 1e6 / sustained.as_secs_f64(),
+        total_txs as f64 / sustained.as_secs_f64(),
+        (counts.inputs - funded_counts.inputs + counts.outputs - funded_counts.outputs) as f64
+            / sustained.as_secs_f64()
+    );
     let real_bytes = column_bytes(dir.path()) - funded;
     let real_txs = counts.txs - funded_counts.txs;
     let usage = store.disk_usage().unwrap();
