@@ -7,6 +7,10 @@
 
 use std::fmt;
 
+mod label;
+
+pub use label::Label;
+
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident($inner:ty)) => {
         $(#[$meta])*
