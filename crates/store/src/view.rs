@@ -306,3 +306,48 @@ impl Iterator for AddressOutputs<'_> {
         Some(OutputId::new(current))
     }
 }
+
+impl cointrail_types::ChainGraph for ChainView<'_> {
+    fn tx_count(&self) -> u64 {
+        self.counts.txs
+    }
+
+    fn address_count(&self) -> u64 {
+        self.counts.addresses
+    }
+
+    fn tx_inputs(&self, tx: TxNum) -> Range<u64> {
+        let number = u64::from(tx.get());
+        self.tx_io(number).0..self.tx_io(number + 1).0
+    }
+
+    fn tx_outputs(&self, tx: TxNum) -> Range<u64> {
+        let number = u64::from(tx.get());
+        self.tx_io(number).1..self.tx_io(number + 1).1
+    }
+
+    fn spent_output(&self, input: InputId) -> OutputId {
+        ChainView::spent_output(self, input)
+    }
+
+    fn output_value(&self, output: OutputId) -> Sats {
+        Sats::from_sat(read_u64(self.columns.out_value, to_usize(output.get()) * 8))
+    }
+
+    fn output_address(&self, output: OutputId) -> Option<AddressId> {
+        let address = read_u32(self.columns.out_addr, to_usize(output.get()) * 4);
+        (address != NO_ADDRESS).then(|| AddressId::new(address))
+    }
+
+    fn output_spender(&self, output: OutputId) -> Option<InputId> {
+        self.output(output).spent_by
+    }
+
+    fn address_kind(&self, address: AddressId) -> cointrail_types::AddressKind {
+        self.address_key(address).kind
+    }
+
+    fn address_first_output(&self, address: AddressId) -> OutputId {
+        OutputId::new(read_u64(self.columns.addr_first, to_usize(u64::from(address.get())) * 8))
+    }
+}

@@ -7,8 +7,10 @@
 
 use std::fmt;
 
+pub mod graph;
 mod label;
 
+pub use graph::ChainGraph;
 pub use label::Label;
 
 macro_rules! id_type {
