@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use cointrail_btc::Network;
 
 /// cointrail: follow stolen coins across Bitcoin, from one binary and one embedded store.
@@ -24,13 +24,52 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "COINTRAIL_STORE", value_name = "DIR")]
     pub(crate) store: Option<PathBuf>,
 
-    /// Output format: readable tables, or JSON for scripts
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
-    pub(crate) format: Format,
+    /// Output format: `table` (readable, the default) or `json` (one document on stdout). For
+    /// `labels import` and `labels diff`, also the format of the files read (ofac-xml, ofac-list,
+    /// tagpack, csv): give `--format` twice to set both
+    #[arg(long, global = true, value_name = "FORMAT", action = clap::ArgAction::Append)]
+    pub(crate) format: Vec<String>,
 }
 
+impl Cli {
+    /// Returns the output format among the `--format` values (default: table).
+    pub(crate) fn output_format(&self) -> Result<Format, String> {
+        let mut output = Format::Table;
+        for value in &self.format {
+            match value.as_str() {
+                "table" => output = Format::Table,
+                "json" => output = Format::Json,
+                other if self.is_label_command() && SOURCE_FORMATS.contains(&other) => {}
+                other => {
+                    return Err(format!(
+                        "invalid value '{other}' for '--format': expected table or json{}",
+                        if self.is_label_command() {
+                            ", or ofac-xml, ofac-list, tagpack, csv"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+        }
+        Ok(output)
+    }
+
+    /// Returns the label file format among the `--format` values, if any.
+    pub(crate) fn source_format(&self) -> Option<&str> {
+        self.format.iter().map(String::as_str).find(|value| SOURCE_FORMATS.contains(value))
+    }
+
+    fn is_label_command(&self) -> bool {
+        matches!(self.command, Command::Labels(_))
+    }
+}
+
+/// Formats of label files, as `--format` values.
+pub(crate) const SOURCE_FORMATS: [&str; 4] = ["ofac-xml", "ofac-list", "tagpack", "csv"];
+
 /// Output format of every command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     /// Aligned text for people
     Table,
@@ -48,6 +87,80 @@ pub(crate) enum Command {
     Show(ShowCommand),
     /// Show the store's tip, row counts and size on disk
     Status,
+    /// Group addresses into entities (clusters) with co-spend and optional change heuristics
+    ///
+    /// Multi-input (co-spend) is on by default; CoinJoin transactions (generic equal-output rule,
+    /// JoinMarket, Wasabi 1/2, Whirlpool shapes) are never merged. Change heuristics are opt-in:
+    /// change:fresh, change:type, change:round, change:optimal (see docs/heuristics.md for what
+    /// each does, its sources and its measured precision). Re-running after more blocks were
+    /// ingested only examines the new transactions; other heuristics start over.
+    ///
+    ///   cointrail cluster --store ./store
+    ///   cointrail cluster --store ./store --heuristics multi-input,change:type
+    #[command(verbatim_doc_comment)]
+    Cluster(ClusterArgs),
+    /// Explain why two addresses are in one cluster: the chain of transactions and heuristics
+    Explain {
+        /// First address
+        address_a: String,
+        /// Second address
+        address_b: String,
+    },
+    /// Import labels (OFAC, GraphSense TagPacks, CSV) and compare issues of a list
+    #[command(subcommand)]
+    Labels(LabelsCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
+    /// Heuristics, comma-separated: multi-input, change:fresh, change:type, change:round,
+    /// change:optimal
+    #[arg(long, value_delimiter = ',', default_value = "multi-input", value_name = "LIST")]
+    pub(crate) heuristics: Vec<String>,
+
+    /// Collapse guard: a merge that would create a cluster larger than this...
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub(crate) max_cluster_size: u32,
+
+    /// ...from two clusters that each have at least this many addresses is held and reported
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub(crate) guard_min_side: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LabelsCommand {
+    /// Import label files into the store (idempotent; all files or nothing)
+    ///
+    ///   cointrail labels import --store ./store --format ofac-xml sdn_advanced.xml
+    ///   cointrail labels import --store ./store --format ofac-list sanctioned_addresses_XBT.txt
+    ///   cointrail labels import --store ./store --format tagpack lazarus.yaml
+    ///   cointrail labels import --store ./store --format csv mine.csv   # address,label,category[,actor,source,confidence,asset]
+    #[command(verbatim_doc_comment)]
+    ///
+    /// --format names the files' format: ofac-xml (Treasury's sdn_advanced.xml), ofac-list (one
+    /// address per line, file named sanctioned_addresses_<ASSET>.txt), tagpack (GraphSense YAML)
+    /// or csv. Add --format json for a JSON report.
+    Import {
+        /// Override the source recorded with each label
+        #[arg(long, value_name = "TEXT")]
+        source: Option<String>,
+        /// Import date recorded with each label (default: today, UTC)
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// Files to import
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// List what changed between two issues of a label list: added and removed addresses
+    ///
+    /// --format may name the files' format; by default it follows the file name (.xml ofac-xml,
+    /// .yaml/.yml tagpack, .csv csv, anything else ofac-list).
+    Diff {
+        /// The older issue
+        old: PathBuf,
+        /// The newer issue
+        new: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,5 +214,13 @@ pub(crate) enum ShowCommand {
     Block {
         /// A height (e.g. 170) or a block hash
         block: String,
+    },
+    /// A cluster (entity): size, labels, conflicts and members
+    Cluster {
+        /// The cluster id (a number, as `show address` prints it) or any address in it
+        cluster: String,
+        /// List at most this many member addresses
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        limit: usize,
     },
 }

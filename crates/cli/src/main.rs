@@ -2,7 +2,9 @@
 #![expect(clippy::print_stderr, reason = "a CLI reports errors on stderr")]
 
 mod args;
+mod cluster;
 mod ingest;
+mod labels;
 mod output;
 mod show;
 
@@ -17,6 +19,10 @@ use args::{Cli, Command, IngestCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(message) = cli.output_format() {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -31,12 +37,20 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
+    let format = cli.output_format().map_err(anyhow::Error::msg)?;
     match &cli.command {
         Command::Ingest(IngestCommand::Btc(args)) => {
-            ingest::btc(args, &store_dir(cli)?, cli.format, &mut stdout)
+            ingest::btc(args, &store_dir(cli)?, format, &mut stdout)
         }
-        Command::Show(command) => show::run(command, &store_dir(cli)?, cli.format, &mut stdout),
-        Command::Status => show::status(&store_dir(cli)?, cli.format, &mut stdout),
+        Command::Show(command) => show::run(command, &store_dir(cli)?, format, &mut stdout),
+        Command::Status => show::status(&store_dir(cli)?, format, &mut stdout),
+        Command::Cluster(args) => cluster::run(args, &store_dir(cli)?, format, &mut stdout),
+        Command::Explain { address_a, address_b } => {
+            cluster::explain(&store_dir(cli)?, address_a, address_b, format, &mut stdout)
+        }
+        Command::Labels(command) => {
+            labels::run(command, cli.store.as_deref(), cli.source_format(), format, &mut stdout)
+        }
     }?;
     stdout.flush()?;
     Ok(())

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use cointrail_btc::Network;
-use cointrail_store::{ChainView, FORMAT_VERSION, Store};
+use cointrail_store::{ChainView, FORMAT_VERSION, LabelTable, Store};
 use cointrail_types::{AddressId, Hash32, Height, InputId, OutputId, TxNum};
 use serde::Serialize;
 
 use crate::args::{Format, ShowCommand};
+use crate::cluster::{AttributedLabel, Conflict};
 use crate::output::{coins, emit, utc};
 
 pub(crate) fn run(
@@ -31,8 +32,22 @@ pub(crate) fn run(
         }
         ShowCommand::Address { address } => {
             let key = network.parse_address(address.trim())?;
-            let summary = address_json(&view, network, view.find_address(&key), address.trim());
+            let id = view.find_address(&key);
+            let mut summary = address_json(&view, network, id, address.trim());
+            let table = LabelTable::load(store_dir)?;
+            let members = match crate::cluster::cluster_of(store_dir, &store, network, id)? {
+                Some((cluster, size, members)) => {
+                    summary.cluster = Some(ClusterRef { id: cluster, size });
+                    members
+                }
+                None => Vec::new(),
+            };
+            (summary.labels, summary.conflicts) =
+                crate::cluster::attribute(&summary.address, &members, &table);
             emit(out, format, &summary, print_address)
+        }
+        ShowCommand::Cluster { cluster, limit } => {
+            crate::cluster::show(store_dir, cluster, *limit, format, out)
         }
         ShowCommand::Block { block } => {
             let height = parse_block_ref(&view, block)?;
@@ -187,6 +202,18 @@ struct AddressJson {
     unspent_outputs: u64,
     first_height: Option<u32>,
     last_height: Option<u32>,
+    /// The address's cluster, once `cointrail cluster` has run.
+    cluster: Option<ClusterRef>,
+    /// Its own labels, then those inherited from its cluster.
+    labels: Vec<AttributedLabel>,
+    /// Labels of its cluster that disagree (two actors, two exchanges).
+    conflicts: Vec<Conflict>,
+}
+
+#[derive(Serialize)]
+struct ClusterRef {
+    id: u32,
+    size: u32,
 }
 
 fn address_json(
@@ -207,6 +234,9 @@ fn address_json(
         unspent_outputs: 0,
         first_height: None,
         last_height: None,
+        cluster: None,
+        labels: Vec::new(),
+        conflicts: Vec::new(),
     };
     let Some(id) = id else { return summary };
     let mut txs = BTreeSet::new();
@@ -242,7 +272,11 @@ fn print_address(out: &mut dyn Write, address: &AddressJson) -> std::io::Result<
         address.unspent_outputs
     )?;
     writeln!(out, "txs       {}", address.tx_count)?;
-    writeln!(out, "heights   {} .. {}", height(address.first_height), height(address.last_height))
+    writeln!(out, "heights   {} .. {}", height(address.first_height), height(address.last_height))?;
+    if let Some(cluster) = &address.cluster {
+        writeln!(out, "cluster   {} ({} addresses)", cluster.id, cluster.size)?;
+    }
+    crate::cluster::print_labels(out, &address.labels, &address.conflicts)
 }
 
 #[derive(Serialize)]

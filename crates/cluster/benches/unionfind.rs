@@ -3,7 +3,12 @@
 //! `cargo bench -p cointrail-cluster --bench unionfind [-- N]` (N addresses and N unions, default
 //! 50 million, the size used in `../shared/DEPENDENCIES.md`). Reports unions per second, the
 //! canonicalisation time and bytes per address.
-#![allow(clippy::print_stdout, clippy::cast_possible_truncation, missing_docs, reason = "benchmark harness")]
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_possible_truncation,
+    missing_docs,
+    reason = "benchmark harness"
+)]
 
 use std::time::Instant;
 
@@ -16,7 +21,8 @@ fn main() {
         .filter_map(|arg| arg.parse().ok())
         .next()
         .unwrap_or(if quick { 100_000 } else { 50_000_000 });
-    let (mut parent, mut size, mut next) = (vec![0u32; count], vec![0u32; count], vec![0u32; count]);
+    let (mut parent, mut size, mut next) =
+        (vec![0u32; count], vec![0u32; count], vec![0u32; count]);
     let mut state = ClusterState::new(&mut parent, &mut size, &mut next);
     state.init_singletons(0);
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
@@ -46,6 +52,6 @@ fn main() {
         unions.as_secs_f64(),
         count as f64 / unions.as_secs_f64() / 1e6,
         canonical.as_secs_f64(),
-        (count * 12) as f64 / (1 << 20) as f64
+        (count * 12) as f64 / f64::from(1u32 << 20)
     );
 }

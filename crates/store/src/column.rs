@@ -150,3 +150,22 @@ pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
 pub(crate) fn write_u64(bytes: &mut [u8], at: usize, value: u64) {
     bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
 }
+
+#[cfg(not(all(target_endian = "little", target_pointer_width = "64")))]
+compile_error!("the store's memory-mapped columns require a little-endian 64-bit target");
+
+/// Views a byte slice of a mapping as `u32`s (the store's columns are little-endian, and so is every
+/// supported target).
+///
+/// # Panics
+///
+/// Panics if the slice is not 4-byte aligned or not a whole number of `u32`s; mappings are
+/// page-aligned and array files hold whole rows, so neither happens.
+pub(crate) fn as_u32s_mut(bytes: &mut [u8]) -> &mut [u32] {
+    // SAFETY: u32 has no invalid bit patterns; align_to_mut only yields the aligned middle part,
+    // and the asserts check that it is the whole slice.
+    #[allow(unsafe_code, reason = "reinterpreting aligned bytes as u32; checked below")]
+    let (head, words, tail) = unsafe { bytes.align_to_mut::<u32>() };
+    assert!(head.is_empty() && tail.is_empty(), "u32 arrays are aligned and whole");
+    words
+}

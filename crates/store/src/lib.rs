@@ -8,9 +8,11 @@
 //!
 //! Start with [`Store::open`] and [`Store::view`] to read, or [`StoreWriter::open`] to append.
 
+mod clusters;
 mod column;
 mod error;
 mod index;
+mod labels;
 mod manifest;
 mod view;
 mod writer;
@@ -19,7 +21,11 @@ use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
+pub use clusters::{
+    CLUSTERS_FORMAT_VERSION, ClusterManifest, ClusterReader, ClusterWriter, StoredHeld, StoredLink,
+};
 pub use error::{Result, StoreError};
+pub use labels::LabelTable;
 pub use manifest::{Counts, FORMAT_VERSION};
 pub use view::{AddressOutputs, BlockInfo, ChainView, OutputInfo, TxInfo};
 pub use writer::{RecoveryReport, StoreWriter};
@@ -158,6 +164,34 @@ impl Store {
     /// An I/O error if the directory cannot be listed.
     pub fn disk_usage(&self) -> Result<Vec<(String, u64)>> {
         disk_usage(&self.dir)
+    }
+}
+
+/// The store's exclusive lock, for writers other than ingest and clustering (e.g. label imports).
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: fs::File,
+}
+
+impl StoreLock {
+    /// Takes the lock of the store at `dir`, which must hold a store.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] without a store, [`StoreError::Locked`] if another writer has it.
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        if Manifest::read(dir)?.is_none() {
+            return Err(StoreError::NotFound { path: dir.to_owned() });
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))?;
+        if file.file().try_lock().is_err() {
+            return Err(StoreError::Locked { path: dir.to_owned() });
+        }
+        Ok(Self { _file: file })
     }
 }
 

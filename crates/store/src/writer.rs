@@ -429,12 +429,21 @@ fn new_table(path: &Path, bits: u32) -> Result<RwFile> {
 }
 
 /// Creates the files of an empty store and its first manifest.
+///
+/// A directory that holds only store files but no manifest is a creation interrupted before its
+/// manifest was written: its files are replaced.
 fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
-    let occupied = fs::read_dir(dir)?.any(|entry| {
-        entry.map(|entry| entry.file_name() != LOCK && entry.file_name() != DIRTY).unwrap_or(true)
-    });
-    if occupied {
-        return Err(StoreError::NotAStore { path: dir.to_owned() });
+    let ours = |name: &str| {
+        FILES.contains(&name)
+            || [LOCK, DIRTY, "MANIFEST.tmp"].contains(&name)
+            || name.starts_with("txid.idx.")
+            || name.starts_with("addr.idx.")
+    };
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if !ours(&name) {
+            return Err(StoreError::NotAStore { path: dir.to_owned() });
+        }
     }
     for name in FILES {
         fs::File::create(dir.join(name))?;

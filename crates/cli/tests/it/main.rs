@@ -1,6 +1,7 @@
 //! End-to-end tests of the `cointrail` binary on real mainnet blocks 0-438.
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code")]
 
+mod cluster;
 mod crash;
 mod errors;
 mod regtest;

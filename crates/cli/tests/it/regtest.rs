@@ -6,12 +6,12 @@ use cointrail_types::{AddressKey, AddressKind};
 
 use super::{ingest, json, mainnet_blocks, path, write_blocks_dir};
 
-const REGTEST_MAGIC: [u8; 4] = [0xfa, 0xbf, 0xb5, 0xda];
+pub(crate) const REGTEST_MAGIC: [u8; 4] = [0xfa, 0xbf, 0xb5, 0xda];
 const REGTEST_GENESIS: &str = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206";
 const REGTEST_BITS: u32 = 0x207f_ffff;
 
 /// The regtest genesis block: mainnet's genesis transaction with regtest's time, bits and nonce.
-fn regtest_genesis() -> Vec<u8> {
+pub(crate) fn regtest_genesis() -> Vec<u8> {
     let mut block = mainnet_blocks()[0].clone();
     block[68..72].copy_from_slice(&1_296_688_602u32.to_le_bytes());
     block[72..76].copy_from_slice(&REGTEST_BITS.to_le_bytes());
@@ -24,7 +24,7 @@ fn varint(n: usize) -> Vec<u8> {
     vec![n as u8]
 }
 
-fn tx(inputs: &[([u8; 32], u32, Vec<u8>)], outputs: &[(u64, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn tx(inputs: &[([u8; 32], u32, Vec<u8>)], outputs: &[(u64, Vec<u8>)]) -> Vec<u8> {
     let mut bytes = 2u32.to_le_bytes().to_vec();
     bytes.extend(varint(inputs.len()));
     for (txid, vout, script_sig) in inputs {
@@ -45,7 +45,7 @@ fn tx(inputs: &[([u8; 32], u32, Vec<u8>)], outputs: &[(u64, Vec<u8>)]) -> Vec<u8
 }
 
 /// Mines a regtest block on `prev` holding `txs` (the first is the coinbase).
-fn mine(prev: &[u8; 32], time: u32, txs: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn mine(prev: &[u8; 32], time: u32, txs: &[Vec<u8>]) -> Vec<u8> {
     let mut block = vec![0u8; 80];
     block[..4].copy_from_slice(&0x2000_0000u32.to_le_bytes());
     block[4..36].copy_from_slice(prev);
@@ -67,11 +67,11 @@ fn mine(prev: &[u8; 32], time: u32, txs: &[Vec<u8>]) -> Vec<u8> {
     unreachable!("regtest proof of work is found within a few tries")
 }
 
-fn coinbase(height: u8, script: Vec<u8>) -> Vec<u8> {
+pub(crate) fn coinbase(height: u8, script: Vec<u8>) -> Vec<u8> {
     tx(&[([0u8; 32], u32::MAX, vec![0x01, height, 0x00])], &[(50 * 100_000_000, script)])
 }
 
-fn p2wpkh(byte: u8) -> Vec<u8> {
+pub(crate) fn p2wpkh(byte: u8) -> Vec<u8> {
     [vec![0x00, 0x14], vec![byte; 20]].concat()
 }
 

@@ -1,0 +1,512 @@
+//! `cointrail cluster`, `cointrail explain`, `cointrail show cluster`, and cluster attribution.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use cointrail_btc::Network;
+use cointrail_cluster::{ClusterState, Clusterer, Config, Heuristic};
+use cointrail_store::{ClusterReader, ClusterWriter, LabelTable, Store, StoredHeld, StoredLink};
+use cointrail_types::{AddressId, Label};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::args::{ClusterArgs, Format};
+use crate::output::emit;
+
+/// Transactions per clustering step (progress granularity).
+const STEP: u32 = 1 << 20;
+
+#[derive(Serialize)]
+struct ClusterSummary {
+    heuristics: Vec<String>,
+    txs_examined: u64,
+    txs_clustered: u64,
+    addresses: u64,
+    clusters: u64,
+    largest_cluster: u32,
+    merges: u64,
+    coinjoins_skipped: u64,
+    held_merges: u64,
+    total_held_merges: usize,
+    seconds: f64,
+    merges_per_second: f64,
+}
+
+pub(crate) fn run(
+    args: &ClusterArgs,
+    dir: &Path,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let config = Config {
+        max_cluster_size: args.max_cluster_size,
+        guard_min_side: args.guard_min_side,
+        ..Config::from_names(&args.heuristics)?
+    };
+    let names = config.names();
+    if names.is_empty() {
+        bail!("no heuristic selected: pass --heuristics multi-input[,change:...]");
+    }
+    let store = Store::open(dir)?;
+    let view = store.view();
+    let counts = view.counts();
+    let mut writer =
+        ClusterWriter::open(dir, &names, config.max_cluster_size, config.guard_min_side)?;
+    let start = writer.manifest().txs;
+    let previous_addresses = writer.manifest().addresses;
+    let end = counts.txs;
+    let clusterer = Clusterer::new(config);
+    let started = Instant::now();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(end - start);
+        bar.set_style(
+            ProgressStyle::with_template("clustering {bar:30} {pos}/{len} txs {per_sec} ETA {eta}")
+                .expect("the template is valid"),
+        );
+        bar
+    });
+    let (mut links, mut held, mut coinjoins) = (Vec::new(), Vec::new(), 0);
+    let (clusters, largest) = {
+        let (parent, size, next) = writer.arrays(counts.addresses)?;
+        let mut state = ClusterState::new(parent, size, next);
+        state.init_singletons(usize::try_from(previous_addresses)?);
+        let mut from = u32::try_from(start)?;
+        let end = u32::try_from(end)?;
+        while from < end {
+            let to = from.saturating_add(STEP).min(end);
+            let changes = clusterer.run(&view, from..to, &mut state);
+            coinjoins += changes.coinjoins;
+            links.extend(changes.links.iter().map(|link| StoredLink {
+                a: link.a,
+                b: link.b,
+                tx: link.tx,
+                heuristic: link.heuristic.code(),
+            }));
+            held.extend(changes.held.iter().map(|merge| StoredHeld {
+                link: StoredLink {
+                    a: merge.link.a,
+                    b: merge.link.b,
+                    tx: merge.link.tx,
+                    heuristic: merge.link.heuristic.code(),
+                },
+                size_a: merge.size_a,
+                size_b: merge.size_b,
+            }));
+            if let Some(bar) = &bar {
+                bar.inc(u64::from(to - from));
+            }
+            from = to;
+        }
+        state.canonicalize();
+        let mut clusters = 0u64;
+        let mut largest = 0u32;
+        for index in 0..state.len() {
+            let id = u32::try_from(index)?;
+            if state.find(AddressId::new(id)) == id {
+                clusters += 1;
+                largest = largest.max(state.size_of_root(id));
+            }
+        }
+        (clusters, largest)
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    writer.push_links(&links)?;
+    writer.push_held(&held);
+    let manifest = writer.commit(end)?;
+    let summary = ClusterSummary {
+        heuristics: names,
+        txs_examined: end - start,
+        txs_clustered: end,
+        addresses: counts.addresses,
+        clusters,
+        largest_cluster: largest,
+        merges: links.len() as u64,
+        coinjoins_skipped: coinjoins,
+        held_merges: held.len() as u64,
+        total_held_merges: manifest.held.len(),
+        seconds,
+        merges_per_second: links.len() as f64 / seconds.max(1e-9),
+    };
+    emit(out, format, &summary, |out, summary| {
+        writeln!(out, "heuristics   {}", summary.heuristics.join(", "))?;
+        writeln!(
+            out,
+            "examined     {} txs ({} clustered in all)",
+            summary.txs_examined, summary.txs_clustered
+        )?;
+        writeln!(
+            out,
+            "clusters     {} for {} addresses (largest {})",
+            summary.clusters, summary.addresses, summary.largest_cluster
+        )?;
+        writeln!(
+            out,
+            "merges       {} ({:.0}/s), {} coinjoins skipped",
+            summary.merges, summary.merges_per_second, summary.coinjoins_skipped
+        )?;
+        if summary.total_held_merges > 0 {
+            writeln!(
+                out,
+                "held         {} merges of two large clusters (see `cointrail show cluster`)",
+                summary.total_held_merges
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn network_of(store: &Store) -> anyhow::Result<Network> {
+    let chain = store.chain();
+    chain.network.parse().with_context(|| format!("store holds unknown network {chain}"))
+}
+
+fn clusters(dir: &Path) -> anyhow::Result<ClusterReader> {
+    ClusterReader::open(dir)?.context("no clusters in this store: run `cointrail cluster` first")
+}
+
+fn find_address(store: &Store, network: Network, text: &str) -> anyhow::Result<AddressId> {
+    let key = network.parse_address(text.trim())?;
+    store
+        .view()
+        .find_address(&key)
+        .with_context(|| format!("address {text} has no activity in this store"))
+}
+
+#[derive(Serialize)]
+struct Step {
+    from: String,
+    to: String,
+    txid: String,
+    heuristic: String,
+}
+
+#[derive(Serialize)]
+struct Explanation {
+    address_a: String,
+    address_b: String,
+    joined: bool,
+    cluster: Option<u32>,
+    steps: Vec<Step>,
+}
+
+pub(crate) fn explain(
+    dir: &Path,
+    a: &str,
+    b: &str,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let store = Store::open(dir)?;
+    let network = network_of(&store)?;
+    let view = store.view();
+    let reader = clusters(dir)?;
+    let (id_a, id_b) = (find_address(&store, network, a)?, find_address(&store, network, b)?);
+    let text = |id: AddressId| network.encode_address(&view.address_key(id));
+    let mut explanation = Explanation {
+        address_a: text(id_a),
+        address_b: text(id_b),
+        joined: false,
+        cluster: None,
+        steps: Vec::new(),
+    };
+    if reader.cluster_of(id_a).0 == reader.cluster_of(id_b).0 {
+        explanation.joined = true;
+        explanation.cluster = Some(reader.cluster_of(id_a).0.get());
+        let path = shortest_path(&reader.links_of_cluster(id_a), id_a, id_b)
+            .context("cluster evidence is incomplete (re-run `cointrail cluster`)")?;
+        explanation.steps = path
+            .into_iter()
+            .map(|(from, to, link)| Step {
+                from: text(from),
+                to: text(to),
+                txid: view.txid(link.tx).to_string(),
+                heuristic: Heuristic::from_code(link.heuristic)
+                    .map_or_else(|| format!("code {}", link.heuristic), |h| h.to_string()),
+            })
+            .collect();
+    }
+    emit(out, format, &explanation, |out, explanation| {
+        if !explanation.joined {
+            return writeln!(
+                out,
+                "{} and {} are not in one cluster",
+                explanation.address_a, explanation.address_b
+            );
+        }
+        writeln!(
+            out,
+            "{} and {} are in cluster {} ({} steps):",
+            explanation.address_a,
+            explanation.address_b,
+            explanation.cluster.unwrap_or_default(),
+            explanation.steps.len()
+        )?;
+        for step in &explanation.steps {
+            writeln!(
+                out,
+                "  {} -- {} --> {}\n      tx {}",
+                step.from, step.heuristic, step.to, step.txid
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// Breadth-first search over the evidence links of one cluster: the fewest links from `a` to `b`.
+fn shortest_path(
+    links: &[StoredLink],
+    a: AddressId,
+    b: AddressId,
+) -> Option<Vec<(AddressId, AddressId, StoredLink)>> {
+    if a == b {
+        return Some(Vec::new());
+    }
+    let mut adjacent: HashMap<AddressId, Vec<(AddressId, StoredLink)>> = HashMap::new();
+    for link in links {
+        adjacent.entry(link.a).or_default().push((link.b, *link));
+        adjacent.entry(link.b).or_default().push((link.a, *link));
+    }
+    let mut came_from: HashMap<AddressId, (AddressId, StoredLink)> = HashMap::new();
+    let mut queue = VecDeque::from([a]);
+    while let Some(current) = queue.pop_front() {
+        for (next, link) in adjacent.get(&current).into_iter().flatten() {
+            if *next == a || came_from.contains_key(next) {
+                continue;
+            }
+            came_from.insert(*next, (current, *link));
+            if *next == b {
+                let mut path = Vec::new();
+                let mut at = b;
+                while at != a {
+                    let (previous, link) = came_from[&at];
+                    path.push((previous, at, link));
+                    at = previous;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            queue.push_back(*next);
+        }
+    }
+    None
+}
+
+/// A label of a cluster member, with the member it comes from.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AttributedLabel {
+    #[serde(flatten)]
+    pub(crate) label: Label,
+    /// `true` when the label is on another address of the cluster.
+    pub(crate) inherited: bool,
+    /// The address that carries the label.
+    pub(crate) via: String,
+}
+
+/// Two labels of one cluster that cannot both be right.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Conflict {
+    pub(crate) kind: &'static str,
+    pub(crate) values: Vec<String>,
+}
+
+/// Labels of an address: its own, then those of the other members of its cluster; and conflicts
+/// (two actors, or two exchanges, in one cluster).
+pub(crate) fn attribute(
+    own: &str,
+    members: &[String],
+    table: &LabelTable,
+) -> (Vec<AttributedLabel>, Vec<Conflict>) {
+    let mut labels: Vec<AttributedLabel> = table
+        .of(own)
+        .map(|label| AttributedLabel {
+            label: label.clone(),
+            inherited: false,
+            via: own.to_owned(),
+        })
+        .collect();
+    for member in members.iter().filter(|member| member.as_str() != own) {
+        labels.extend(table.of(member).map(|label| AttributedLabel {
+            label: label.clone(),
+            inherited: true,
+            via: member.clone(),
+        }));
+    }
+    let mut conflicts = Vec::new();
+    let actors: BTreeSet<String> = labels
+        .iter()
+        .filter_map(|attributed| attributed.label.actor.as_ref())
+        .map(|actor| actor.to_lowercase())
+        .collect();
+    if actors.len() > 1 {
+        conflicts.push(Conflict { kind: "actors", values: actors.into_iter().collect() });
+    }
+    let exchanges: BTreeSet<String> = labels
+        .iter()
+        .filter(|attributed| attributed.label.category == "exchange")
+        .map(|attributed| attributed.label.name.clone())
+        .collect();
+    if exchanges.len() > 1 {
+        conflicts.push(Conflict { kind: "exchanges", values: exchanges.into_iter().collect() });
+    }
+    (labels, conflicts)
+}
+
+/// The cluster part of `show address`: id, size, and member address texts.
+pub(crate) fn cluster_of(
+    dir: &Path,
+    store: &Store,
+    network: Network,
+    address: Option<AddressId>,
+) -> anyhow::Result<Option<(u32, u32, Vec<String>)>> {
+    let (Some(address), Some(reader)) = (address, ClusterReader::open(dir)?) else {
+        return Ok(None);
+    };
+    let view = store.view();
+    let (root, size) = reader.cluster_of(address);
+    let members = reader
+        .members(address)
+        .into_iter()
+        .map(|member| network.encode_address(&view.address_key(member)))
+        .collect();
+    Ok(Some((root.get(), size, members)))
+}
+
+#[derive(Serialize)]
+struct ClusterJson {
+    id: u32,
+    size: u32,
+    labels: Vec<AttributedLabel>,
+    conflicts: Vec<Conflict>,
+    held_merges: Vec<HeldJson>,
+    addresses: Vec<String>,
+    addresses_truncated: bool,
+}
+
+#[derive(Serialize)]
+struct HeldJson {
+    other_cluster: u32,
+    txid: String,
+    heuristic: String,
+    sizes: [u32; 2],
+}
+
+pub(crate) fn show(
+    dir: &Path,
+    cluster: &str,
+    limit: usize,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let store = Store::open(dir)?;
+    let network = network_of(&store)?;
+    let view = store.view();
+    let reader = clusters(dir)?;
+    let id = match cluster.trim().parse::<u32>() {
+        Ok(number) => {
+            let id = AddressId::new(number);
+            if u64::from(number) >= view.counts().addresses || !reader.is_cluster(id) {
+                bail!("{number} is not a cluster id (ids are printed by `cointrail show address`)");
+            }
+            id
+        }
+        Err(_) => find_address(&store, network, cluster)?,
+    };
+    let (root, size) = reader.cluster_of(id);
+    let members: Vec<String> = reader
+        .members(root)
+        .into_iter()
+        .map(|member| network.encode_address(&view.address_key(member)))
+        .collect();
+    let table = LabelTable::load(dir)?;
+    let (mut labels, conflicts) = attribute("", &members, &table);
+    for label in &mut labels {
+        label.inherited = false;
+    }
+    let held_merges = reader
+        .manifest()
+        .held
+        .iter()
+        .filter_map(|held| {
+            let (side_a, side_b) =
+                (reader.cluster_of(held.link.a).0, reader.cluster_of(held.link.b).0);
+            let other = if side_a == root {
+                side_b
+            } else if side_b == root {
+                side_a
+            } else {
+                return None;
+            };
+            Some(HeldJson {
+                other_cluster: other.get(),
+                txid: view.txid(held.link.tx).to_string(),
+                heuristic: Heuristic::from_code(held.link.heuristic)
+                    .map_or_else(String::new, |h| h.to_string()),
+                sizes: [held.size_a, held.size_b],
+            })
+        })
+        .collect();
+    let json = ClusterJson {
+        id: root.get(),
+        size,
+        labels,
+        conflicts,
+        held_merges,
+        addresses_truncated: members.len() > limit,
+        addresses: members.into_iter().take(limit).collect(),
+    };
+    emit(out, format, &json, |out, cluster| {
+        writeln!(out, "cluster   {} ({} addresses)", cluster.id, cluster.size)?;
+        print_labels(out, &cluster.labels, &cluster.conflicts)?;
+        for held in &cluster.held_merges {
+            writeln!(
+                out,
+                "held      merge with cluster {} by {} in tx {} (sizes {} and {})",
+                held.other_cluster, held.heuristic, held.txid, held.sizes[0], held.sizes[1]
+            )?;
+        }
+        writeln!(out, "addresses")?;
+        for address in &cluster.addresses {
+            writeln!(out, "  {address}")?;
+        }
+        if cluster.addresses_truncated {
+            writeln!(
+                out,
+                "  ... {} more (--limit N)",
+                cluster.size as usize - cluster.addresses.len()
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// Prints labels grouped by name, and conflicts.
+pub(crate) fn print_labels(
+    out: &mut dyn Write,
+    labels: &[AttributedLabel],
+    conflicts: &[Conflict],
+) -> std::io::Result<()> {
+    let mut grouped: BTreeMap<(String, String), (Vec<String>, bool)> = BTreeMap::new();
+    for attributed in labels {
+        let entry = grouped
+            .entry((attributed.label.name.clone(), attributed.label.category.clone()))
+            .or_default();
+        if !entry.0.contains(&attributed.label.source) {
+            entry.0.push(attributed.label.source.clone());
+        }
+        entry.1 |= attributed.inherited;
+    }
+    for ((name, category), (sources, inherited)) in grouped {
+        let via = if inherited { " (via its cluster)" } else { "" };
+        writeln!(out, "label     {name} [{category}]{via} from {}", sources.join("; "))?;
+    }
+    for conflict in conflicts {
+        writeln!(out, "CONFLICT  {} {}", conflict.kind, conflict.values.join(" vs "))?;
+    }
+    Ok(())
+}
