@@ -64,7 +64,8 @@ impl MemGraph {
             let address = name.map(|name| self.intern(name, id));
             self.outputs.push(Output { value, address, spender: None });
         }
-        self.txs.push((input_start..self.inputs.len() as u64, output_start..self.outputs.len() as u64));
+        self.txs
+            .push((input_start..self.inputs.len() as u64, output_start..self.outputs.len() as u64));
         TxNum::new(number)
     }
 
@@ -114,8 +115,10 @@ impl MemGraph {
     /// Returns inputs minus outputs of a transaction (0 for a coinbase).
     pub fn fee(&self, tx: TxNum) -> u64 {
         let (inputs, outputs) = &self.txs[tx.get() as usize];
-        let paid_in: u64 =
-            inputs.clone().map(|input| self.outputs[self.inputs[input as usize] as usize].value).sum();
+        let paid_in: u64 = inputs
+            .clone()
+            .map(|input| self.outputs[self.inputs[input as usize] as usize].value)
+            .sum();
         let paid_out: u64 = outputs.clone().map(|output| self.outputs[output as usize].value).sum();
         paid_in.saturating_sub(paid_out)
     }
