@@ -350,4 +350,12 @@ impl cointrail_types::ChainGraph for ChainView<'_> {
     fn address_first_output(&self, address: AddressId) -> OutputId {
         OutputId::new(read_u64(self.columns.addr_first, to_usize(u64::from(address.get())) * 8))
     }
+
+    fn output_tx(&self, output: OutputId) -> TxNum {
+        self.output_location(output).0
+    }
+
+    fn input_tx(&self, input: InputId) -> TxNum {
+        self.input_location(input).0
+    }
 }

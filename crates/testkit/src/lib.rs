@@ -164,4 +164,14 @@ impl ChainGraph for MemGraph {
     fn address_first_output(&self, address: AddressId) -> OutputId {
         OutputId::new(self.addresses[address.get() as usize].1)
     }
+
+    fn output_tx(&self, output: OutputId) -> TxNum {
+        let index = self.txs.partition_point(|(_, outputs)| outputs.end <= output.get());
+        TxNum::new(u32::try_from(index).expect("small graphs"))
+    }
+
+    fn input_tx(&self, input: InputId) -> TxNum {
+        let index = self.txs.partition_point(|(inputs, _)| inputs.end <= input.get());
+        TxNum::new(u32::try_from(index).expect("small graphs"))
+    }
 }

@@ -29,4 +29,8 @@ pub trait ChainGraph {
     fn address_kind(&self, address: AddressId) -> AddressKind;
     /// The first output ever paid to an address.
     fn address_first_output(&self, address: AddressId) -> OutputId;
+    /// The transaction that created an output.
+    fn output_tx(&self, output: OutputId) -> TxNum;
+    /// The transaction an input belongs to.
+    fn input_tx(&self, input: InputId) -> TxNum;
 }
