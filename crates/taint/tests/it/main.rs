@@ -1,6 +1,8 @@
 //! Hand-built chains with exact satoshis per policy, conservation on random graphs, determinism.
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code")]
 
+mod planted;
+
 use std::collections::HashMap;
 
 use cointrail_taint::{
