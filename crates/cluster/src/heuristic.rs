@@ -166,6 +166,22 @@ impl Config {
 /// A value is round when it is a whole multiple of 0.0001 BTC.
 const ROUND: u64 = 10_000;
 
+/// Returns the output of `tx` that `heuristic` calls change, if it names exactly one. CoinJoins,
+/// coinbases and single-output transactions have none.
+pub fn detect_change(graph: &impl ChainGraph, tx: TxNum, heuristic: ChangeHeuristic) -> Option<OutputId> {
+    if graph.tx_inputs(tx).is_empty() || crate::coinjoin_shape(graph, tx).is_some() {
+        return None;
+    }
+    let inputs: Vec<AddressId> = graph
+        .tx_inputs(tx)
+        .filter_map(|input| graph.output_address(graph.spent_output(InputId::new(input))))
+        .collect();
+    if inputs.is_empty() {
+        return None;
+    }
+    find_change(graph, tx, heuristic, &inputs)
+}
+
 /// Returns the change output of `tx` according to `heuristic`, if it names exactly one.
 pub(crate) fn find_change(
     graph: &impl ChainGraph,

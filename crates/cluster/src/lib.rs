@@ -12,7 +12,7 @@ mod heuristic;
 mod unionfind;
 
 pub use coinjoin::{CoinjoinShape, coinjoin_shape};
-pub use heuristic::{ChangeHeuristic, Config, Heuristic, ParseHeuristicError};
+pub use heuristic::{ChangeHeuristic, Config, Heuristic, ParseHeuristicError, detect_change};
 pub use unionfind::{ClusterState, UnionOutcome};
 
 use cointrail_types::{AddressId, ChainGraph, InputId, OutputId, TxNum};
