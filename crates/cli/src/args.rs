@@ -39,15 +39,21 @@ impl Cli {
             match value.as_str() {
                 "table" => output = Format::Table,
                 "json" => output = Format::Json,
+                "csv" if self.is_trace_command() => output = Format::Csv,
+                "dot" if self.is_trace_command() => output = Format::Dot,
+                "graphml" if self.is_trace_command() => output = Format::Graphml,
+                "html" if self.is_trace_command() => output = Format::Html,
                 other if self.is_label_command() && SOURCE_FORMATS.contains(&other) => {}
                 other => {
+                    let extra = if self.is_label_command() {
+                        ", or ofac-xml, ofac-list, tagpack, csv"
+                    } else if self.is_trace_command() {
+                        ", csv, dot, graphml or html"
+                    } else {
+                        ""
+                    };
                     return Err(format!(
-                        "invalid value '{other}' for '--format': expected table or json{}",
-                        if self.is_label_command() {
-                            ", or ofac-xml, ofac-list, tagpack, csv"
-                        } else {
-                            ""
-                        }
+                        "invalid value '{other}' for '--format': expected table or json{extra}"
                     ));
                 }
             }
@@ -63,6 +69,10 @@ impl Cli {
     fn is_label_command(&self) -> bool {
         matches!(self.command, Command::Labels(_))
     }
+
+    fn is_trace_command(&self) -> bool {
+        matches!(self.command, Command::Trace(_) | Command::Actor(_))
+    }
 }
 
 /// Formats of label files, as `--format` values.
@@ -75,6 +85,14 @@ pub(crate) enum Format {
     Table,
     /// One JSON document on stdout
     Json,
+    /// Flow edges as CSV (trace)
+    Csv,
+    /// Graphviz DOT (trace)
+    Dot,
+    /// GraphML (trace)
+    Graphml,
+    /// One self-contained HTML report (trace)
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +127,141 @@ pub(crate) enum Command {
     /// Import labels (OFAC, GraphSense TagPacks, CSV) and compare issues of a list
     #[command(subcommand)]
     Labels(LabelsCommand),
+    /// Follow the money from seeds: where stolen coins went (forward) or where funds came from
+    ///
+    /// A seed is an outpoint `txid:vout`, a txid (all its outputs) or an address (all the outputs
+    /// it received). Tracing stops at addresses labeled with a stop category, directly or through
+    /// their cluster (run `cointrail cluster` and `cointrail labels import` first).
+    ///
+    /// Policies: poison (any output of a tx with a tainted input is fully tainted), haircut (each
+    /// output carries the tx's tainted share), fifo (value flows from inputs to outputs in order:
+    /// Clayton's rule), lifo (last in, first out). For haircut, fifo and lifo the figures add up
+    /// exactly: reached + unspent + fees + cut = seed amount.
+    ///
+    ///   cointrail trace --store ./store --from TXID:0 --policy haircut
+    ///   cointrail trace --store ./store --from ADDRESS --direction backward --format json
+    ///   cointrail trace --store ./store --from TXID:0 --format html --output report.html
+    #[command(verbatim_doc_comment)]
+    Trace(TraceArgs),
+    /// Record thefts and report per actor: incidents, totals, destinations
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+    /// Report everything recorded about an actor
+    #[command(subcommand)]
+    Actor(ActorCommand),
+    /// Write a synthetic Bitcoin Core blocks directory with planted thefts and ground truth
+    ///
+    /// The files are what Core writes (blk*.dat rolled at 128 MiB, optional xor.dat, blocks
+    /// slightly out of order, valid merkle roots and regtest proof of work), filled with users,
+    /// miners, exchanges, services and CoinJoins; truth.json, truth_addresses.tsv and
+    /// truth_change.tsv beside them say who owns what and where each planted theft went under
+    /// every policy (docs/synth.md). The same seed gives the same bytes.
+    ///
+    ///   cointrail synth --out ./chain --blocks 200 --txs-per-block 2000 --xor
+    ///   cointrail ingest btc --blocks-dir ./chain --store ./store --network regtest
+    #[command(verbatim_doc_comment)]
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SynthArgs {
+    /// Output directory (created; must be empty)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// Blocks after genesis
+    #[arg(long, value_name = "N")]
+    pub(crate) blocks: u32,
+    /// Average transactions per block
+    #[arg(long, default_value_t = 2000, value_name = "M")]
+    pub(crate) txs_per_block: u32,
+    /// Seed of every random choice
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub(crate) seed: u64,
+    /// regtest or mainnet (mainnet magic, genesis and addresses; regtest difficulty)
+    #[arg(long, default_value = "regtest", value_name = "NETWORK")]
+    pub(crate) network: Network,
+    /// Obfuscate the files with an xor.dat key, as Bitcoin Core 28+ does
+    #[arg(long)]
+    pub(crate) xor: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TraceArgs {
+    /// Seeds: txid:vout, txid, or address (repeat or separate with commas)
+    #[arg(long = "from", required = true, value_delimiter = ',', value_name = "SEED")]
+    pub(crate) seeds: Vec<String>,
+    #[command(flatten)]
+    pub(crate) options: TraceOptionArgs,
+    /// Write the result to this file instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// Options shared by `trace` and `actor report`.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct TraceOptionArgs {
+    /// forward (where the coins went) or backward (where they came from)
+    #[arg(long, default_value = "forward", value_name = "DIRECTION")]
+    pub(crate) direction: String,
+    /// poison, haircut, fifo or lifo
+    #[arg(long, default_value = "haircut", value_name = "POLICY")]
+    pub(crate) policy: String,
+    /// Follow at most this many transactions from a seed
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub(crate) max_hops: u32,
+    /// Visit at most this many transactions in all (the trace says so when it stops early)
+    #[arg(long, default_value_t = 200_000, value_name = "N")]
+    pub(crate) max_txs: usize,
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) max_seconds: Option<u64>,
+    /// Do not follow outputs carrying less than this many satoshis
+    #[arg(long, default_value_t = 0, value_name = "SAT")]
+    pub(crate) min_amount: u64,
+    /// Label categories where tracing stops, comma-separated
+    #[arg(long, value_delimiter = ',', default_value = "exchange,service", value_name = "LIST")]
+    pub(crate) stop_category: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IncidentCommand {
+    /// Record a theft: its name, the actor, and the stolen outputs (seeds)
+    Add {
+        /// Name of the incident (unique in the store)
+        #[arg(long)]
+        name: String,
+        /// The actor responsible (e.g. "Lazarus Group")
+        #[arg(long)]
+        actor: String,
+        /// Stolen outputs: txid:vout, txid or address (repeat or separate with commas)
+        #[arg(long = "seed", required = true, value_delimiter = ',', value_name = "SEED")]
+        seeds: Vec<String>,
+        /// Date of the theft, YYYY-MM-DD (default: the date of the seeds' block)
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// Where the attribution comes from (a URL, a report)
+        #[arg(long, value_name = "URL")]
+        source: Option<String>,
+    },
+    /// List recorded incidents
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ActorCommand {
+    /// Total stolen by an actor (overlapping incidents counted once), where it went, and its value
+    Report {
+        /// The actor, as recorded with `incident add`
+        actor: String,
+        #[command(flatten)]
+        options: TraceOptionArgs,
+        /// Daily prices, CSV `date,price` (USD per coin), to value each theft at its date
+        #[arg(long, value_name = "CSV")]
+        prices: Option<PathBuf>,
+        /// Write the result to this file instead of stdout
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

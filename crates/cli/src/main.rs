@@ -3,10 +3,13 @@
 
 mod args;
 mod cluster;
+mod incident;
 mod ingest;
 mod labels;
 mod output;
 mod show;
+mod synth;
+mod trace;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use args::{Cli, Command, IngestCommand};
+use args::{ActorCommand, Cli, Command, IngestCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,6 +51,20 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Explain { address_a, address_b } => {
             cluster::explain(&store_dir(cli)?, address_a, address_b, format, &mut stdout)
         }
+        Command::Trace(args) => trace::run(args, &store_dir(cli)?, format, &mut stdout),
+        Command::Incident(command) => incident::run(command, &store_dir(cli)?, format, &mut stdout),
+        Command::Actor(ActorCommand::Report { actor, options, prices, output }) => {
+            incident::report(
+                &store_dir(cli)?,
+                actor,
+                options,
+                prices.as_deref(),
+                format,
+                output.as_deref(),
+                &mut stdout,
+            )
+        }
+        Command::Synth(args) => synth::run(args, format, &mut stdout),
         Command::Labels(command) => {
             labels::run(command, cli.store.as_deref(), cli.source_format(), format, &mut stdout)
         }

@@ -19,6 +19,7 @@ pub(crate) fn emit<T: Serialize>(
             writeln!(out)?;
         }
         Format::Table => table(out, value)?,
+        other => anyhow::bail!("--format {other:?} is only for trace and actor report"),
     }
     Ok(())
 }
@@ -48,6 +49,40 @@ pub(crate) fn utc(seconds: u32) -> String {
         rest / 60 % 60,
         rest % 60
     )
+}
+
+/// Writes a trace document in the chosen format, to `file` if given, else to `out`.
+pub(crate) fn write_trace(
+    document: &cointrail_report::TraceDocument,
+    format: Format,
+    file: Option<&std::path::Path>,
+    out: &mut dyn Write,
+    title: &str,
+) -> anyhow::Result<()> {
+    let text = match format {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(document)?;
+            text.push('\n');
+            text
+        }
+        Format::Table => {
+            let mut buffer = Vec::new();
+            crate::trace::print(&mut buffer, document)?;
+            String::from_utf8(buffer)?
+        }
+        Format::Csv => cointrail_report::to_csv(document),
+        Format::Dot => cointrail_report::to_dot(document),
+        Format::Graphml => cointrail_report::to_graphml(document),
+        Format::Html => cointrail_report::to_html(document, title),
+    };
+    match file {
+        Some(path) => {
+            fs_err::write(path, text)?;
+            writeln!(out, "wrote {}", path.display())?;
+        }
+        None => out.write_all(text.as_bytes())?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub(crate) fn run(
     }
 }
 
-fn network_of(store: &Store) -> anyhow::Result<Network> {
+pub(crate) fn network_of(store: &Store) -> anyhow::Result<Network> {
     let chain = store.chain();
     chain.network.parse().with_context(|| format!("store holds unknown network {chain}"))
 }

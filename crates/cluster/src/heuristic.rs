@@ -168,7 +168,11 @@ const ROUND: u64 = 10_000;
 
 /// Returns the output of `tx` that `heuristic` calls change, if it names exactly one. CoinJoins,
 /// coinbases and single-output transactions have none.
-pub fn detect_change(graph: &impl ChainGraph, tx: TxNum, heuristic: ChangeHeuristic) -> Option<OutputId> {
+pub fn detect_change(
+    graph: &impl ChainGraph,
+    tx: TxNum,
+    heuristic: ChangeHeuristic,
+) -> Option<OutputId> {
     if graph.tx_inputs(tx).is_empty() || crate::coinjoin_shape(graph, tx).is_some() {
         return None;
     }

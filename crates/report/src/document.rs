@@ -50,6 +50,47 @@ pub struct TraceDocument {
     pub reproduce: Reproduce,
 }
 
+impl TraceDocument {
+    /// Returns the sum of every destination of the seed amount: reached, unspent, fees, mined,
+    /// below the minimum amount, beyond the limits and seed overlap (saturating). For conserving
+    /// policies it equals [`TraceDocument::seed_amount`].
+    pub fn accounted(&self) -> u64 {
+        crate::text::sum(self.reached.iter().map(|reached| reached.amount).chain([
+            self.unspent,
+            self.fees,
+            self.mined,
+            self.below_min_amount,
+            self.beyond_limits,
+            self.seed_overlap,
+        ]))
+    }
+
+    /// Returns `true` when the figures add up to the seed amount exactly.
+    pub fn adds_up(&self) -> bool {
+        self.accounted() == self.seed_amount
+    }
+
+    /// Returns the category of a stop label, from [`TraceDocument::reached`] or else
+    /// [`TraceDocument::sources`].
+    pub fn category_of(&self, label: &str) -> Option<&str> {
+        self.reached
+            .iter()
+            .find(|reached| reached.label == label)
+            .map(|reached| reached.category.as_str())
+            .or_else(|| {
+                self.sources
+                    .iter()
+                    .find(|source| source.label == label)
+                    .map(|source| source.category.as_str())
+            })
+    }
+
+    /// Returns `true` for a backward trace (where the coins came from).
+    pub fn is_backward(&self) -> bool {
+        self.direction.eq_ignore_ascii_case("backward")
+    }
+}
+
 /// Value at one stop label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reached {

@@ -11,6 +11,7 @@
 mod clusters;
 mod column;
 mod error;
+mod incidents;
 mod index;
 mod labels;
 mod manifest;
@@ -25,6 +26,7 @@ pub use clusters::{
     CLUSTERS_FORMAT_VERSION, ClusterManifest, ClusterReader, ClusterWriter, StoredHeld, StoredLink,
 };
 pub use error::{Result, StoreError};
+pub use incidents::{Incident, load_incidents, save_incidents};
 pub use labels::LabelTable;
 pub use manifest::{Counts, FORMAT_VERSION};
 pub use view::{AddressOutputs, BlockInfo, ChainView, OutputInfo, TxInfo};

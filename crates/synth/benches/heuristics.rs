@@ -7,7 +7,13 @@
 //!   one entity owns both);
 //! - per change heuristic, how often the output it calls change is change (precision) and how many
 //!   change outputs it finds (recall).
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::cast_possible_truncation, missing_docs, reason = "benchmark harness")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::cast_possible_truncation,
+    missing_docs,
+    reason = "benchmark harness"
+)]
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -38,7 +44,10 @@ fn main() {
     let store = Store::open(&store_dir).unwrap();
     let view = store.view();
     let counts = view.counts();
-    println!("chain: {blocks} blocks x {txs_per_block} txs/block, seed {seed}: {} txs, {} addresses", counts.txs, counts.addresses);
+    println!(
+        "chain: {blocks} blocks x {txs_per_block} txs/block, seed {seed}: {} txs, {} addresses",
+        counts.txs, counts.addresses
+    );
 
     // Ground truth: entity per address id, change outputs.
     let mut entity_of: Vec<Option<u32>> = vec![None; counts.addresses as usize];
@@ -58,7 +67,9 @@ fn main() {
         let mut fields = line.split('\t');
         let (Some(txid), Some(vout)) = (fields.next(), fields.next()) else { continue };
         let Some(txnum) = view.find_tx(&Hash32::from_display_hex(txid).unwrap()) else { continue };
-        change.insert(OutputId::new(view.tx(txnum).unwrap().outputs.start + vout.parse::<u64>().unwrap()));
+        change.insert(OutputId::new(
+            view.tx(txnum).unwrap().outputs.start + vout.parse::<u64>().unwrap(),
+        ));
     }
     let mut per_entity: HashMap<u32, u64> = HashMap::new();
     for entity in entity_of.iter().flatten() {
@@ -82,7 +93,10 @@ fn main() {
         let (mut parent, mut size, mut next) = (vec![0u32; len], vec![0u32; len], vec![0u32; len]);
         let mut state = ClusterState::new(&mut parent, &mut size, &mut next);
         state.init_singletons(0);
-        let clusterer = Clusterer::new(Config { max_cluster_size: u32::MAX, ..Config::from_names(names).unwrap() });
+        let clusterer = Clusterer::new(Config {
+            max_cluster_size: u32::MAX,
+            ..Config::from_names(names).unwrap()
+        });
         let started = Instant::now();
         let changes = clusterer.run(&view, 0..counts.txs as u32, &mut state);
         state.canonicalize();
@@ -96,7 +110,8 @@ fn main() {
         }
         let predicted: u64 = cluster_sizes.values().map(|n| pairs(*n)).sum();
         let correct: u64 = cluster_entity.values().map(|n| pairs(*n)).sum();
-        let clusters = parent.iter().enumerate().filter(|(index, root)| **root as usize == *index).count();
+        let clusters =
+            parent.iter().enumerate().filter(|(index, root)| **root as usize == *index).count();
         println!(
             "| {} | {} | {} | {:.4} | {:.4} | {:.0} |",
             names.join(", "),
@@ -128,6 +143,10 @@ fn main() {
             right as f64 / change.len().max(1) as f64
         );
     }
-    println!("\n{} change outputs and {} addresses with a known owner in the ground truth", change.len(), entity_of.iter().flatten().count());
+    println!(
+        "\n{} change outputs and {} addresses with a known owner in the ground truth",
+        change.len(),
+        entity_of.iter().flatten().count()
+    );
     let _ = view.output_value(OutputId::new(0));
 }

@@ -2316,11 +2316,36 @@ impl Gen {
         let file = BufWriter::new(fs::File::create(&path)?);
         serde_json::to_writer_pretty(file, &truth)
             .map_err(|source| SynthError::Json { file: path.clone(), source })?;
-        Ok(())
+        write_scenario(&truth, out)
     }
 
     fn address_text(&self, addr: u32) -> String {
         let key = address_key(self.salt, addr, self.kind_of(addr));
         self.network.encode_address(&key)
     }
+}
+
+/// Writes what an investigator of the planted thefts would start from: the exchanges' known hot
+/// wallet addresses as labels (`labels.csv`, for `cointrail labels import --format csv`; deposit
+/// addresses are left for clustering to find) and the thefts as incidents (`thefts.tsv`: name,
+/// actor, seeds separated by commas, amount), all attributed to one actor.
+fn write_scenario(truth: &Truth, out: &Path) -> Result<(), SynthError> {
+    let mut labels = String::from("address,label,category,source\n");
+    for exchange in &truth.exchanges {
+        for address in &exchange.hot_wallet {
+            labels.push_str(&format!("{address},{},exchange,synthetic scenario\n", exchange.name));
+        }
+    }
+    fs::write(out.join("labels.csv"), labels)?;
+    let mut thefts = String::from("name\tactor\tseeds\tamount\n");
+    for theft in &truth.thefts {
+        thefts.push_str(&format!(
+            "{}\tLazarus Group\t{}\t{}\n",
+            theft.name,
+            theft.seeds.join(","),
+            theft.amount
+        ));
+    }
+    fs::write(out.join("thefts.tsv"), thefts)?;
+    Ok(())
 }

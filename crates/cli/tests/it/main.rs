@@ -5,6 +5,7 @@ mod cluster;
 mod crash;
 mod errors;
 mod regtest;
+mod trace;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
