@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The main job on bundled data: ingest real mainnet blocks 0-438 (Bitcoin Core blk format) into an
-# embedded store, then follow the first person-to-person payment (Satoshi to Hal Finney, height 170).
+# The main job, on bundled data only:
+#  1. real Bitcoin: ingest mainnet blocks 0-438 (Core blk format) and show the first payment
+#     between two people (Satoshi to Hal Finney, height 170);
+#  2. an investigation: a synthetic chain with planted thefts laundered through peel chains,
+#     CoinJoins and exchange deposits; ingest, cluster, import labels (the scenario's exchanges,
+#     the bundled OFAC lists and SDN XML), record the thefts, trace them, and write HTML reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cointrail/target}"
@@ -8,14 +12,34 @@ cargo build --release --locked --quiet -p cointrail-cli
 cointrail="$CARGO_TARGET_DIR/release/cointrail"
 
 work="${COINTRAIL_DEMO_DIR:-$(mktemp -d -t cointrail-demo.XXXXXX)}"
-mkdir -p "$work/blocks"
-cp data/btc/mainnet-0-438.blk "$work/blocks/blk00000.dat"
-export COINTRAIL_STORE="$work/store"
+mkdir -p "$work/mainnet-blocks"
+cp data/btc/mainnet-0-438.blk "$work/mainnet-blocks/blk00000.dat"
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
-step "$cointrail" ingest btc --blocks-dir "$work/blocks"
-step "$cointrail" status
-step "$cointrail" show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16
-step "$cointrail" show address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S
-step "$cointrail" show address 1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3 --format json
-printf '\nstore kept in %s (COINTRAIL_STORE=%s)\n' "$work" "$COINTRAIL_STORE"
+
+printf '\n\033[1m== 1. Real mainnet blocks 0-438 ==\033[0m\n'
+step "$cointrail" ingest btc --blocks-dir "$work/mainnet-blocks" --store "$work/mainnet"
+step "$cointrail" show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16 --store "$work/mainnet"
+step "$cointrail" show address 1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3 --store "$work/mainnet"
+
+printf '\n\033[1m== 2. Investigation: planted thefts on a synthetic chain ==\033[0m\n'
+export COINTRAIL_STORE="$work/case"
+step "$cointrail" synth --out "$work/chain" --blocks 300 --txs-per-block 600 --seed 7 --xor
+step "$cointrail" ingest btc --blocks-dir "$work/chain" --network regtest
+step "$cointrail" cluster --heuristics multi-input,change:type
+step "$cointrail" labels import --format csv "$work/chain/labels.csv"
+step "$cointrail" labels import --format ofac-list data/labels/ofac-2025-11-19/sanctioned_addresses_XBT.txt data/labels/ofac-2025-11-19/sanctioned_addresses_ETH.txt
+step "$cointrail" labels import --format ofac-xml data/labels/sdn_advanced_2025-11-19_excerpt.xml
+first_seeds=""
+while IFS=$'\t' read -r name actor seeds amount; do
+  [ "$name" = name ] && continue
+  [ -z "$first_seeds" ] && first_seeds="$seeds"
+  step "$cointrail" incident add --name "$name" --actor "$actor" --seed "$seeds"
+done < "$work/chain/thefts.tsv"
+step "$cointrail" trace --from "$first_seeds" --policy haircut --deposit-forwarding
+step "$cointrail" trace --from "$first_seeds" --policy haircut --deposit-forwarding --format html --output "$work/theft-1.html"
+step "$cointrail" actor report "Lazarus Group" --policy haircut --deposit-forwarding --prices data/prices/btc-usd-demo.csv
+step "$cointrail" actor report "Lazarus Group" --policy haircut --deposit-forwarding --format html --output "$work/lazarus-group.html"
+
+printf '\nreports: %s/theft-1.html and %s/lazarus-group.html\n' "$work" "$work"
+printf 'stores: %s/mainnet and %s/case (ground truth of the planted thefts: %s/chain/truth.json)\n' "$work" "$work" "$work"

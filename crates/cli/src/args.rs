@@ -221,6 +221,10 @@ pub(crate) struct TraceOptionArgs {
     /// Label categories where tracing stops, comma-separated
     #[arg(long, value_delimiter = ',', default_value = "exchange,service", value_name = "LIST")]
     pub(crate) stop_category: Vec<String>,
+    /// Count value as reached at an address whose output is swept entirely into one stop label
+    /// (an unlabeled deposit address of a labeled exchange), before the sweep's fee
+    #[arg(long)]
+    pub(crate) deposit_forwarding: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,6 +75,7 @@ pub(crate) fn policy_options(args: &TraceOptionArgs) -> anyhow::Result<TraceOpti
         max_txs: args.max_txs,
         min_amount: args.min_amount,
         max_duration: args.max_seconds.map(Duration::from_secs),
+        deposit_forwarding: args.deposit_forwarding,
         ..TraceOptions::new(policy, direction)
     })
 }
@@ -410,7 +411,9 @@ pub(crate) fn print(out: &mut dyn Write, document: &TraceDocument) -> std::io::R
     if document.conserved {
         writeln!(out, "\nthe figures add up to the seed amount exactly")?;
     }
-    for chain in &document.patterns.peel_chains {
+    const SHOWN: usize = 10;
+    let patterns = &document.patterns;
+    for chain in patterns.peel_chains.iter().take(SHOWN) {
         writeln!(
             out,
             "peel chain of {} txs from {}: {} BTC peeled",
@@ -419,7 +422,7 @@ pub(crate) fn print(out: &mut dyn Write, document: &TraceDocument) -> std::io::R
             coins(chain.peeled)
         )?;
     }
-    for coinjoin in &document.patterns.coinjoins {
+    for coinjoin in patterns.coinjoins.iter().take(SHOWN) {
         writeln!(
             out,
             "coinjoin ({}) {}: {} BTC tainted in",
@@ -428,12 +431,18 @@ pub(crate) fn print(out: &mut dyn Write, document: &TraceDocument) -> std::io::R
             coins(coinjoin.tainted_in)
         )?;
     }
-    for consolidation in &document.patterns.consolidations {
+    for consolidation in patterns.consolidations.iter().take(SHOWN) {
         writeln!(
             out,
             "consolidation {} of {} inputs ({} tainted)",
             consolidation.tx, consolidation.inputs, consolidation.tainted_inputs
         )?;
+    }
+    let hidden = patterns.peel_chains.len().saturating_sub(SHOWN)
+        + patterns.coinjoins.len().saturating_sub(SHOWN)
+        + patterns.consolidations.len().saturating_sub(SHOWN);
+    if hidden > 0 {
+        writeln!(out, "... {hidden} more patterns (--format json or html lists all)")?;
     }
     writeln!(out, "{} txs visited", document.txs_visited)
 }

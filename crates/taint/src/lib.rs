@@ -77,10 +77,15 @@ pub struct TraceOptions {
     pub min_amount: u64,
     /// Stop after this much wall time.
     pub max_duration: Option<Duration>,
+    /// Treat an address as a deposit address of a stop label when the transaction spending the
+    /// output sends everything to addresses of that one label (a sweep into a known hot wallet):
+    /// the value has then reached the label at the deposit, before the sweep's fee.
+    pub deposit_forwarding: bool,
 }
 
 impl TraceOptions {
-    /// Options with default limits: 100 hops, 200,000 transactions, no minimum, no time limit.
+    /// Options with default limits: 100 hops, 200,000 transactions, no minimum, no time limit, no
+    /// deposit forwarding.
     pub fn new(policy: Policy, direction: Direction) -> Self {
         Self {
             policy,
@@ -89,6 +94,7 @@ impl TraceOptions {
             max_txs: 200_000,
             min_amount: 0,
             max_duration: None,
+            deposit_forwarding: false,
         }
     }
 }
@@ -407,7 +413,10 @@ impl<G: ChainGraph, S: Stops> Walk<'_, G, S> {
             return None;
         }
         let address = self.graph.output_address(output);
-        if let Some(label) = address.and_then(|address| self.stops.stop(address)).cloned() {
+        let label = address.and_then(|address| self.stops.stop(address)).cloned().or_else(|| {
+            self.options.deposit_forwarding.then(|| self.forwarded_to(output)).flatten()
+        });
+        if let Some(label) = label {
             self.add_reached(&label, amount, hops, creator, output);
             self.edge(from, FlowNode::Stop(label.clone()), amount, Some(output));
             self.settled.insert(output, (amount, Destination::Stop(label)));
@@ -430,6 +439,21 @@ impl<G: ChainGraph, S: Stops> Walk<'_, G, S> {
         self.pending.insert(output, (amount, hops));
         self.settled.insert(output, (amount, Destination::Followed(spender)));
         Some(spender)
+    }
+
+    /// The stop label an output is swept into: its spender pays only addresses of that label.
+    fn forwarded_to(&self, output: OutputId) -> Option<StopLabel> {
+        let spender = self.graph.input_tx(self.graph.output_spender(output)?);
+        let mut label: Option<&StopLabel> = None;
+        for next in self.graph.tx_outputs(spender) {
+            let Some(address) = self.graph.output_address(OutputId::new(next)) else { continue };
+            let stop = self.stops.stop(address)?;
+            if label.is_some_and(|label| label != stop) {
+                return None;
+            }
+            label = Some(stop);
+        }
+        label.cloned()
     }
 
     fn backward(&mut self, seeds: &[OutputId]) {

@@ -240,3 +240,23 @@ fn conserving_policies_account_for_every_satoshi_on_random_graphs() {
         }
     }
 }
+
+#[test]
+fn deposit_forwarding_counts_value_at_the_swept_deposit() {
+    let mut theft = theft();
+    // Only the exchange's hot wallet is known; its deposit addresses are not.
+    theft.stops.retain(|_, label| label.name != "Exchange A");
+    theft.stops.insert(theft.graph.address("exA-hot"), label("Exchange A"));
+    let mut options = TraceOptions::new(Policy::Haircut, Direction::Forward);
+    let without = trace(&theft.graph, &theft.stops, &[theft.seed], &options);
+    options.deposit_forwarding = true;
+    let with = trace(&theft.graph, &theft.stops, &[theft.seed], &options);
+    // Haircut: 100 at exA-dep and 151 at exA-dep2, both swept into exA-hot.
+    assert_eq!(reached(&with, "Exchange A"), 251);
+    assert_eq!(with.reached[0].hops, 1);
+    // Without the rule the value is followed into the sweep and pays its share of the sweep fee:
+    // 251 of its 500 inputs is tainted, so the fee of 5 takes 2 and the hot wallet gets 249.
+    assert_eq!(reached(&without, "Exchange A"), 249);
+    assert_eq!(with.accounted(), 600);
+    assert_eq!(without.accounted(), 600);
+}
