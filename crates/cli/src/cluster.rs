@@ -259,7 +259,7 @@ pub(crate) fn explain(
 }
 
 /// Breadth-first search over the evidence links of one cluster: the fewest links from `a` to `b`.
-fn shortest_path(
+pub(crate) fn shortest_path(
     links: &[StoredLink],
     a: AddressId,
     b: AddressId,

@@ -230,20 +230,44 @@ pub(crate) fn document(
             seed: true,
         });
     }
-    // Evidence: the labeled addresses behind every stop the trace reached.
-    let mut sources: BTreeSet<(String, String, String, String, bool)> = BTreeSet::new();
+    // Evidence: the labeled addresses behind every stop the trace reached, and for stops through a
+    // cluster, the merges that join the reached address to the labeled one.
+    let clusters = ClusterReader::open(dir)?;
+    let mut sources: BTreeMap<(String, String, String, String, bool, Option<String>), Vec<String>> =
+        BTreeMap::new();
     for reached in &report.reached {
         for output in &reached.outputs {
             let Some(address) = view.output_address(*output) else { continue };
-            if let Some((defining, source)) = stops.defined_by.get(&address) {
-                sources.insert((
-                    reached.label.name.clone(),
-                    reached.label.category.clone(),
-                    address_text(*defining),
-                    source.clone(),
-                    *defining != address,
-                ));
+            let Some((defining, source)) = stops.defined_by.get(&address) else { continue };
+            let via_cluster = *defining != address;
+            let key = (
+                reached.label.name.clone(),
+                reached.label.category.clone(),
+                address_text(*defining),
+                source.clone(),
+                via_cluster,
+                via_cluster.then(|| address_text(address)),
+            );
+            if sources.contains_key(&key) {
+                continue;
             }
+            let joined_by = match (&clusters, via_cluster) {
+                (Some(clusters), true) => crate::cluster::shortest_path(
+                    &clusters.links_of_cluster(*defining),
+                    *defining,
+                    address,
+                )
+                .unwrap_or_default()
+                .iter()
+                .map(|(_, _, link)| {
+                    let heuristic = cointrail_cluster::Heuristic::from_code(link.heuristic)
+                        .map_or_else(|| format!("code {}", link.heuristic), |h| h.to_string());
+                    format!("{heuristic} in {}", view.txid(link.tx))
+                })
+                .collect(),
+                _ => Vec::new(),
+            };
+            sources.insert(key, joined_by);
         }
     }
     let destination = |destination: &Destination| match destination {
@@ -336,19 +360,15 @@ pub(crate) fn document(
         patterns,
         sources: sources
             .into_iter()
-            .map(|(label, category, address, source, via_cluster)| Source {
-                label,
-                category,
-                address,
-                source,
-                via_cluster,
+            .map(|((label, category, address, source, via_cluster, reached_address), joined_by)| {
+                Source { label, category, address, source, via_cluster, reached_address, joined_by }
             })
             .collect(),
         reproduce: Reproduce {
             command: command_line(),
             tip_height: tip.as_ref().map(|block| block.height.get()),
             tip_hash: tip.as_ref().map(|block| block.hash.to_string()),
-            clustered_txs: ClusterReader::open(dir)?.map_or(0, |clusters| clusters.manifest().txs),
+            clustered_txs: clusters.as_ref().map_or(0, |clusters| clusters.manifest().txs),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         },
     })

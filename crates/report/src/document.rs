@@ -210,6 +210,13 @@ pub struct Source {
     pub source: String,
     /// `true` if the stop applies through the address's cluster rather than the address itself.
     pub via_cluster: bool,
+    /// For a stop through a cluster: the address the value reached, and the chain of merges
+    /// joining it to the labeled address, each `heuristic in txid` (see `cointrail explain`).
+    #[serde(default)]
+    pub reached_address: Option<String>,
+    /// The merges, in order from the labeled address.
+    #[serde(default)]
+    pub joined_by: Vec<String>,
 }
 
 /// What reproduces a document.

@@ -570,9 +570,19 @@ fn evidence(out: &mut String, doc: &TraceDocument, graph: &Graph<'_>) {
                 Esc(&source.address),
                 Esc(&source.source),
                 if source.via_cluster {
-                    "via cluster (an address clustered with the labeled one)"
+                    let mut text = String::from("via cluster");
+                    if let Some(address) = &source.reached_address {
+                        text.push_str(&format!(
+                            ": reached <code class=\"id\">{}</code>",
+                            Esc(address)
+                        ));
+                    }
+                    for step in &source.joined_by {
+                        text.push_str(&format!("<br>joined by {}", Esc(step)));
+                    }
+                    text
                 } else {
-                    "direct (the labeled address itself)"
+                    "direct (the labeled address itself)".to_owned()
                 }
             );
         }

@@ -166,3 +166,62 @@ fn incremental_clustering_equals_one_run() {
         assert_eq!(cluster_id(&steps, &address), cluster_id(&whole, &address), "{address}");
     }
 }
+
+fn data(path: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/labels")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn real_label_sources_import_and_diff() {
+    let temp = tempfile::tempdir().unwrap();
+    let blocks = temp.path().join("blocks");
+    write_blocks_dir(&blocks, &super::mainnet_blocks(), 1, super::MAINNET_MAGIC, None);
+    let store = temp.path().join("store");
+    ingest(&blocks, &store, &[]);
+    let s = path(&store);
+    let xml = json(&[
+        "labels",
+        "import",
+        "--store",
+        s,
+        "--format",
+        "ofac-xml",
+        &data("sdn_advanced_2025-11-19_excerpt.xml"),
+    ]);
+    assert!(xml["added"].as_u64().unwrap() > 100);
+    let tagpack = json(&[
+        "labels",
+        "import",
+        "--store",
+        s,
+        "--format",
+        "tagpack",
+        &data("tagpacks/lazarus2.yaml"),
+    ]);
+    assert!(tagpack["added"].as_u64().unwrap() >= 6);
+    // A DPRK-linked bitcoin address from the SDN list shows its entity and programme, with no
+    // activity on this chain.
+    let csv = fs_err::read_to_string(data("sdn_2025-11-19_dprk_lazarus_related.csv")).unwrap();
+    let line = csv.lines().find(|line| line.contains(",XBT,")).unwrap();
+    let address = line
+        .split(',')
+        .find(|field| field.starts_with('1') || field.starts_with('3') || field.starts_with("bc1"))
+        .unwrap();
+    let shown = json(&["show", "address", address, "--store", s]);
+    let label = &shown["labels"][0];
+    assert_eq!(label["category"], "sanctions");
+    assert!(!label["programs"].as_array().unwrap().is_empty(), "{label}");
+
+    let diff = json(&[
+        "labels",
+        "diff",
+        &data("ofac-2024-09-27/sanctioned_addresses_ETH.txt"),
+        &data("ofac-2025-11-19/sanctioned_addresses_ETH.txt"),
+    ]);
+    assert_eq!(diff["removed"].as_array().unwrap().len(), 90);
+    assert_eq!(diff["added"].as_array().unwrap().len(), 15);
+}

@@ -186,6 +186,8 @@ pub(crate) fn peel_chain() -> TraceDocument {
             address: "bcrt1qbinance000000000000000000000000000000".into(),
             source: "https://example.org/tagpacks/binance.yaml?a=1&b=2".into(),
             via_cluster: false,
+            reached_address: None,
+            joined_by: Vec::new(),
         },
         Source {
             label: KRAKEN.into(),
@@ -193,6 +195,8 @@ pub(crate) fn peel_chain() -> TraceDocument {
             address: "bcrt1qkraken0000000000000000000000000000000".into(),
             source: "labels.csv".into(),
             via_cluster: true,
+            reached_address: Some("bc1qdeposit".to_owned()),
+            joined_by: vec!["multi-input in 00ff".to_owned()],
         },
         Source {
             label: SCRIPT_LABEL.into(),
@@ -200,6 +204,8 @@ pub(crate) fn peel_chain() -> TraceDocument {
             address: "<img src=x onerror=alert(1)>".into(),
             source: "http://evil.example/\"><script>alert(2)</script>".into(),
             via_cluster: false,
+            reached_address: None,
+            joined_by: Vec::new(),
         },
     ];
     doc.reproduce.command = format!(
