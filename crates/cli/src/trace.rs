@@ -233,8 +233,9 @@ pub(crate) fn document(
     // Evidence: the labeled addresses behind every stop the trace reached, and for stops through a
     // cluster, the merges that join the reached address to the labeled one.
     let clusters = ClusterReader::open(dir)?;
-    let mut sources: BTreeMap<(String, String, String, String, bool, Option<String>), Vec<String>> =
-        BTreeMap::new();
+    // (label, category, labeled address, source, via cluster, reached address) -> merges
+    type SourceKey = (String, String, String, String, bool, Option<String>);
+    let mut sources: BTreeMap<SourceKey, Vec<String>> = BTreeMap::new();
     for reached in &report.reached {
         for output in &reached.outputs {
             let Some(address) = view.output_address(*output) else { continue };
