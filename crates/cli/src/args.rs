@@ -161,6 +161,101 @@ pub(crate) enum Command {
     ///   cointrail ingest btc --blocks-dir ./chain --store ./store --network regtest
     #[command(verbatim_doc_comment)]
     Synth(SynthArgs),
+    /// Serve the screening API over HTTP (JSON under /v1, OpenAPI at /openapi.json)
+    Serve(ServeArgs),
+    /// Screen an address, a transaction or an output: exposure to risky labels, score and level
+    Risk(RiskArgs),
+    /// Follow a node: pull new blocks as they come, survive reorgs, alert when watched coins move
+    #[command(subcommand)]
+    Follow(FollowCommand),
+    /// Manage the watchlist: addresses, outputs, clusters, incidents or labels to alert on
+    #[command(subcommand)]
+    Watch(WatchCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address and port to listen on
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub(crate) listen: String,
+    /// API keys file (one key per line, stored hashed); without it only loopback clients are served
+    #[arg(long, value_name = "FILE")]
+    pub(crate) api_keys: Option<PathBuf>,
+    /// Risk rules file (JSON; see docs/risk.md); default rules otherwise
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RiskArgs {
+    /// An address, a txid (its outputs) or an outpoint txid:vout
+    pub(crate) target: String,
+    /// Risk rules file (JSON; see docs/risk.md); default rules otherwise
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rules: Option<PathBuf>,
+    /// Look for indirect exposure up to this many transactions back
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub(crate) max_hops: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FollowCommand {
+    /// Follow a Bitcoin Core-compatible node over JSON-RPC
+    Btc(FollowBtcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FollowBtcArgs {
+    /// The node's JSON-RPC URL, e.g. http://127.0.0.1:8332
+    #[arg(long, value_name = "URL")]
+    pub(crate) rpc: String,
+    /// RPC user name
+    #[arg(long, value_name = "USER", requires = "rpc_password")]
+    pub(crate) rpc_user: Option<String>,
+    /// RPC password
+    #[arg(long, value_name = "PASSWORD", requires = "rpc_user")]
+    pub(crate) rpc_password: Option<String>,
+    /// RPC cookie file (the node's .cookie)
+    #[arg(long, value_name = "FILE", conflicts_with = "rpc_user")]
+    pub(crate) rpc_cookie: Option<PathBuf>,
+    /// Network of the node: mainnet, testnet, testnet4, signet, regtest, litecoin,
+    /// litecoin-testnet, litecoin-regtest
+    #[arg(long, default_value = "mainnet", value_name = "NETWORK")]
+    pub(crate) network: String,
+    /// Stop once the store has the node's tip (instead of following forever)
+    #[arg(long)]
+    pub(crate) exit_when_synced: bool,
+    /// Seconds between polls of the node's tip
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub(crate) poll_seconds: u64,
+    /// Append alerts as JSON lines to this file (stdout otherwise)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) alerts: Option<PathBuf>,
+    /// POST each alert to this URL (retried until delivered)
+    #[arg(long, value_name = "URL")]
+    pub(crate) webhook: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WatchCommand {
+    /// Watch an address, an outpoint txid:vout, a cluster id, an incident or a label
+    Add {
+        /// An address, an outpoint txid:vout, or a cluster id
+        target: Option<String>,
+        /// Watch the coins of a recorded incident (and everything tainted by them)
+        #[arg(long, value_name = "NAME", conflicts_with = "target")]
+        incident: Option<String>,
+        /// Watch every address carrying this label
+        #[arg(long, value_name = "LABEL", conflicts_with_all = ["target", "incident"])]
+        label: Option<String>,
+    },
+    /// List watches
+    List,
+    /// Remove a watch by its id
+    Remove {
+        /// The watch id (from `watch list`)
+        id: u64,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -3,10 +3,13 @@
 
 mod args;
 mod cluster;
+mod follow;
 mod incident;
 mod ingest;
 mod labels;
 mod output;
+mod risk;
+mod serve;
 mod show;
 mod synth;
 mod trace;
@@ -18,7 +21,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use args::{ActorCommand, Cli, Command, IngestCommand};
+use args::{ActorCommand, Cli, Command, FollowCommand, IngestCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -65,6 +68,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             )
         }
         Command::Synth(args) => synth::run(args, format, &mut stdout),
+        Command::Serve(args) => serve::run(args, &store_dir(cli)?),
+        Command::Risk(args) => risk::run(args, &store_dir(cli)?, format, &mut stdout),
+        Command::Follow(FollowCommand::Btc(args)) => {
+            follow::btc(args, &store_dir(cli)?, format, &mut stdout)
+        }
+        Command::Watch(command) => follow::watch(command, &store_dir(cli)?, format, &mut stdout),
         Command::Labels(command) => {
             labels::run(command, cli.store.as_deref(), cli.source_format(), format, &mut stdout)
         }
