@@ -104,6 +104,14 @@ impl RwFile {
         Ok(())
     }
 
+    /// Drops content past `len` bytes (zeroing it), for rollback and unwinding.
+    pub(crate) fn truncate(&mut self, len: u64) {
+        let len = len.min(self.len);
+        let (start, end) = (to_usize(len), to_usize(self.len));
+        self.map[start..end].fill(0);
+        self.len = len;
+    }
+
     /// Writes dirty pages to disk and waits for them.
     pub(crate) fn sync(&self) -> Result<()> {
         self.map.flush().map_err(|source| StoreError::MapIo { path: self.path.clone(), source })

@@ -88,6 +88,26 @@ pub(crate) fn find(
     }
 }
 
+/// Removes the entry of `id` for `hash`. Exact when entries are removed in reverse insertion order
+/// (the entry removed is the latest present, so no other entry's probe sequence runs through it).
+pub(crate) fn remove(table: &mut [u8], bits: u32, hash: u64, id: u32) {
+    let mask = (1u64 << bits) - 1;
+    let mut slot = start_slot(hash, bits);
+    let entry = (tag_of(hash) << 32) | (u64::from(id) + 1);
+    loop {
+        let at = to_usize(slot * 8);
+        let current = read_u64(table, at);
+        if current == 0 {
+            return;
+        }
+        if current == entry {
+            write_u64(table, at, 0);
+            return;
+        }
+        slot = (slot + 1) & mask;
+    }
+}
+
 /// Clears every entry whose id is `limit` or more (entries of an interrupted batch), and returns
 /// how many it cleared.
 ///

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{RwFile, read_u64, to_usize, write_u64};
+use crate::column::{RwFile, read_u32, read_u64, to_usize, write_u64};
 use crate::error::{Result, StoreError};
 use crate::manifest::{Counts, FORMAT_VERSION, MANIFEST, Manifest, sync_dir};
 use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
@@ -280,7 +280,10 @@ impl StoreWriter {
     }
 
     fn grow_txid_index(&mut self) -> Result<()> {
-        let bits = index::bits_for(self.counts.txs + 1);
+        self.rebuild_txid_index(index::bits_for(self.counts.txs + 1))
+    }
+
+    fn rebuild_txid_index(&mut self, bits: u32) -> Result<()> {
         let mut table = new_table(&self.dir.join(txid_index_file(bits)), bits)?;
         let txids = self.files[TX_TXID].bytes();
         for (txnum, row) in txids.chunks_exact(TXID_ROW).take(to_usize(self.counts.txs)).enumerate()
@@ -299,7 +302,10 @@ impl StoreWriter {
     }
 
     fn grow_address_index(&mut self) -> Result<()> {
-        let bits = index::bits_for(self.counts.addresses + 1);
+        self.rebuild_address_index(index::bits_for(self.counts.addresses + 1))
+    }
+
+    fn rebuild_address_index(&mut self, bits: u32) -> Result<()> {
         let mut table = new_table(&self.dir.join(address_index_file(bits)), bits)?;
         let keys = self.files[ADDR_KEY].bytes();
         for (id, row) in
@@ -359,6 +365,142 @@ impl StoreWriter {
         self.address_index.trim()?;
         fs::remove_file(self.dir.join(DIRTY))?;
         sync_dir(&self.dir)
+    }
+
+    /// Discards everything pushed since the last commit, restoring its exact bytes.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error.
+    pub fn rollback(&mut self) -> Result<()> {
+        let committed = self.committed.clone();
+        if self.txid_index_bits != committed.txid_index_bits {
+            self.txid_index = RwFile::open(
+                &self.dir.join(txid_index_file(committed.txid_index_bits)),
+                index::table_bytes(committed.txid_index_bits),
+            )?;
+            self.txid_index_bits = committed.txid_index_bits;
+        }
+        if self.address_index_bits != committed.address_index_bits {
+            self.address_index = RwFile::open(
+                &self.dir.join(address_index_file(committed.address_index_bits)),
+                index::table_bytes(committed.address_index_bits),
+            )?;
+            self.address_index_bits = committed.address_index_bits;
+        }
+        for (file, len) in self.files.iter_mut().zip(committed_lengths(&committed.counts)) {
+            file.truncate(len);
+        }
+        self.counts = committed.counts;
+        self.recover()?;
+        Ok(())
+    }
+
+    /// Removes every block above `height` (a reorganisation) and commits, leaving exactly the bytes
+    /// an ingest of blocks `0..=height` would have written. Pending data is discarded first.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; the store then recovers at the next open.
+    pub fn unwind_to(&mut self, height: Height) -> Result<()> {
+        self.rollback()?;
+        let keep_blocks = u64::from(height.get()) + 1;
+        if keep_blocks >= self.counts.blocks {
+            return Ok(());
+        }
+        let view = self.view();
+        let first_tx = view
+            .block(Height::new(height.get() + 1))
+            .map_or(self.counts.txs, |block| u64::from(block.first_tx.get()));
+        let (first_input, first_output) =
+            match view.tx(TxNum::new(u32::try_from(first_tx).expect("tx numbers fit u32"))) {
+                Some(tx) => (tx.inputs.start, tx.outputs.start),
+                None => (self.counts.inputs, self.counts.outputs),
+            };
+        // Addresses are numbered in order of their first output.
+        let addr_first = view.columns.addr_first;
+        let (mut low, mut high) = (0u64, self.counts.addresses);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if read_u64(addr_first, to_usize(middle) * 8) < first_output {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        let first_address = low;
+        // 1. Outputs spent by removed inputs become unspent again.
+        for input in first_input..self.counts.inputs {
+            let spent = read_u64(self.files[IN_SPENT].bytes(), to_usize(input) * 8);
+            if spent < first_output {
+                write_u64(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * 8, 0);
+            }
+        }
+        // 2. Surviving addresses that received removed outputs get their history cut back.
+        let mut touched: Vec<u32> = (first_output..self.counts.outputs)
+            .map(|output| read_u32(self.files[OUT_ADDR].bytes(), to_usize(output) * 4))
+            .filter(|address| *address != NO_ADDRESS && u64::from(*address) < first_address)
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for address in touched {
+            let at = to_usize(u64::from(address)) * 8;
+            let mut last = read_u64(self.files[ADDR_FIRST].bytes(), at);
+            loop {
+                let next = read_u64(self.files[OUT_NEXT].bytes(), to_usize(last) * 8);
+                if next == 0 || next > first_output {
+                    break;
+                }
+                last = next - 1;
+            }
+            write_u64(self.files[OUT_NEXT].bytes_mut(), to_usize(last) * 8, 0);
+            write_u64(self.files[ADDR_LAST].bytes_mut(), at, last);
+        }
+        // 3. Index entries of removed txs and addresses, latest first.
+        for txnum in (first_tx..self.counts.txs).rev() {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(
+                &self.files[TX_TXID].bytes()[to_usize(txnum) * TXID_ROW..][..TXID_ROW],
+            );
+            let id = u32::try_from(txnum).expect("tx numbers fit u32");
+            index::remove(
+                self.txid_index.bytes_mut(),
+                self.txid_index_bits,
+                Hash32(hash).prefix_u64(),
+                id,
+            );
+        }
+        for address in (first_address..self.counts.addresses).rev() {
+            let key = key_from_row(
+                &self.files[ADDR_KEY].bytes()[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW],
+            )?;
+            let id = u32::try_from(address).expect("address ids fit u32");
+            index::remove(
+                self.address_index.bytes_mut(),
+                self.address_index_bits,
+                key.hash64(),
+                id,
+            );
+        }
+        // 4. Cut the columns.
+        self.counts = Counts {
+            blocks: keep_blocks,
+            txs: first_tx,
+            inputs: first_input,
+            outputs: first_output,
+            addresses: first_address,
+        };
+        for (file, len) in self.files.iter_mut().zip(committed_lengths(&self.counts)) {
+            file.truncate(len);
+        }
+        // 5. Tables that grew with the removed rows shrink back to the size a fresh ingest has.
+        if index::bits_for(self.counts.txs) < self.txid_index_bits {
+            self.rebuild_txid_index(index::bits_for(self.counts.txs))?;
+        }
+        if index::bits_for(self.counts.addresses) < self.address_index_bits {
+            self.rebuild_address_index(index::bits_for(self.counts.addresses))?;
+        }
+        self.commit()
     }
 
     /// Restores the bytes of the last commit after an interrupted writer.

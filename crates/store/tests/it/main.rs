@@ -161,3 +161,58 @@ fn interrupted_batch_is_recovered_to_identical_bytes() {
     writer.finish().unwrap();
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
 }
+
+/// Like `write_chain`, but blocks from `fork` on carry other txids (another branch).
+fn write_branch(writer: &mut StoreWriter, from: u64, blocks: u64, fork: u64) {
+    let mut txn = writer.view().counts().txs;
+    for block in from..blocks {
+        let salt = if block >= fork { 7_000_000 } else { 0 };
+        writer.push_block(&hash(block + salt), &[block as u8; 80], 100).unwrap();
+        for _ in 0..block % 5 + 1 {
+            let txnum = writer.push_tx(&hash(10_000 + txn + salt)).unwrap();
+            if txnum.get() > 0 {
+                let previous = writer.view().tx(TxNum::new(txnum.get() - 1)).unwrap();
+                writer.push_input(OutputId::new(previous.outputs.start)).unwrap();
+            }
+            // Reused addresses across the fork, plus new ones only on each branch.
+            writer.push_output(txn * 3, Some(&key(txn % 40))).unwrap();
+            writer.push_output(txn, Some(&key(txn + salt))).unwrap();
+            txn += 1;
+        }
+    }
+    writer.commit().unwrap();
+}
+
+#[test]
+fn unwinding_a_reorg_gives_the_bytes_of_a_fresh_ingest_of_the_winning_branch() {
+    let spec = spec();
+    // Fresh: 800 blocks of the main branch, then blocks 800.. of the other branch.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(fresh.path(), &spec).unwrap();
+    write_branch(&mut writer, 0, 800, 800);
+    write_branch(&mut writer, 800, 900, 800);
+    writer.finish().unwrap();
+
+    // Reorged: the losing branch goes to height 1199, past the growth of both hash indexes (about
+    // 2,870 entries), then unwinds to 799, below it: the indexes must shrink back.
+    let reorged = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(reorged.path(), &spec).unwrap();
+    write_branch(&mut writer, 0, 1200, u64::MAX);
+    assert!(
+        fs_err::read_dir(reorged.path()).unwrap().any(|e| e.unwrap().file_name() == "txid.idx.13")
+    );
+    writer.unwind_to(cointrail_types::Height::new(799)).unwrap();
+    assert_eq!(writer.view().counts().blocks, 800);
+    write_branch(&mut writer, 800, 900, 800);
+    writer.finish().unwrap();
+    assert_eq!(snapshot(reorged.path()), snapshot(fresh.path()));
+
+    // Pending data can be rolled back to the last commit.
+    let mut writer = StoreWriter::open(reorged.path(), &spec).unwrap();
+    writer.push_block(&hash(999_999), &[0; 80], 1).unwrap();
+    writer.push_tx(&hash(999_998)).unwrap();
+    writer.push_output(5, Some(&key(3))).unwrap();
+    writer.rollback().unwrap();
+    writer.finish().unwrap();
+    assert_eq!(snapshot(reorged.path()), snapshot(fresh.path()));
+}
