@@ -5,6 +5,14 @@ cd "$(dirname "$0")/.."
 # Build outside the clone so that repeated runs (and CI on the same machine) reuse the cache.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cointrail/target}"
 
+# Real programs the tests drive: a Core-family regtest node (Debian's litecoind, Litecoin Core 0.21).
+if ! command -v litecoind >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq litecoind >/dev/null
+fi
+
 cargo test --workspace --doc --locked --quiet
 cargo bench --workspace --no-run --locked --quiet
 if cargo nextest --version >/dev/null 2>&1; then

@@ -180,6 +180,12 @@ fn hrp_networks(hrp: &bech32::Hrp) -> &'static str {
         "testnet, testnet4 or signet"
     } else if *hrp == bech32::hrp::BCRT {
         "regtest"
+    } else if hrp.as_str() == "ltc" {
+        "litecoin"
+    } else if hrp.as_str() == "tltc" {
+        "litecoin-testnet"
+    } else if hrp.as_str() == "rltc" {
+        "litecoin-regtest"
     } else {
         "an unknown network"
     }
@@ -198,7 +204,10 @@ pub(crate) fn parse(network: Network, text: &str) -> Result<AddressKey, AddressE
             .ok_or_else(|| AddressError::BadScriptId { text: text.to_owned() });
     }
     let lower = text.to_ascii_lowercase();
-    if ["bc1", "tb1", "bcrt1"].iter().any(|prefix| lower.starts_with(prefix)) {
+    if ["bc1", "tb1", "bcrt1", "ltc1", "tltc1", "rltc1"]
+        .iter()
+        .any(|prefix| lower.starts_with(prefix))
+    {
         parse_segwit(network, text)
     } else {
         parse_base58(network, text)
@@ -240,15 +249,16 @@ fn parse_base58(network: Network, text: &str) -> Result<AddressKey, AddressError
     let (p2pkh_version, p2sh_version) = network.base58_versions();
     let kind = match *version {
         v if v == p2pkh_version => AddressKind::P2pkh,
-        v if v == p2sh_version => AddressKind::P2sh,
-        0x00 | 0x05 | 0x6f | 0xc4 => {
+        v if v == p2sh_version || Some(v) == network.legacy_p2sh_version() => AddressKind::P2sh,
+        0x00 | 0x05 | 0x6f | 0xc4 | 0x30 | 0x32 | 0x3a => {
             return Err(AddressError::WrongNetwork {
                 text: text.to_owned(),
                 network: network.name(),
-                address_network: if matches!(*version, 0x00 | 0x05) {
-                    "mainnet"
-                } else {
-                    "testnet, testnet4, signet or regtest"
+                address_network: match *version {
+                    0x00 | 0x05 => "mainnet",
+                    0x30 | 0x32 => "litecoin",
+                    0x3a => "litecoin-testnet or litecoin-regtest",
+                    _ => "testnet, testnet4, signet or regtest",
                 },
             });
         }

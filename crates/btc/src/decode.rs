@@ -118,6 +118,10 @@ pub struct DecodedBlock {
     pub inputs: Vec<DecodedInput>,
     /// Outputs of all transactions, in order.
     pub outputs: Vec<DecodedOutput>,
+    /// Bytes of a Litecoin MWEB extension block skipped after the transactions (0 otherwise).
+    pub extension_bytes: u32,
+    /// Whether the last decoded transaction was a Litecoin HogEx.
+    hogex: bool,
 }
 
 impl DecodedBlock {
@@ -139,6 +143,26 @@ impl DecodedBlock {
     ///
     /// Returns [`DecodeError`] if the bytes are not exactly one well-formed block.
     pub fn decode_into(&mut self, raw: &[u8]) -> Result<(), DecodeError> {
+        self.decode_with(raw, false)
+    }
+
+    /// Decodes a Litecoin block: like [`DecodedBlock::decode_into`], and also accepts the
+    /// MimbleWimble extension (MWEB, LIP-0002/0003): a HogEx transaction (transaction flag `0x08`
+    /// with an empty MWEB part) and the MWEB block serialized after the last transaction. The MWEB
+    /// block is confidential and is skipped whole ([`DecodedBlock::extension_bytes`] says how many
+    /// bytes); an MWEB transaction body inside a block's transaction list is an error, never
+    /// misread.
+    ///
+    /// # Errors
+    ///
+    /// As [`DecodedBlock::decode_into`].
+    pub fn decode_litecoin_into(&mut self, raw: &[u8]) -> Result<(), DecodeError> {
+        self.decode_with(raw, true)
+    }
+
+    fn decode_with(&mut self, raw: &[u8], litecoin: bool) -> Result<(), DecodeError> {
+        self.extension_bytes = 0;
+        self.hogex = false;
         self.txs.clear();
         self.inputs.clear();
         self.outputs.clear();
@@ -155,8 +179,13 @@ impl DecodedBlock {
         }
         self.txs.reserve(tx_count);
         for index in 0..tx_count {
-            let tx = self.decode_tx(&mut reader, index == 0)?;
+            let tx = self.decode_tx(&mut reader, index == 0, litecoin)?;
             self.txs.push(tx);
+        }
+        if litecoin && self.hogex && reader.remaining() > 0 {
+            // The MWEB block follows a block whose last transaction is the HogEx.
+            self.extension_bytes = to_u32(reader.remaining());
+            return Ok(());
         }
         if reader.remaining() > 0 {
             return Err(DecodeError {
@@ -172,12 +201,18 @@ impl DecodedBlock {
         &mut self,
         reader: &mut Reader<'_>,
         first: bool,
+        litecoin: bool,
     ) -> Result<DecodedTx, DecodeError> {
         let tx_start = reader.pos;
         let version = reader.take(4, "transaction version")?;
+        let mut mweb = false;
         let segwit = match reader.data.get(reader.pos) {
             Some(0) => match reader.data.get(reader.pos + 1) {
                 Some(1) => true,
+                Some(&flag) if litecoin && (flag == 8 || flag == 9) => {
+                    mweb = true;
+                    flag == 9
+                }
                 Some(&flag) => {
                     return Err(DecodeError {
                         offset: reader.pos + 1,
@@ -193,7 +228,7 @@ impl DecodedBlock {
             },
             _ => false,
         };
-        if segwit {
+        if segwit || mweb {
             reader.pos += 2;
         }
 
@@ -234,6 +269,18 @@ impl DecodedBlock {
                     reader.take_u64(len, "witness item")?;
                 }
             }
+        }
+        self.hogex = false;
+        if mweb {
+            // An MWEB part that is empty marks the HogEx; a full one has no place in a block.
+            let present = *reader.array::<1>("mweb transaction flag")?;
+            if present[0] != 0 {
+                return Err(DecodeError {
+                    offset: reader.pos - 1,
+                    kind: DecodeErrorKind::MwebTransaction,
+                });
+            }
+            self.hogex = true;
         }
         let lock_time = reader.take(4, "transaction lock time")?;
 
@@ -419,6 +466,9 @@ pub enum DecodeErrorKind {
     /// A block with zero transactions.
     #[error("block has no transactions")]
     NoTransactions,
+    /// A Litecoin transaction with an MWEB body inside the block's transaction list.
+    #[error("litecoin transaction with an mweb body in the block's transaction list")]
+    MwebTransaction,
     /// Bytes left over after the last transaction.
     #[error("{count} trailing bytes after the last transaction")]
     TrailingBytes {

@@ -20,12 +20,32 @@ pub enum Network {
     Signet,
     /// A local regression-test network.
     Regtest,
+    /// Litecoin mainnet (same block format; its own magic, genesis and address prefixes).
+    Litecoin,
+    /// Litecoin testnet 4.
+    LitecoinTestnet,
+    /// Litecoin's regression-test network (`litecoind -regtest`).
+    LitecoinRegtest,
 }
 
 impl Network {
-    /// Every network, mainnet first.
-    pub const ALL: [Self; 5] =
-        [Self::Mainnet, Self::Testnet3, Self::Testnet4, Self::Signet, Self::Regtest];
+    /// Every network, Bitcoin mainnet first.
+    pub const ALL: [Self; 8] = [
+        Self::Mainnet,
+        Self::Testnet3,
+        Self::Testnet4,
+        Self::Signet,
+        Self::Regtest,
+        Self::Litecoin,
+        Self::LitecoinTestnet,
+        Self::LitecoinRegtest,
+    ];
+
+    /// Returns `true` for the Litecoin networks, whose blocks may carry a MimbleWimble extension
+    /// block (MWEB) after their transactions.
+    pub fn is_litecoin(self) -> bool {
+        matches!(self, Self::Litecoin | Self::LitecoinTestnet | Self::LitecoinRegtest)
+    }
 
     /// Returns the canonical lower-case name: `mainnet`, `testnet`, `testnet4`, `signet`, `regtest`.
     pub fn name(self) -> &'static str {
@@ -35,6 +55,9 @@ impl Network {
             Self::Testnet4 => "testnet4",
             Self::Signet => "signet",
             Self::Regtest => "regtest",
+            Self::Litecoin => "litecoin",
+            Self::LitecoinTestnet => "litecoin-testnet",
+            Self::LitecoinRegtest => "litecoin-regtest",
         }
     }
 
@@ -45,7 +68,9 @@ impl Network {
             Self::Testnet3 => [0x0b, 0x11, 0x09, 0x07],
             Self::Testnet4 => [0x1c, 0x16, 0x3f, 0x28],
             Self::Signet => [0x0a, 0x03, 0xcf, 0x40],
-            Self::Regtest => [0xfa, 0xbf, 0xb5, 0xda],
+            Self::Regtest | Self::LitecoinRegtest => [0xfa, 0xbf, 0xb5, 0xda],
+            Self::Litecoin => [0xfb, 0xc0, 0xb6, 0xdb],
+            Self::LitecoinTestnet => [0xfd, 0xd2, 0xc8, 0xf1],
         }
     }
 
@@ -62,6 +87,13 @@ impl Network {
             Self::Testnet4 => "00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043",
             Self::Signet => "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6",
             Self::Regtest => "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+            Self::Litecoin => "12a765e31ffd4059bada1e25190f6e98c99d9714d334efa41a195a7e7e04bfe2",
+            Self::LitecoinTestnet => {
+                "4966625a4b2851d9fdee139e56211a0d88575f59ed816ff5e6a63deb4e3e29a0"
+            }
+            Self::LitecoinRegtest => {
+                "530827f38f93b43ed12af0b3ad25a288dc02ed74d6d7857862df51fc56c416f9"
+            }
         };
         Hash32::from_display_hex(text).expect("genesis hashes are 64-digit hex constants")
     }
@@ -72,6 +104,9 @@ impl Network {
             Self::Mainnet => bech32::hrp::BC,
             Self::Testnet3 | Self::Testnet4 | Self::Signet => bech32::hrp::TB,
             Self::Regtest => bech32::hrp::BCRT,
+            Self::Litecoin => bech32::Hrp::parse_unchecked("ltc"),
+            Self::LitecoinTestnet => bech32::Hrp::parse_unchecked("tltc"),
+            Self::LitecoinRegtest => bech32::Hrp::parse_unchecked("rltc"),
         }
     }
 
@@ -80,6 +115,17 @@ impl Network {
         match self {
             Self::Mainnet => (0x00, 0x05),
             Self::Testnet3 | Self::Testnet4 | Self::Signet | Self::Regtest => (0x6f, 0xc4),
+            Self::Litecoin => (0x30, 0x32),
+            Self::LitecoinTestnet | Self::LitecoinRegtest => (0x6f, 0x3a),
+        }
+    }
+
+    /// Returns the older P2SH version byte a network still accepts (Litecoin's `3...`/`2...`).
+    pub(crate) fn legacy_p2sh_version(self) -> Option<u8> {
+        match self {
+            Self::Litecoin => Some(0x05),
+            Self::LitecoinTestnet | Self::LitecoinRegtest => Some(0xc4),
+            _ => None,
         }
     }
 
@@ -116,6 +162,9 @@ impl FromStr for Network {
             "testnet4" => Self::Testnet4,
             "signet" => Self::Signet,
             "regtest" => Self::Regtest,
+            "litecoin" | "litecoin-mainnet" => Self::Litecoin,
+            "litecoin-testnet" => Self::LitecoinTestnet,
+            "litecoin-regtest" => Self::LitecoinRegtest,
             _ => return Err(ParseNetworkError { text: text.to_owned() }),
         })
     }
@@ -124,8 +173,8 @@ impl FromStr for Network {
 /// A network name that [`Network::from_str`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown bitcoin network `{text}`: expected one of mainnet, testnet, testnet4, signet, regtest \
-     (aliases: bitcoin, testnet3)"
+    "unknown network `{text}`: expected one of mainnet, testnet, testnet4, signet, regtest, \
+     litecoin, litecoin-testnet, litecoin-regtest (aliases: bitcoin, testnet3)"
 )]
 #[non_exhaustive]
 pub struct ParseNetworkError {

@@ -1,24 +1,489 @@
-//! `cointrail follow` and `cointrail watch` (being written).
+//! `cointrail follow btc` and `cointrail watch`: live blocks, watchlists and alerts.
+//!
+//! An alert is raised when a transaction spends a watched coin: an output paid to a watched
+//! address, a watched outpoint, an output of a watched cluster or labeled address, or a coin
+//! tainted by a watched incident (forward, until an exchange or service, as `trace` stops).
+//! Alerts are written to the store's alert log and synced before their block is committed (none is
+//! lost), deduplicated per watch and transaction (none is sent twice), printed as JSON lines, and
+//! POSTed to the webhook, retried until it answers 2xx.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cointrail_btc::{DecodedBlock, Network};
+use cointrail_ingest::{BtcRpc, FollowEvents, FollowOptions, RpcAuth, follow_btc};
+use cointrail_store::{
+    ChainView, ClusterReader, LabelTable, Store, Watch, WatchKind, append_alerts, delivered_alerts,
+    load_incidents, load_watches, read_alerts, save_watches, set_delivered_alerts,
+};
+use cointrail_taint::{Direction, Policy, StopLabel, TraceOptions, trace};
+use cointrail_types::{
+    AddressId, AddressKey, ChainGraph, Hash32, Height, InputId, OutputId, TxNum,
+};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::args::{FollowBtcArgs, Format, WatchCommand};
+use crate::output::emit;
 
 pub(crate) fn btc(
     args: &FollowBtcArgs,
     store: &Path,
     _format: Format,
-    _out: &mut dyn Write,
+    out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    anyhow::bail!("follow is not available yet ({} into {})", args.rpc, store.display())
+    let network: Network = args.network.parse()?;
+    let auth = match (&args.rpc_user, &args.rpc_password, &args.rpc_cookie) {
+        (Some(user), Some(password), _) => RpcAuth::UserPass(user.clone(), password.clone()),
+        (_, _, Some(cookie)) => RpcAuth::Cookie(cookie.clone()),
+        _ => RpcAuth::None,
+    };
+    let rpc = BtcRpc::new(&args.rpc, auth).with_timeout(Duration::from_secs(30));
+    let options = FollowOptions {
+        network,
+        store_dir: store.to_owned(),
+        poll: Duration::from_secs(args.poll_seconds.max(1)),
+        exit_when_synced: args.exit_when_synced,
+        batch_blocks: 1_000,
+        max_failures: args.exit_when_synced.then_some(5),
+    };
+    let mut alerts = Alerts {
+        store: store.to_owned(),
+        network,
+        file: args.alerts.clone(),
+        webhook: args.webhook.clone(),
+        watcher: None,
+        watches_seen: None,
+        out,
+    };
+    let report = follow_btc(&rpc, &options, &mut alerts)?;
+    let out = alerts.out;
+    writeln!(
+        out,
+        "{}",
+        json!({
+            "event": "stopped",
+            "blocks": report.blocks,
+            "reorgs": report.reorgs,
+            "deepest_reorg": report.deepest_reorg,
+            "node_errors": report.node_errors,
+            "tip_height": report.tip,
+        })
+    )?;
+    Ok(())
+}
+
+/// Alert delivery and the watch state, as the follow loop's event handler.
+struct Alerts<'a> {
+    store: PathBuf,
+    network: Network,
+    file: Option<PathBuf>,
+    webhook: Option<String>,
+    /// Built at the first block, and again after a reorganisation or a change of the watchlist.
+    watcher: Option<Watcher>,
+    /// Modification time of `watches.json` when the watcher was built.
+    watches_seen: Option<std::time::SystemTime>,
+    out: &'a mut dyn Write,
+}
+
+#[allow(clippy::print_stderr, reason = "follow logs to stderr")]
+fn log(message: &str) {
+    eprintln!("{message}");
+}
+
+impl FollowEvents for Alerts<'_> {
+    fn block(
+        &mut self,
+        view: &ChainView<'_>,
+        height: Height,
+        block: &DecodedBlock,
+    ) -> Result<(), String> {
+        let modified =
+            fs_err::metadata(self.store.join("watches.json")).and_then(|meta| meta.modified()).ok();
+        if modified != self.watches_seen {
+            self.watcher = None;
+            self.watches_seen = modified;
+        }
+        if self.watcher.is_none() {
+            self.watcher = Some(
+                Watcher::load(&self.store, self.network, view)
+                    .map_err(|error| format!("{error:#}"))?,
+            );
+        }
+        let watcher = self.watcher.as_mut().expect("loaded above");
+        let alerts = watcher.check(view, height, block);
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = alerts.iter().map(ToString::to_string).collect();
+        append_alerts(&self.store, &lines).map_err(|error| error.to_string())?;
+        for line in &lines {
+            let written = match &self.file {
+                Some(path) => fs_err::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .and_then(|mut file| writeln!(file, "{line}")),
+                None => writeln!(self.out, "{line}").and_then(|()| self.out.flush()),
+            };
+            written.map_err(|error| error.to_string())?;
+        }
+        self.deliver();
+        Ok(())
+    }
+
+    fn reorg(&mut self, from: Height, to: Height) {
+        // Taint and clusters are rebuilt from the unwound store at the next block.
+        self.watcher = None;
+        let _ = writeln!(
+            self.out,
+            "{}",
+            json!({"event": "reorg", "from_height": from.get(), "fork_height": to.get()})
+        );
+    }
+
+    fn synced(&mut self, tip: Height) {
+        let _ = writeln!(self.out, "{}", json!({"event": "synced", "tip_height": tip.get()}));
+        let _ = self.out.flush();
+    }
+
+    fn node_error(&mut self, error: &str) {
+        log(&format!("node error (retrying): {error}"));
+    }
+
+    fn idle(&mut self) {
+        self.deliver();
+    }
+}
+
+impl Alerts<'_> {
+    /// POSTs undelivered alerts in order; stops at the first failure (retried at the next poll).
+    fn deliver(&mut self) {
+        let Some(url) = &self.webhook else { return };
+        let (Ok(lines), Ok(mut delivered)) =
+            (read_alerts(&self.store), delivered_alerts(&self.store))
+        else {
+            return;
+        };
+        while let Some(line) = lines.get(usize::try_from(delivered).unwrap_or(usize::MAX)) {
+            let headers = [("Content-Type", "application/json")];
+            match cointrail_ingest::http::post(
+                url,
+                &headers,
+                line.as_bytes(),
+                Duration::from_secs(5),
+            ) {
+                Ok(response) if (200..300).contains(&response.status) => {
+                    delivered += 1;
+                    if let Err(error) = set_delivered_alerts(&self.store, delivered) {
+                        log(&format!("cannot record webhook delivery: {error}"));
+                        return;
+                    }
+                }
+                Ok(response) => {
+                    log(&format!("webhook {url} answered {}; will retry", response.status));
+                    return;
+                }
+                Err(error) => {
+                    log(&format!("webhook {url}: {error}; will retry"));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Resolved watches, and the coins tainted by watched incidents.
+struct Watcher {
+    network: Network,
+    watches: BTreeMap<u64, Watch>,
+    addresses: HashMap<AddressKey, Vec<u64>>,
+    outpoints: HashMap<(Hash32, u32), Vec<u64>>,
+    clusters: HashMap<AddressId, Vec<u64>>,
+    cluster_reader: Option<ClusterReader>,
+    tainted: HashMap<OutputId, Vec<u64>>,
+    labels: LabelTable,
+    seen: HashSet<(u64, String)>,
+}
+
+impl Watcher {
+    fn load(dir: &Path, network: Network, view: &ChainView<'_>) -> anyhow::Result<Self> {
+        let watches = load_watches(dir)?;
+        let labels = LabelTable::load(dir)?;
+        let mut watcher = Self {
+            network,
+            watches: watches.iter().map(|watch| (watch.id, watch.clone())).collect(),
+            addresses: HashMap::new(),
+            outpoints: HashMap::new(),
+            clusters: HashMap::new(),
+            cluster_reader: ClusterReader::open(dir)?,
+            tainted: HashMap::new(),
+            labels,
+            seen: HashSet::new(),
+        };
+        for line in read_alerts(dir)? {
+            if let Ok(alert) = serde_json::from_str::<serde_json::Value>(&line)
+                && let (Some(watch), Some(txid)) = (alert["watch"].as_u64(), alert["txid"].as_str())
+            {
+                watcher.seen.insert((watch, txid.to_owned()));
+            }
+        }
+        let incidents = load_incidents(dir)?;
+        let mut stops: HashMap<AddressId, StopLabel> = HashMap::new();
+        for label in watcher
+            .labels
+            .all()
+            .iter()
+            .filter(|label| ["exchange", "service"].contains(&label.category.as_str()))
+        {
+            if let Ok(key) = network.parse_address(&label.address)
+                && let Some(id) = view.find_address(&key)
+            {
+                stops.insert(
+                    id,
+                    StopLabel { name: label.name.clone(), category: label.category.clone() },
+                );
+            }
+        }
+        for watch in &watches {
+            match watch.kind {
+                WatchKind::Address => {
+                    let key = network.parse_address(&watch.target)?;
+                    watcher.addresses.entry(key).or_default().push(watch.id);
+                }
+                WatchKind::Outpoint => {
+                    let (txid, vout) = parse_outpoint(&watch.target)?;
+                    watcher.outpoints.entry((txid, vout)).or_default().push(watch.id);
+                }
+                WatchKind::Cluster => {
+                    let id: u32 = watch.target.parse().context("cluster ids are numbers")?;
+                    watcher.clusters.entry(AddressId::new(id)).or_default().push(watch.id);
+                }
+                WatchKind::Label => {
+                    for label in
+                        watcher.labels.all().iter().filter(|label| label.name == watch.target)
+                    {
+                        if let Ok(key) = network.parse_address(&label.address) {
+                            watcher.addresses.entry(key).or_default().push(watch.id);
+                        }
+                    }
+                }
+                WatchKind::Incident => {
+                    let Some(incident) =
+                        incidents.iter().find(|incident| incident.name == watch.target)
+                    else {
+                        bail!("watch {}: no incident named {}", watch.id, watch.target);
+                    };
+                    let mut seeds = Vec::new();
+                    for seed in &incident.seeds {
+                        let (txid, vout) = parse_outpoint(seed)?;
+                        if let Some(txnum) = view.find_tx(&txid)
+                            && let Some(tx) = view.tx(txnum)
+                            && u64::from(vout) < tx.outputs.end - tx.outputs.start
+                        {
+                            seeds.push(OutputId::new(tx.outputs.start + u64::from(vout)));
+                        }
+                    }
+                    let mut options = TraceOptions::new(Policy::Poison, Direction::Forward);
+                    options.max_txs = 1_000_000;
+                    let report = trace(view, &stops, &seeds, &options);
+                    let mut tainted: HashSet<OutputId> = seeds.iter().copied().collect();
+                    tainted.extend(report.edges.iter().filter_map(|edge| edge.output));
+                    for output in tainted {
+                        watcher.tainted.entry(output).or_default().push(watch.id);
+                    }
+                }
+            }
+        }
+        Ok(watcher)
+    }
+
+    /// Alerts for the transactions of the block at `height` (already in `view`).
+    fn check(
+        &mut self,
+        view: &ChainView<'_>,
+        height: Height,
+        block: &DecodedBlock,
+    ) -> Vec<serde_json::Value> {
+        let Some(info) = view.block(height) else { return Vec::new() };
+        let mut alerts = Vec::new();
+        for index in 0..block.txs.len() {
+            let txnum = TxNum::new(info.first_tx.get() + u32::try_from(index).unwrap_or(0));
+            let mut moved: BTreeMap<u64, (u64, Vec<serde_json::Value>)> = BTreeMap::new();
+            let mut taints: Vec<u64> = Vec::new();
+            for input in view.tx_inputs(txnum) {
+                let spent = view.spent_output(InputId::new(input));
+                let output = view.output(spent);
+                let mut matched: Vec<u64> = Vec::new();
+                if let Some(address) = output.address {
+                    if let Some(ids) = self.addresses.get(&view.address_key(address)) {
+                        matched.extend(ids);
+                    }
+                    if let Some(reader) = &self.cluster_reader
+                        && let Some(ids) = self.clusters.get(&reader.cluster_of(address).0)
+                    {
+                        matched.extend(ids);
+                    }
+                }
+                let (spent_tx, vout) = view.output_location(spent);
+                if let Some(ids) = self.outpoints.get(&(view.txid(spent_tx), vout)) {
+                    matched.extend(ids);
+                }
+                if let Some(ids) = self.tainted.get(&spent) {
+                    matched.extend(ids);
+                    taints.extend(ids);
+                }
+                matched.sort_unstable();
+                matched.dedup();
+                for id in matched {
+                    let entry = moved.entry(id).or_default();
+                    entry.0 += output.value.to_sat();
+                    entry.1.push(json!({
+                        "outpoint": format!("{}:{vout}", view.txid(spent_tx)),
+                        "address": output.address.map(|a| self.network.encode_address(&view.address_key(a))),
+                        "value": output.value.to_sat(),
+                    }));
+                }
+            }
+            // Coins of a watched incident taint what they pay (poison), for later blocks.
+            taints.sort_unstable();
+            taints.dedup();
+            for output in view.tx_outputs(txnum) {
+                for id in &taints {
+                    self.tainted.entry(OutputId::new(output)).or_default().push(*id);
+                }
+            }
+            if moved.is_empty() {
+                continue;
+            }
+            let txid = view.txid(txnum).to_string();
+            let destinations: Vec<serde_json::Value> = view
+                .tx_outputs(txnum)
+                .map(|output| {
+                    let output = OutputId::new(output);
+                    let address = view.output_address(output).map(|a| self.network.encode_address(&view.address_key(a)));
+                    let labels: Vec<String> = address
+                        .as_deref()
+                        .map(|text| self.labels.of(text).map(|label| label.name.clone()).collect())
+                        .unwrap_or_default();
+                    json!({"address": address, "value": view.output_value(output).to_sat(), "labels": labels})
+                })
+                .collect();
+            for (id, (amount, inputs)) in moved {
+                if !self.seen.insert((id, txid.clone())) {
+                    continue;
+                }
+                let watch = &self.watches[&id];
+                alerts.push(json!({
+                    "event": "alert",
+                    "watch": id,
+                    "watch_kind": watch.kind.name(),
+                    "watch_target": watch.target,
+                    "txid": txid,
+                    "height": height.get(),
+                    "block_hash": info.hash.to_string(),
+                    "time": info.time(),
+                    "moved": amount,
+                    "inputs": inputs,
+                    "destinations": destinations,
+                }));
+            }
+        }
+        alerts
+    }
+}
+
+fn parse_outpoint(text: &str) -> anyhow::Result<(Hash32, u32)> {
+    let (txid, vout) =
+        text.split_once(':').with_context(|| format!("`{text}` is not txid:vout"))?;
+    Ok((
+        Hash32::from_display_hex(txid)?,
+        vout.parse().with_context(|| format!("bad output index in `{text}`"))?,
+    ))
+}
+
+#[derive(Serialize)]
+struct WatchJson<'a> {
+    id: u64,
+    kind: &'static str,
+    target: &'a str,
 }
 
 pub(crate) fn watch(
     command: &WatchCommand,
     store: &Path,
-    _format: Format,
-    _out: &mut dyn Write,
+    format: Format,
+    out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    anyhow::bail!("watch is not available yet ({command:?} in {})", store.display())
+    let opened = Store::open(store)?;
+    let network: Network = crate::show::network_of(&opened)?;
+    // No store lock: a running `follow` holds it, and picks up the new list at its next block.
+    // The list is replaced atomically.
+    let mut watches = load_watches(store)?;
+    match command {
+        WatchCommand::Add { target, incident, label } => {
+            let (kind, target) = match (target, incident, label) {
+                (_, Some(incident), _) => {
+                    if !load_incidents(store)?.iter().any(|known| &known.name == incident) {
+                        bail!("no incident named `{incident}` (see `cointrail incident list`)");
+                    }
+                    (WatchKind::Incident, incident.clone())
+                }
+                (_, _, Some(label)) => (WatchKind::Label, label.clone()),
+                (Some(target), _, _) => {
+                    let target = target.trim();
+                    if target.contains(':') && target.len() > 64 {
+                        parse_outpoint(target)?;
+                        (WatchKind::Outpoint, target.to_owned())
+                    } else if target.parse::<u32>().is_ok() {
+                        (WatchKind::Cluster, target.to_owned())
+                    } else {
+                        let key = network.parse_address(target)?;
+                        (WatchKind::Address, network.encode_address(&key))
+                    }
+                }
+                (None, None, None) => bail!(
+                    "say what to watch: an address, txid:vout, cluster id, --incident or --label"
+                ),
+            };
+            let id = watches.iter().map(|watch| watch.id).max().map_or(1, |max| max + 1);
+            let watch = Watch { id, kind, target };
+            watches.push(watch.clone());
+            save_watches(store, &watches)?;
+            emit(
+                out,
+                format,
+                &WatchJson { id, kind: kind.name(), target: &watch.target },
+                |out, watch| writeln!(out, "watch {}: {} {}", watch.id, watch.kind, watch.target),
+            )
+        }
+        WatchCommand::List => {
+            let list: Vec<WatchJson<'_>> = watches
+                .iter()
+                .map(|watch| WatchJson {
+                    id: watch.id,
+                    kind: watch.kind.name(),
+                    target: &watch.target,
+                })
+                .collect();
+            emit(out, format, &list, |out, list| {
+                for watch in list {
+                    writeln!(out, "{:>4}  {:<9} {}", watch.id, watch.kind, watch.target)?;
+                }
+                Ok(())
+            })
+        }
+        WatchCommand::Remove { id } => {
+            let before = watches.len();
+            watches.retain(|watch| watch.id != *id);
+            if watches.len() == before {
+                bail!("no watch with id {id}");
+            }
+            save_watches(store, &watches)?;
+            emit(out, format, &json!({"removed": id}), |out, _| writeln!(out, "removed watch {id}"))
+        }
+    }
 }

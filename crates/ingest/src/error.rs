@@ -74,6 +74,12 @@ pub enum IngestError {
         /// Height of the spending block.
         height: u32,
     },
+    /// The node kept failing, or a follow event handler failed.
+    #[error("{message}")]
+    Node {
+        /// What happened.
+        message: String,
+    },
     /// The stored chain is not a prefix of the best chain in the block files.
     #[error(
         "the store holds block {stored} at height {height}, but the best chain in the block files \

@@ -6,10 +6,15 @@
 //! and no block format (that is `cointrail-btc`), and it must not depend on analysis, API or CLI
 //! crates.
 //!
-//! Start with [`ingest_btc`].
+//! Start with [`ingest_btc`] (blk files) or [`follow_btc`] (a node's JSON-RPC).
 
 mod btc;
 mod error;
+mod follow;
+pub mod http;
+mod rpc;
 
 pub use btc::{IngestOptions, IngestReport, Progress, append_block, ingest_btc};
 pub use error::{IngestError, Result};
+pub use follow::{FollowEvents, FollowOptions, FollowReport, follow_btc};
+pub use rpc::{BtcRpc, RpcAuth, RpcError};

@@ -118,6 +118,21 @@ fn read_manifest(dir: &Path) -> Result<Option<ClusterManifest>> {
     Ok(Some(manifest))
 }
 
+/// Drops the committed clusters (after a reorganisation removed transactions they were built
+/// from); the next `cointrail cluster` run starts from scratch. The caller holds the store's lock.
+///
+/// # Errors
+///
+/// An I/O error.
+pub fn invalidate_clusters(dir: &Path) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    if path.exists() {
+        fs::remove_file(&path)?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Read access to committed clusters.
 #[derive(Debug)]
 pub struct ClusterReader {

@@ -16,6 +16,7 @@ mod index;
 mod labels;
 mod manifest;
 mod view;
+mod watches;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,12 +25,17 @@ use fs_err as fs;
 
 pub use clusters::{
     CLUSTERS_FORMAT_VERSION, ClusterManifest, ClusterReader, ClusterWriter, StoredHeld, StoredLink,
+    invalidate_clusters,
 };
 pub use error::{Result, StoreError};
 pub use incidents::{Incident, load_incidents, save_incidents};
 pub use labels::LabelTable;
 pub use manifest::{Counts, FORMAT_VERSION};
 pub use view::{AddressOutputs, BlockInfo, ChainView, OutputInfo, TxInfo};
+pub use watches::{
+    Watch, WatchKind, append_alerts, delivered_alerts, load_watches, read_alerts, save_watches,
+    set_delivered_alerts,
+};
 pub use writer::{RecoveryReport, StoreWriter};
 
 use column::RoFile;

@@ -4,6 +4,7 @@
 mod cluster;
 mod crash;
 mod errors;
+mod follow;
 mod regtest;
 mod trace;
 
