@@ -425,6 +425,29 @@ pub(crate) enum IngestCommand {
     /// kill -9) loses at most the last batch, and re-running resumes after the stored tip.
     #[command(verbatim_doc_comment)]
     Btc(IngestBtcArgs),
+    /// Ingest an EVM chain (Ethereum and compatibles) from any JSON-RPC node
+    ///
+    /// Value flows: native transfers, gas fees, internal transfers from traces (when the node has
+    /// debug_traceBlockByNumber or trace_block; otherwise the gap is recorded), ERC-20 and ERC-721
+    /// Transfer logs. Resumable; reorganisations are unwound to the fork point.
+    #[command(verbatim_doc_comment)]
+    Evm(IngestEvmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestEvmArgs {
+    /// The node's JSON-RPC URL (http:// or https://)
+    #[arg(long, value_name = "URL")]
+    pub(crate) rpc: String,
+    /// Name of the chain in the store (default: from the node's chain id, e.g. ethereum, anvil)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) chain: Option<String>,
+    /// First block (default: after the stored tip, or 0)
+    #[arg(long, value_name = "N")]
+    pub(crate) from: Option<u64>,
+    /// Last block (default: the node's latest)
+    #[arg(long, value_name = "M")]
+    pub(crate) to: Option<u64>,
 }
 
 #[derive(Debug, Args)]

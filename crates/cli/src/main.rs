@@ -3,6 +3,7 @@
 
 mod args;
 mod cluster;
+mod evm;
 mod follow;
 mod incident;
 mod ingest;
@@ -45,6 +46,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let format = cli.output_format().map_err(anyhow::Error::msg)?;
     match &cli.command {
+        Command::Ingest(IngestCommand::Evm(args)) => {
+            evm::ingest(args, &store_dir(cli)?, format, &mut stdout)
+        }
         Command::Ingest(IngestCommand::Btc(args)) => {
             ingest::btc(args, &store_dir(cli)?, format, &mut stdout)
         }
