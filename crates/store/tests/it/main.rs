@@ -50,14 +50,7 @@ fn write_chain(writer: &mut StoreWriter, from: u64, blocks: u64, commit_every: u
 }
 
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fs_err::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap())
-        .filter(|entry| entry.file_name() != "LOCK")
-        .map(|entry| {
-            (entry.file_name().to_string_lossy().into_owned(), fs_err::read(entry.path()).unwrap())
-        })
-        .collect()
+    cointrail_testkit::dir_snapshot(dir, &["LOCK"])
 }
 
 #[test]
