@@ -13,6 +13,16 @@ if ! command -v litecoind >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq litecoind >/dev/null
 fi
 
+# anvil (Foundry's EVM node) for crates/evm/tests/it/anvil.rs, installed from npm.
+if ! command -v npm >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq npm >/dev/null
+fi
+COINTRAIL_ANVIL="$(scripts/install-anvil.sh)"
+export COINTRAIL_ANVIL
+
 cargo test --workspace --doc --locked --quiet
 cargo bench --workspace --no-run --locked --quiet
 if cargo nextest --version >/dev/null 2>&1; then

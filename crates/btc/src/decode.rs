@@ -83,6 +83,8 @@ pub struct DecodedTx {
     pub output_count: u32,
     /// Whether this is the block's coinbase (first transaction, one input with a null prevout).
     pub is_coinbase: bool,
+    /// `true` for Litecoin's MWEB integration transaction (HogEx), always the last of a block.
+    pub is_hogex: bool,
     /// Serialized size in bytes, including witness data.
     pub size: u32,
 }
@@ -120,8 +122,6 @@ pub struct DecodedBlock {
     pub outputs: Vec<DecodedOutput>,
     /// Bytes of a Litecoin MWEB extension block skipped after the transactions (0 otherwise).
     pub extension_bytes: u32,
-    /// Whether the last decoded transaction was a Litecoin HogEx.
-    hogex: bool,
 }
 
 impl DecodedBlock {
@@ -162,7 +162,6 @@ impl DecodedBlock {
 
     fn decode_with(&mut self, raw: &[u8], litecoin: bool) -> Result<(), DecodeError> {
         self.extension_bytes = 0;
-        self.hogex = false;
         self.txs.clear();
         self.inputs.clear();
         self.outputs.clear();
@@ -182,7 +181,8 @@ impl DecodedBlock {
             let tx = self.decode_tx(&mut reader, index == 0, litecoin)?;
             self.txs.push(tx);
         }
-        if litecoin && self.hogex && reader.remaining() > 0 {
+        let hogex = self.txs.last().is_some_and(|tx| tx.is_hogex);
+        if litecoin && hogex && reader.remaining() > 0 {
             // The MWEB block follows a block whose last transaction is the HogEx.
             self.extension_bytes = to_u32(reader.remaining());
             return Ok(());
@@ -270,7 +270,7 @@ impl DecodedBlock {
                 }
             }
         }
-        self.hogex = false;
+        let mut is_hogex = false;
         if mweb {
             // An MWEB part that is empty marks the HogEx; a full one has no place in a block.
             let present = *reader.array::<1>("mweb transaction flag")?;
@@ -280,7 +280,7 @@ impl DecodedBlock {
                     kind: DecodeErrorKind::MwebTransaction,
                 });
             }
-            self.hogex = true;
+            is_hogex = true;
         }
         let lock_time = reader.take(4, "transaction lock time")?;
 
@@ -297,6 +297,7 @@ impl DecodedBlock {
             output_start: to_u32(output_start),
             output_count: to_u32(output_count),
             is_coinbase,
+            is_hogex,
             size: to_u32(reader.pos - tx_start),
         })
     }
@@ -554,6 +555,7 @@ mod tests {
             output_start: 0,
             output_count: 0,
             is_coinbase: false,
+            is_hogex: false,
             size: 0,
         };
         block.txs = vec![tx(1), tx(2), tx(3)];
@@ -567,5 +569,61 @@ mod tests {
         assert_eq!(block.merkle_root(), Hash32(expected));
         block.txs.clear();
         assert_eq!(block.merkle_root(), Hash32::default());
+    }
+
+    /// A Litecoin block after MWEB activation: the HogEx (flag 0x08, empty MWEB part) ends the
+    /// transaction list and the MWEB block follows; both are handled explicitly, never misread.
+    #[test]
+    fn litecoin_hogex_and_extension_block_are_skipped_explicitly() {
+        let coinbase: Vec<u8> = [
+            &[1u8, 0, 0, 0][..],
+            &[1],
+            &[0u8; 32],
+            &[0xff; 4],
+            &[2, 0x51, 0x00],
+            &[0xff; 4],
+            &[1],
+            &50_0000_0000u64.to_le_bytes(),
+            &[1, 0x51],
+            &[0; 4],
+        ]
+        .concat();
+        let hogex = |mweb_part: u8| -> Vec<u8> {
+            [
+                &[2u8, 0, 0, 0][..],
+                &[0x00, 0x08],
+                &[1],
+                &[7u8; 32],
+                &[0, 0, 0, 0],
+                &[0],
+                &[0xff; 4],
+                &[1],
+                &1000u64.to_le_bytes(),
+                &[1, 0x51],
+                &[mweb_part],
+                &[0; 4],
+            ]
+            .concat()
+        };
+        let block = |hogex: Vec<u8>, extension: &[u8]| -> Vec<u8> {
+            [&[0u8; 80][..], &[2], &coinbase, &hogex, extension].concat()
+        };
+        let raw = block(hogex(0), &[1, 0xAA, 0xBB, 0xCC]);
+        let mut decoded = DecodedBlock::default();
+        decoded.decode_litecoin_into(&raw).unwrap();
+        assert_eq!(decoded.txs.len(), 2);
+        assert!(decoded.txs[1].is_hogex);
+        assert_eq!(decoded.extension_bytes, 4);
+        assert_eq!(decoded.outputs_of(&decoded.txs[1])[0].value, 1000);
+        // Bitcoin rules: the flag is unknown.
+        let error = decoded.decode_into(&raw).unwrap_err();
+        assert!(matches!(error.kind, DecodeErrorKind::BadSegwitFlag { flag: 8 }));
+        // An MWEB body inside the transaction list is an error, not a guess.
+        let error = decoded.decode_litecoin_into(&block(hogex(1), &[])).unwrap_err();
+        assert_eq!(error.kind, DecodeErrorKind::MwebTransaction);
+        // Without a HogEx, trailing bytes are still an error.
+        let plain = [&[0u8; 80][..], &[1], &coinbase, &[9]].concat();
+        let error = decoded.decode_litecoin_into(&plain).unwrap_err();
+        assert!(matches!(error.kind, DecodeErrorKind::TrailingBytes { count: 1 }));
     }
 }

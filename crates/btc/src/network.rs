@@ -191,8 +191,11 @@ mod tests {
         for network in Network::ALL {
             assert_eq!(network.name().parse::<Network>().unwrap(), network);
             assert_eq!(network.to_string(), network.name());
-            assert_eq!(Network::from_magic(network.magic()), Some(network));
+            // Litecoin's regtest shares Bitcoin regtest's magic; from_magic names the first.
+            let named = Network::from_magic(network.magic()).unwrap();
+            assert_eq!(named.magic(), network.magic());
         }
+        assert_eq!(Network::from_magic(Network::Litecoin.magic()), Some(Network::Litecoin));
         assert_eq!("bitcoin".parse::<Network>().unwrap(), Network::Mainnet);
         assert_eq!("testnet3".parse::<Network>().unwrap(), Network::Testnet3);
         let err = "mainet".parse::<Network>().unwrap_err().to_string();
@@ -209,6 +212,38 @@ mod tests {
         let mut all: Vec<_> = Network::ALL.iter().map(|n| n.genesis_hash()).collect();
         all.sort();
         all.dedup();
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), Network::ALL.len());
+    }
+
+    /// Addresses written by a real `litecoind -regtest` (Litecoin Core 0.21.2) for known scripts.
+    #[test]
+    fn litecoin_regtest_addresses_match_litecoind() {
+        let cases = [
+            (
+                "mrZ6F6veqsHSPqT1VDU3XXKEwGWiXdZMsJ",
+                "76a9147910d9e41037632ccaf60633fb147a303a8d91ba88ac",
+            ),
+            (
+                "QSbYxgWP1Q1pn17zh2ouoUfJmHtv6PnAt2",
+                "a91441bbc3011a949005701fe6b76d5f8919bf70440087",
+            ),
+            (
+                "rltc1qae0qjzfrqwff6zatfnazgvzpm787u5aywcztvm",
+                "0014ee5e09092303929d0bab4cfa243041df8fee53a4",
+            ),
+        ];
+        for (text, script) in cases {
+            let script: Vec<u8> = (0..script.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&script[i..i + 2], 16).unwrap())
+                .collect();
+            let key = crate::script_to_address(&script).unwrap();
+            assert_eq!(Network::LitecoinRegtest.encode_address(&key), text);
+            assert_eq!(Network::LitecoinRegtest.parse_address(text).unwrap(), key);
+        }
+        assert!(
+            Network::Regtest.parse_address("rltc1qae0qjzfrqwff6zatfnazgvzpm787u5aywcztvm").is_err()
+        );
+        assert_eq!("litecoin-regtest".parse::<Network>().unwrap(), Network::LitecoinRegtest);
     }
 }

@@ -465,7 +465,7 @@ pub(crate) struct IngestBtcArgs {
     pub(crate) to_height: Option<u32>,
 
     /// Commit after this many transactions (larger batches are faster, smaller lose less on a crash)
-    #[arg(long, default_value_t = 250_000, value_name = "N")]
+    #[arg(long, default_value_t = 2_000_000, value_name = "N")]
     pub(crate) batch_txs: u64,
 
     /// Commit after this many blocks, whichever of the two limits comes first

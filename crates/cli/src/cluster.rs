@@ -1,6 +1,6 @@
-//! `cointrail cluster`, `cointrail explain`, `cointrail show cluster`, and cluster attribution.
+//! `cointrail cluster`, `cointrail explain`, and printing clusters and labels.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -8,8 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use cointrail_btc::Network;
 use cointrail_cluster::{ClusterState, Clusterer, Config, Heuristic};
-use cointrail_store::{ClusterReader, ClusterWriter, LabelTable, Store, StoredHeld, StoredLink};
-use cointrail_types::{AddressId, Label};
+use cointrail_query::{AttributedLabel, ClusterJson, Conflict};
+use cointrail_store::{ClusterReader, ClusterWriter, Store, StoredHeld, StoredLink};
+use cointrail_types::AddressId;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -218,7 +219,7 @@ pub(crate) fn explain(
     if reader.cluster_of(id_a).0 == reader.cluster_of(id_b).0 {
         explanation.joined = true;
         explanation.cluster = Some(reader.cluster_of(id_a).0.get());
-        let path = shortest_path(&reader.links_of_cluster(id_a), id_a, id_b)
+        let path = cointrail_query::shortest_path(&reader.links_of_cluster(id_a), id_a, id_b)
             .context("cluster evidence is incomplete (re-run `cointrail cluster`)")?;
         explanation.steps = path
             .into_iter()
@@ -258,231 +259,29 @@ pub(crate) fn explain(
     })
 }
 
-/// Breadth-first search over the evidence links of one cluster: the fewest links from `a` to `b`.
-pub(crate) fn shortest_path(
-    links: &[StoredLink],
-    a: AddressId,
-    b: AddressId,
-) -> Option<Vec<(AddressId, AddressId, StoredLink)>> {
-    if a == b {
-        return Some(Vec::new());
+/// Prints a cluster for people.
+pub(crate) fn print_cluster(out: &mut dyn Write, cluster: &ClusterJson) -> std::io::Result<()> {
+    writeln!(out, "cluster   {} ({} addresses)", cluster.id, cluster.size)?;
+    print_labels(out, &cluster.labels, &cluster.conflicts)?;
+    for held in &cluster.held_merges {
+        writeln!(
+            out,
+            "held      merge with cluster {} by {} in tx {} (sizes {} and {})",
+            held.other_cluster, held.heuristic, held.txid, held.sizes[0], held.sizes[1]
+        )?;
     }
-    let mut adjacent: HashMap<AddressId, Vec<(AddressId, StoredLink)>> = HashMap::new();
-    for link in links {
-        adjacent.entry(link.a).or_default().push((link.b, *link));
-        adjacent.entry(link.b).or_default().push((link.a, *link));
+    writeln!(out, "addresses")?;
+    for address in &cluster.addresses {
+        writeln!(out, "  {address}")?;
     }
-    let mut came_from: HashMap<AddressId, (AddressId, StoredLink)> = HashMap::new();
-    let mut queue = VecDeque::from([a]);
-    while let Some(current) = queue.pop_front() {
-        for (next, link) in adjacent.get(&current).into_iter().flatten() {
-            if *next == a || came_from.contains_key(next) {
-                continue;
-            }
-            came_from.insert(*next, (current, *link));
-            if *next == b {
-                let mut path = Vec::new();
-                let mut at = b;
-                while at != a {
-                    let (previous, link) = came_from[&at];
-                    path.push((previous, at, link));
-                    at = previous;
-                }
-                path.reverse();
-                return Some(path);
-            }
-            queue.push_back(*next);
-        }
+    if cluster.addresses_truncated {
+        writeln!(
+            out,
+            "  ... {} more (--limit N)",
+            cluster.size as usize - cluster.addresses.len()
+        )?;
     }
-    None
-}
-
-/// A label of a cluster member, with the member it comes from.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct AttributedLabel {
-    #[serde(flatten)]
-    pub(crate) label: Label,
-    /// `true` when the label is on another address of the cluster.
-    pub(crate) inherited: bool,
-    /// The address that carries the label.
-    pub(crate) via: String,
-}
-
-/// Two labels of one cluster that cannot both be right.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Conflict {
-    pub(crate) kind: &'static str,
-    pub(crate) values: Vec<String>,
-}
-
-/// Labels of an address: its own, then those of the other members of its cluster; and conflicts
-/// (two actors, or two exchanges, in one cluster).
-pub(crate) fn attribute(
-    own: &str,
-    members: &[String],
-    table: &LabelTable,
-) -> (Vec<AttributedLabel>, Vec<Conflict>) {
-    let mut labels: Vec<AttributedLabel> = table
-        .of(own)
-        .map(|label| AttributedLabel {
-            label: label.clone(),
-            inherited: false,
-            via: own.to_owned(),
-        })
-        .collect();
-    for member in members.iter().filter(|member| member.as_str() != own) {
-        labels.extend(table.of(member).map(|label| AttributedLabel {
-            label: label.clone(),
-            inherited: true,
-            via: member.clone(),
-        }));
-    }
-    let mut conflicts = Vec::new();
-    let actors: BTreeSet<String> = labels
-        .iter()
-        .filter_map(|attributed| attributed.label.actor.as_ref())
-        .map(|actor| actor.to_lowercase())
-        .collect();
-    if actors.len() > 1 {
-        conflicts.push(Conflict { kind: "actors", values: actors.into_iter().collect() });
-    }
-    let exchanges: BTreeSet<String> = labels
-        .iter()
-        .filter(|attributed| attributed.label.category == "exchange")
-        .map(|attributed| attributed.label.name.clone())
-        .collect();
-    if exchanges.len() > 1 {
-        conflicts.push(Conflict { kind: "exchanges", values: exchanges.into_iter().collect() });
-    }
-    (labels, conflicts)
-}
-
-/// The cluster part of `show address`: id, size, and member address texts.
-pub(crate) fn cluster_of(
-    dir: &Path,
-    store: &Store,
-    network: Network,
-    address: Option<AddressId>,
-) -> anyhow::Result<Option<(u32, u32, Vec<String>)>> {
-    let (Some(address), Some(reader)) = (address, ClusterReader::open(dir)?) else {
-        return Ok(None);
-    };
-    let view = store.view();
-    let (root, size) = reader.cluster_of(address);
-    let members = reader
-        .members(address)
-        .into_iter()
-        .map(|member| network.encode_address(&view.address_key(member)))
-        .collect();
-    Ok(Some((root.get(), size, members)))
-}
-
-#[derive(Serialize)]
-struct ClusterJson {
-    id: u32,
-    size: u32,
-    labels: Vec<AttributedLabel>,
-    conflicts: Vec<Conflict>,
-    held_merges: Vec<HeldJson>,
-    addresses: Vec<String>,
-    addresses_truncated: bool,
-}
-
-#[derive(Serialize)]
-struct HeldJson {
-    other_cluster: u32,
-    txid: String,
-    heuristic: String,
-    sizes: [u32; 2],
-}
-
-pub(crate) fn show(
-    dir: &Path,
-    cluster: &str,
-    limit: usize,
-    format: Format,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let store = Store::open(dir)?;
-    let network = network_of(&store)?;
-    let view = store.view();
-    let reader = clusters(dir)?;
-    let id = match cluster.trim().parse::<u32>() {
-        Ok(number) => {
-            let id = AddressId::new(number);
-            if u64::from(number) >= view.counts().addresses || !reader.is_cluster(id) {
-                bail!("{number} is not a cluster id (ids are printed by `cointrail show address`)");
-            }
-            id
-        }
-        Err(_) => find_address(&store, network, cluster)?,
-    };
-    let (root, size) = reader.cluster_of(id);
-    let members: Vec<String> = reader
-        .members(root)
-        .into_iter()
-        .map(|member| network.encode_address(&view.address_key(member)))
-        .collect();
-    let table = LabelTable::load(dir)?;
-    let (mut labels, conflicts) = attribute("", &members, &table);
-    for label in &mut labels {
-        label.inherited = false;
-    }
-    let held_merges = reader
-        .manifest()
-        .held
-        .iter()
-        .filter_map(|held| {
-            let (side_a, side_b) =
-                (reader.cluster_of(held.link.a).0, reader.cluster_of(held.link.b).0);
-            let other = if side_a == root {
-                side_b
-            } else if side_b == root {
-                side_a
-            } else {
-                return None;
-            };
-            Some(HeldJson {
-                other_cluster: other.get(),
-                txid: view.txid(held.link.tx).to_string(),
-                heuristic: Heuristic::from_code(held.link.heuristic)
-                    .map_or_else(String::new, |h| h.to_string()),
-                sizes: [held.size_a, held.size_b],
-            })
-        })
-        .collect();
-    let json = ClusterJson {
-        id: root.get(),
-        size,
-        labels,
-        conflicts,
-        held_merges,
-        addresses_truncated: members.len() > limit,
-        addresses: members.into_iter().take(limit).collect(),
-    };
-    emit(out, format, &json, |out, cluster| {
-        writeln!(out, "cluster   {} ({} addresses)", cluster.id, cluster.size)?;
-        print_labels(out, &cluster.labels, &cluster.conflicts)?;
-        for held in &cluster.held_merges {
-            writeln!(
-                out,
-                "held      merge with cluster {} by {} in tx {} (sizes {} and {})",
-                held.other_cluster, held.heuristic, held.txid, held.sizes[0], held.sizes[1]
-            )?;
-        }
-        writeln!(out, "addresses")?;
-        for address in &cluster.addresses {
-            writeln!(out, "  {address}")?;
-        }
-        if cluster.addresses_truncated {
-            writeln!(
-                out,
-                "  ... {} more (--limit N)",
-                cluster.size as usize - cluster.addresses.len()
-            )?;
-        }
-        Ok(())
-    })
+    Ok(())
 }
 
 /// Prints labels grouped by name, and conflicts.

@@ -5,14 +5,15 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use cointrail_store::{Incident, Store, StoreLock, load_incidents, save_incidents};
+use cointrail_query::{Snapshot, document, resolve_seeds};
+use cointrail_store::{Incident, StoreLock, load_incidents, save_incidents};
 use cointrail_taint::trace;
 use cointrail_types::{ChainGraph, OutputId};
 use serde::Serialize;
 
 use crate::args::{Format, IncidentCommand, TraceOptionArgs};
 use crate::output::{coins, emit, utc};
-use crate::trace::{Stops, document, policy_options, resolve_seeds};
+use crate::trace::{command_line, policy_options};
 
 pub(crate) fn run(
     command: &IncidentCommand,
@@ -64,10 +65,9 @@ fn add(
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let store = Store::open(dir)?;
-    let network = crate::show::network_of(&store)?;
-    let view = store.view();
-    let outputs = resolve_seeds(&view, network, seeds)?;
+    let snapshot = Snapshot::open(dir)?;
+    let view = snapshot.view();
+    let outputs = resolve_seeds(&view, snapshot.network(), seeds, usize::MAX)?;
     if outputs.is_empty() {
         bail!("incident {name}: the seeds name no outputs");
     }
@@ -169,9 +169,9 @@ pub(crate) fn report(
     file: Option<&Path>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let store = Store::open(dir)?;
-    let network = crate::show::network_of(&store)?;
-    let view = store.view();
+    let snapshot = Snapshot::open(dir)?;
+    let network = snapshot.network();
+    let view = snapshot.view();
     let mut incidents: Vec<Incident> = load_incidents(dir)?
         .into_iter()
         .filter(|incident| incident.actor.eq_ignore_ascii_case(actor))
@@ -185,7 +185,7 @@ pub(crate) fn report(
     let mut seeds_of: Vec<Vec<OutputId>> = Vec::new();
     let mut totals = Vec::new();
     for incident in &incidents {
-        let outputs = resolve_seeds(&view, network, &incident.seeds)?;
+        let outputs = resolve_seeds(&view, network, &incident.seeds, usize::MAX)?;
         let amount: u64 = outputs.iter().map(|output| view.output_value(*output).to_sat()).sum();
         let new: u64 = outputs
             .iter()
@@ -226,9 +226,10 @@ pub(crate) fn report(
         None => None,
     };
     let options_parsed = policy_options(options)?;
-    let stops = Stops::load(dir, &store, network, &options.stop_category)?;
+    let set = snapshot.stop_set(&options.stop_category);
+    let stops = snapshot.stops(&set);
     let traced = trace(&view, &stops, &union, &options_parsed);
-    let document = document(dir, &store, network, &traced, &stops)?;
+    let document = document(&snapshot, &traced, &stops, command_line());
     let report = ActorReport {
         actor: actor.to_owned(),
         incidents: totals,

@@ -11,6 +11,7 @@
 mod clusters;
 mod column;
 mod error;
+pub mod evm;
 mod incidents;
 mod index;
 mod labels;
@@ -28,6 +29,7 @@ pub use clusters::{
     invalidate_clusters,
 };
 pub use error::{Result, StoreError};
+pub use evm::{EvmStore, EvmStoreWriter, EvmView};
 pub use incidents::{Incident, load_incidents, save_incidents};
 pub use labels::LabelTable;
 pub use manifest::{Counts, FORMAT_VERSION};

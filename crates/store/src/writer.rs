@@ -577,7 +577,7 @@ fn new_table(path: &Path, bits: u32) -> Result<RwFile> {
 fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
     let ours = |name: &str| {
         FILES.contains(&name)
-            || [LOCK, DIRTY, "MANIFEST.tmp"].contains(&name)
+            || [LOCK, DIRTY, "MANIFEST.tmp", "evm"].contains(&name)
             || name.starts_with("txid.idx.")
             || name.starts_with("addr.idx.")
     };

@@ -182,14 +182,18 @@ impl ChainGraph for MemGraph {
 /// # Panics
 ///
 /// Panics if the directory cannot be read (a test bug).
-pub fn dir_snapshot(dir: &std::path::Path, skip: &[&str]) -> std::collections::BTreeMap<String, Vec<u8>> {
+pub fn dir_snapshot(
+    dir: &std::path::Path,
+    skip: &[&str],
+) -> std::collections::BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap_or_else(|error| panic!("cannot list {}: {error}", dir.display()))
         .map(|entry| entry.unwrap_or_else(|error| panic!("cannot list {}: {error}", dir.display())))
         .map(|entry| (entry.file_name().to_string_lossy().into_owned(), entry.path()))
         .filter(|(name, _)| !skip.contains(&name.as_str()))
         .map(|(name, path)| {
-            let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+            let bytes = std::fs::read(&path)
+                .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
             (name, bytes)
         })
         .collect()

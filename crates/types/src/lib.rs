@@ -7,9 +7,11 @@
 
 use std::fmt;
 
+pub mod evm;
 pub mod graph;
 mod label;
 
+pub use evm::{B256, EvmAddress, U256};
 pub use graph::ChainGraph;
 pub use label::Label;
 

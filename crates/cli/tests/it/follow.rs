@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ struct Node {
     child: Child,
     datadir: tempfile::TempDir,
     rpc_port: u16,
+    p2p_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -31,12 +32,20 @@ impl Node {
             "litecoind is not installed: scripts/test.sh installs it (apt-get install litecoind)"
         );
         let datadir = tempfile::tempdir().unwrap();
-        let rpc_port = free_port();
-        let child = Command::new("litecoind")
+        let (rpc_port, p2p_port) = (free_port(), free_port());
+        let child = Self::spawn(datadir.path(), rpc_port, p2p_port);
+        let node = Self { child, datadir, rpc_port, p2p_port };
+        node.wait_ready();
+        node.cli(&["createwallet", "w"]);
+        node
+    }
+
+    fn spawn(datadir: &Path, rpc_port: u16, p2p_port: u16) -> Child {
+        Command::new("litecoind")
             .arg("-regtest")
-            .arg(format!("-datadir={}", datadir.path().display()))
+            .arg(format!("-datadir={}", datadir.display()))
             .arg(format!("-rpcport={rpc_port}"))
-            .arg(format!("-port={}", free_port()))
+            .arg(format!("-port={p2p_port}"))
             .args([
                 "-rpcuser=u",
                 "-rpcpassword=p",
@@ -47,15 +56,28 @@ impl Node {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        let node = Self { child, datadir, rpc_port };
+            .unwrap()
+    }
+
+    fn wait_ready(&self) {
         let started = Instant::now();
-        while node.try_cli(&["getblockcount"]).is_none() {
+        while self.try_cli(&["getblockcount"]).is_none() {
             assert!(started.elapsed() < Duration::from_secs(60), "litecoind did not start");
             std::thread::sleep(Duration::from_millis(200));
         }
-        node.cli(&["createwallet", "w"]);
-        node
+    }
+
+    /// Stops the node and waits for it to exit.
+    fn stop(&mut self) {
+        let _ = self.try_cli(&["stop"]);
+        let _ = self.child.wait();
+    }
+
+    /// Starts the node again on the same data and ports.
+    fn restart(&mut self) {
+        self.child = Self::spawn(self.datadir.path(), self.rpc_port, self.p2p_port);
+        self.wait_ready();
+        self.cli(&["loadwallet", "w"]);
     }
 
     fn try_cli(&self, args: &[&str]) -> Option<String> {
@@ -129,15 +151,10 @@ fn follow(node: &Node, store: &Path, extra: &[&str]) -> Vec<Value> {
 
 /// The store's chain files (watch lists and alert logs left out).
 fn chain_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fs_err::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap())
-        .map(|entry| (entry.file_name().to_string_lossy().into_owned(), entry.path()))
-        .filter(|(name, _)| {
-            !["LOCK", "watches.json", "alerts.jsonl", "alerts.delivered"].contains(&name.as_str())
-        })
-        .map(|(name, path): (String, PathBuf)| (name, fs_err::read(path).unwrap()))
-        .collect()
+    cointrail_testkit::dir_snapshot(
+        dir,
+        &["LOCK", "watches.json", "alerts.jsonl", "alerts.delivered"],
+    )
 }
 
 /// A tiny webhook receiver that records POST bodies.
@@ -179,7 +196,7 @@ fn webhook(listener: TcpListener) -> Arc<Mutex<Vec<String>>> {
 
 #[test]
 fn follow_litecoind_through_reorgs_with_alerts_and_webhook() {
-    let node = Node::start();
+    let mut node = Node::start();
     let miner = node.cli(&["getnewaddress"]);
     node.mine(110, &miner);
     let temp = tempfile::tempdir().unwrap();
@@ -229,6 +246,33 @@ fn follow_litecoind_through_reorgs_with_alerts_and_webhook() {
         1,
         "no duplicate alert"
     );
+
+    // The node disappears: follow says so and keeps what it has; it resumes when the node is back.
+    node.stop();
+    let url = node.url();
+    let gone = cointrail(&[
+        "follow",
+        "btc",
+        "--rpc",
+        &url,
+        "--rpc-user",
+        "u",
+        "--rpc-password",
+        "p",
+        "--network",
+        "litecoin-regtest",
+        "--store",
+        path(&store),
+        "--exit-when-synced",
+        "--poll-seconds",
+        "1",
+    ]);
+    assert!(!gone.status.success());
+    let error = String::from_utf8_lossy(&gone.stderr);
+    assert!(error.contains("getblockcount"), "{error}");
+    assert_eq!(super::json(&["status", "--store", path(&store)])["tip_height"], 111);
+    node.restart();
+    assert_eq!(follow(&node, &store, &[]).last().unwrap()["tip_height"], 111);
 
     // Reorgs of depth 1, 3 and 10: a competing branch one block longer wins.
     for depth in [1u32, 3, 10] {

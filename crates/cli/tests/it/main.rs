@@ -1,6 +1,7 @@
 //! End-to-end tests of the `cointrail` binary on real mainnet blocks 0-438.
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code")]
 
+mod api;
 mod cluster;
 mod crash;
 mod errors;
@@ -121,14 +122,7 @@ fn ingest(blocks: &Path, store: &Path, extra: &[&str]) -> Value {
 
 /// Every file of a store with its bytes (the lock file excluded).
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fs_err::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap())
-        .filter(|entry| entry.file_name() != "LOCK")
-        .map(|entry| {
-            (entry.file_name().to_string_lossy().into_owned(), fs_err::read(entry.path()).unwrap())
-        })
-        .collect()
+    cointrail_testkit::dir_snapshot(dir, &["LOCK"])
 }
 
 #[test]
