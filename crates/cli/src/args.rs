@@ -24,6 +24,10 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "COINTRAIL_STORE", value_name = "DIR")]
     pub(crate) store: Option<PathBuf>,
 
+    /// The chain to use when the store holds several (an EVM chain's name, e.g. ethereum)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) chain: Option<String>,
+
     /// Output format: `table` (readable, the default) or `json` (one document on stdout). For
     /// `labels import` and `labels diff`, also the format of the files read (ofac-xml, ofac-list,
     /// tagpack, csv): give `--format` twice to set both
@@ -202,6 +206,27 @@ pub(crate) struct RiskArgs {
 pub(crate) enum FollowCommand {
     /// Follow a Bitcoin Core-compatible node over JSON-RPC
     Btc(FollowBtcArgs),
+    /// Follow an EVM node over JSON-RPC
+    Evm(FollowEvmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FollowEvmArgs {
+    /// The node's JSON-RPC URL
+    #[arg(long, value_name = "URL")]
+    pub(crate) rpc: String,
+    /// Stop once the store has the node's latest block
+    #[arg(long)]
+    pub(crate) exit_when_synced: bool,
+    /// Seconds between polls of the node's latest block
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub(crate) poll_seconds: u64,
+    /// Append alerts as JSON lines to this file (stdout otherwise)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) alerts: Option<PathBuf>,
+    /// POST each alert to this URL (retried until delivered)
+    #[arg(long, value_name = "URL")]
+    pub(crate) webhook: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -439,9 +464,6 @@ pub(crate) struct IngestEvmArgs {
     /// The node's JSON-RPC URL (http:// or https://)
     #[arg(long, value_name = "URL")]
     pub(crate) rpc: String,
-    /// Name of the chain in the store (default: from the node's chain id, e.g. ethereum, anvil)
-    #[arg(long, value_name = "NAME")]
-    pub(crate) chain: Option<String>,
     /// First block (default: after the stored tip, or 0)
     #[arg(long, value_name = "N")]
     pub(crate) from: Option<u64>,

@@ -13,21 +13,15 @@ use crate::args::{Format, IngestEvmArgs};
 
 pub(crate) fn ingest(
     args: &IngestEvmArgs,
+    chain: Option<&str>,
     store: &Path,
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut bar = Bar::new(std::io::stderr().is_terminal());
     let started = Instant::now();
-    let report = cointrail_evm::ingest(
-        &args.rpc,
-        store,
-        args.chain.as_deref(),
-        args.from,
-        args.to,
-        &mut bar,
-    )
-    .with_context(|| format!("ingest of {} into {} stopped", args.rpc, store.display()))?;
+    let report = cointrail_evm::ingest(&args.rpc, store, chain, args.from, args.to, &mut bar)
+        .with_context(|| format!("ingest of {} into {} stopped", args.rpc, store.display()))?;
     bar.finish();
     let summary = Summary::from(&report, started.elapsed().as_secs_f64());
     crate::output::emit(out, format, &summary, print_summary)

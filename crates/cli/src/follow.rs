@@ -26,8 +26,23 @@ use cointrail_types::{
 use serde::Serialize;
 use serde_json::json;
 
-use crate::args::{FollowBtcArgs, Format, WatchCommand};
+use crate::args::{FollowBtcArgs, FollowEvmArgs, Format, WatchCommand};
 use crate::output::emit;
+
+pub(crate) fn evm(
+    args: &FollowEvmArgs,
+    chain: Option<&str>,
+    store: &Path,
+    _format: Format,
+    _out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "follow evm is not available yet ({} into {} chain {})",
+        args.rpc,
+        store.display(),
+        chain.unwrap_or("default")
+    )
+}
 
 pub(crate) fn btc(
     args: &FollowBtcArgs,

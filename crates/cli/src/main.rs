@@ -47,7 +47,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let format = cli.output_format().map_err(anyhow::Error::msg)?;
     match &cli.command {
         Command::Ingest(IngestCommand::Evm(args)) => {
-            evm::ingest(args, &store_dir(cli)?, format, &mut stdout)
+            evm::ingest(args, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
         }
         Command::Ingest(IngestCommand::Btc(args)) => {
             ingest::btc(args, &store_dir(cli)?, format, &mut stdout)
@@ -74,6 +74,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Synth(args) => synth::run(args, format, &mut stdout),
         Command::Serve(args) => serve::run(args, &store_dir(cli)?),
         Command::Risk(args) => risk::run(args, &store_dir(cli)?, format, &mut stdout),
+        Command::Follow(FollowCommand::Evm(args)) => {
+            follow::evm(args, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
+        }
         Command::Follow(FollowCommand::Btc(args)) => {
             follow::btc(args, &store_dir(cli)?, format, &mut stdout)
         }
