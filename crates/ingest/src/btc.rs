@@ -292,7 +292,7 @@ fn resolve(
         return Err(unknown());
     }
     let output = OutputId::new(id);
-    if view.output(output).spent_by.is_some() {
+    if view.is_spent(output) {
         return Err(IngestError::DoubleSpend { txid, vout, spender, height });
     }
     Ok(output)

@@ -108,6 +108,34 @@ pub(crate) fn remove(table: &mut [u8], bits: u32, hash: u64, id: u32) {
     }
 }
 
+/// Returns the first id below `limit` whose tag matches and for which `is_key(id)` holds: for keys
+/// that are never inserted twice (addresses), this stops at the match instead of probing on.
+pub(crate) fn find_first(
+    table: &[u8],
+    bits: u32,
+    hash: u64,
+    limit: u64,
+    mut is_key: impl FnMut(u32) -> bool,
+) -> Option<u32> {
+    let mask = (1u64 << bits) - 1;
+    let mut slot = start_slot(hash, bits);
+    let tag = tag_of(hash);
+    loop {
+        let current = read_u64(table, to_usize(slot * 8));
+        if current == 0 {
+            return None;
+        }
+        let stored = current & 0xFFFF_FFFF;
+        if current >> 32 == tag && stored <= limit {
+            let id = u32::try_from(stored - 1).expect("low half of a slot fits in u32");
+            if is_key(id) {
+                return Some(id);
+            }
+        }
+        slot = (slot + 1) & mask;
+    }
+}
+
 /// Clears every entry whose id is `limit` or more (entries of an interrupted batch), and returns
 /// how many it cleared.
 ///

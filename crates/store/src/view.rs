@@ -230,6 +230,12 @@ impl<'a> ChainView<'a> {
         }
     }
 
+    /// Returns `true` if a visible input spends the output (reads one column only).
+    pub fn is_spent(&self, output: OutputId) -> bool {
+        let spent = read_u64(self.columns.out_spent, to_usize(output.get()) * 8);
+        spent != 0 && spent <= self.counts.inputs
+    }
+
     /// Returns the transaction holding an output and the output's index in it.
     pub fn output_location(&self, output: OutputId) -> (TxNum, u32) {
         let txnum = self.search_tx(output.get(), 8);
@@ -268,7 +274,8 @@ impl<'a> ChainView<'a> {
 
     /// Finds an address by key.
     pub fn find_address(&self, key: &AddressKey) -> Option<AddressId> {
-        let found = index::find(
+        // Addresses are inserted once, so the first match is the only one.
+        let found = index::find_first(
             self.columns.address_index,
             self.columns.address_index_bits,
             key.hash64(),
