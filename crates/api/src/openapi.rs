@@ -70,10 +70,10 @@ pub(crate) fn document() -> Value {
             "/healthz": { "get": { "summary": "Liveness and the tip of the snapshot in service (no key needed)", "security": [], "responses": { "200": { "description": "ok" } } } },
             "/metrics": { "get": { "summary": "Prometheus metrics: requests and latency per route and status", "responses": { "200": { "description": "Prometheus text format", "content": { "text/plain": { "schema": { "type": "string" } } } } } } },
             "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3 document" } } } },
-            "/v1/status": { "get": { "summary": "The store: tip, counts, files (as `cointrail status`)", "responses": ok("Status", "The store", &[]) } },
+            "/v1/status": { "get": { "summary": "The store: tip, counts, files, EVM chains (as `cointrail status`)", "responses": ok("Status", "The store", &[]) } },
             "/v1/address/{address}": { "get": {
-                "summary": "An address: totals, cluster, labels and conflicts (as `cointrail show address`)",
-                "parameters": [ path_param("address", "An address of the store's network") ],
+                "summary": "An address: totals, cluster, labels and conflicts; for an EVM address (0x and 40 hex digits), balances per asset, labels and the latest flows of the store's EVM chain (as `cointrail show address`)",
+                "parameters": [ path_param("address", "An address of the store's network, or an EVM address") ],
                 "responses": ok("Address", "The address", &bad)
             } },
             "/v1/tx/{txid}": { "get": {

@@ -184,14 +184,23 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<StatusJ
 pub(crate) async fn address(
     State(state): State<AppState>,
     Path(address): Path<String>,
-) -> Result<Json<AddressJson>, ApiError> {
+) -> Result<Response, ApiError> {
     check_text("path parameter `address`", &address)?;
+    let what = "path parameter `address`";
+    if cointrail_query::is_evm_address(&address) {
+        // An EVM address: the store's only EVM chain answers (several: the error says so).
+        return blocking(&state, move |snapshot| {
+            cointrail_query::evm_address(snapshot.store().dir(), snapshot.labels(), None, &address)
+                .map_err(|error| ApiError::query(what, error))
+        })
+        .await
+        .map(|json| Json(json).into_response());
+    }
     blocking(&state, move |snapshot| {
-        cointrail_query::address(snapshot, &address)
-            .map_err(|error| ApiError::query("path parameter `address`", error))
+        cointrail_query::address(snapshot, &address).map_err(|error| ApiError::query(what, error))
     })
     .await
-    .map(Json)
+    .map(|json: AddressJson| Json(json).into_response())
 }
 
 pub(crate) async fn tx(

@@ -1,4 +1,5 @@
-//! `cointrail follow btc` and `cointrail watch`: live blocks, watchlists and alerts.
+//! `cointrail follow btc`, `cointrail follow evm` and `cointrail watch`: live blocks, watchlists
+//! and alerts (for EVM chains: flows out of watched 0x addresses, see `docs/evm.md`).
 //!
 //! An alert is raised when a transaction spends a watched coin: an output paid to a watched
 //! address, a watched outpoint, an output of a watched cluster or labeled address, or a coin
@@ -15,13 +16,15 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use cointrail_btc::{DecodedBlock, Network};
 use cointrail_ingest::{BtcRpc, FollowEvents, FollowOptions, RpcAuth, follow_btc};
+use cointrail_store::evm::{EvmStore, FlowKind, FlowRecord};
 use cointrail_store::{
     ChainView, ClusterReader, LabelTable, Store, Watch, WatchKind, append_alerts, delivered_alerts,
     load_incidents, load_watches, read_alerts, save_watches, set_delivered_alerts,
 };
 use cointrail_taint::{Direction, Policy, StopLabel, TraceOptions, trace};
 use cointrail_types::{
-    AddressId, AddressKey, ChainGraph, Hash32, Height, InputId, OutputId, TxNum,
+    AddressId, AddressKey, B256, ChainGraph, EvmAddress, Hash32, Height, InputId, OutputId, TxNum,
+    U256,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -29,19 +32,349 @@ use serde_json::json;
 use crate::args::{FollowBtcArgs, FollowEvmArgs, Format, WatchCommand};
 use crate::output::emit;
 
+/// Alerts of `follow evm` are raised for blocks above this many blocks below the last scanned one
+/// when the scanned block is no longer in the store (a reorganisation the follower did not see
+/// finish, e.g. a crash in the middle of one). Alerts are deduplicated, so a rescan repeats none.
+const EVM_RESCAN_DEPTH: u64 = 64;
+
 pub(crate) fn evm(
     args: &FollowEvmArgs,
     chain: Option<&str>,
     store: &Path,
     _format: Format,
-    _out: &mut dyn Write,
+    out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "follow evm is not available yet ({} into {} chain {})",
-        args.rpc,
-        store.display(),
-        chain.unwrap_or("default")
-    )
+    let delivery = Delivery {
+        store: store.to_owned(),
+        file: args.alerts.clone(),
+        webhook: args.webhook.clone(),
+    };
+    let mut follower = EvmFollower {
+        rpc: args.rpc.clone(),
+        store: store.to_owned(),
+        chain: chain.map(str::to_owned),
+        options: cointrail_evm::IngestOptions::default(),
+        delivery,
+        blocks: 0,
+        reorgs: 0,
+        deepest_reorg: 0,
+        node_errors: 0,
+        tip: None,
+    };
+    let poll = Duration::from_secs(args.poll_seconds.max(1));
+    let mut failures = 0u32;
+    let mut announced: Option<(u64, B256)> = None;
+    loop {
+        match follower.step(out) {
+            Ok(tip) => {
+                failures = 0;
+                if let Some((number, hash)) = tip
+                    && (tip != announced || args.exit_when_synced)
+                {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({
+                            "event": "synced",
+                            "chain": follower.chain,
+                            "tip_height": number,
+                            "tip_hash": hash.to_string(),
+                        })
+                    )?;
+                    out.flush()?;
+                    announced = tip;
+                }
+                if args.exit_when_synced {
+                    follower.delivery.deliver();
+                    break;
+                }
+            }
+            Err(StepError::Fatal(error)) => return Err(error),
+            Err(StepError::Node(error)) => {
+                failures += 1;
+                follower.node_errors += 1;
+                log(&format!("node error (retrying): {error:#}"));
+                if args.exit_when_synced && failures >= 5 {
+                    return Err(
+                        error.context(format!("follow evm gave up after {failures} failures"))
+                    );
+                }
+            }
+        }
+        follower.delivery.deliver();
+        std::thread::sleep(poll);
+    }
+    writeln!(
+        out,
+        "{}",
+        json!({
+            "event": "stopped",
+            "chain": follower.chain,
+            "blocks": follower.blocks,
+            "reorgs": follower.reorgs,
+            "deepest_reorg": follower.deepest_reorg,
+            "node_errors": follower.node_errors,
+            "tip_height": follower.tip,
+        })
+    )?;
+    Ok(())
+}
+
+/// A failed poll of `follow evm`: the node's (retried) or the store's and the alerts' (fatal).
+enum StepError {
+    Node(anyhow::Error),
+    Fatal(anyhow::Error),
+}
+
+impl From<cointrail_evm::EvmError> for StepError {
+    fn from(error: cointrail_evm::EvmError) -> Self {
+        match error {
+            cointrail_evm::EvmError::Store(_) => Self::Fatal(error.into()),
+            _ => Self::Node(error.into()),
+        }
+    }
+}
+
+fn fatal(error: impl Into<anyhow::Error>) -> StepError {
+    StepError::Fatal(error.into())
+}
+
+/// The state of `follow evm` between polls.
+struct EvmFollower {
+    rpc: String,
+    store: PathBuf,
+    /// The store's chain name (asked of the node's chain id at the first poll without `--chain`).
+    chain: Option<String>,
+    options: cointrail_evm::IngestOptions,
+    delivery: Delivery,
+    blocks: u64,
+    reorgs: u64,
+    deepest_reorg: u64,
+    node_errors: u64,
+    tip: Option<u64>,
+}
+
+/// Collects the reorganisations an ingest call unwinds.
+#[derive(Default)]
+struct Unwound(Vec<(u64, u64)>);
+
+impl cointrail_evm::Progress for Unwound {
+    fn reorg(&mut self, from: u64, to: u64) {
+        self.0.push((from, to));
+    }
+}
+
+impl EvmFollower {
+    /// Ingests what the node has beyond the stored tip (unwinding reorganisations), then raises the
+    /// alerts of the new blocks and records them as scanned. Returns the stored tip.
+    fn step(&mut self, out: &mut dyn Write) -> Result<Option<(u64, B256)>, StepError> {
+        let chain = match &self.chain {
+            Some(chain) => chain.clone(),
+            None => {
+                let source = cointrail_evm::RpcSource::new(&self.rpc, self.options.source.clone())?;
+                let chain = cointrail_evm::default_chain_name(source.chain_id()?);
+                self.chain = Some(chain.clone());
+                chain
+            }
+        };
+        let before = evm_tip(&self.store, &chain).map_err(fatal)?;
+        let scanned_file = self.store.join(format!("alerts.evm.{chain}.scanned"));
+        // Alerts are raised for the blocks above `scan_from` (all blocks if `None`).
+        let mut scan_from = match read_scanned(&scanned_file).map_err(fatal)? {
+            Some((number, hash)) => {
+                if evm_block_hash(&self.store, &chain, number).map_err(fatal)? == Some(hash) {
+                    Some(number)
+                } else {
+                    let below = before.map_or(number, |(tip, _)| tip.min(number));
+                    below.checked_sub(EVM_RESCAN_DEPTH)
+                }
+            }
+            None => before.map(|(number, _)| number),
+        };
+        let mut unwound = Unwound::default();
+        let result = cointrail_evm::ingest_with(
+            &self.rpc,
+            &self.store,
+            Some(&chain),
+            None,
+            None,
+            &self.options,
+            &mut unwound,
+        );
+        for (from, to) in unwound.0 {
+            self.reorgs += 1;
+            self.deepest_reorg = self.deepest_reorg.max(from - to);
+            scan_from = scan_from.map(|scanned| scanned.min(to));
+            let event =
+                json!({"event": "reorg", "chain": chain, "from_height": from, "fork_height": to});
+            writeln!(out, "{event}").map_err(fatal)?;
+        }
+        let report = result?;
+        self.blocks += report.blocks;
+        self.tip = report.tip.map(|(number, _)| number);
+        let Some((tip, hash)) = report.tip else { return Ok(None) };
+        if scan_from.is_none_or(|scanned| scanned < tip) {
+            let alerts = evm_alerts(&self.store, &chain, scan_from).map_err(fatal)?;
+            self.delivery.publish(out, &alerts).map_err(|error| fatal(anyhow::anyhow!(error)))?;
+        }
+        if read_scanned(&scanned_file).map_err(fatal)? != Some((tip, hash)) {
+            write_scanned(&scanned_file, tip, hash).map_err(fatal)?;
+        }
+        Ok(Some((tip, hash)))
+    }
+}
+
+/// Returns the stored tip of EVM chain `chain`, if the store has it.
+fn evm_tip(store: &Path, chain: &str) -> anyhow::Result<Option<(u64, B256)>> {
+    if !cointrail_evm::chains(store)?.iter().any(|name| name == chain) {
+        return Ok(None);
+    }
+    let opened = EvmStore::open(store, chain)?;
+    Ok(opened.view().tip().map(|tip| (tip.block.number, tip.block.hash)))
+}
+
+fn evm_block_hash(store: &Path, chain: &str, number: u64) -> anyhow::Result<Option<B256>> {
+    if !cointrail_evm::chains(store)?.iter().any(|name| name == chain) {
+        return Ok(None);
+    }
+    let opened = EvmStore::open(store, chain)?;
+    Ok(opened.view().block(number).map(|info| info.block.hash))
+}
+
+/// Reads `number hash`, the last block whose alerts were raised.
+fn read_scanned(path: &Path) -> anyhow::Result<Option<(u64, B256)>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = fs_err::read_to_string(path)?;
+    let (number, hash) = text
+        .trim()
+        .split_once(' ')
+        .with_context(|| format!("{} is not `number hash`", path.display()))?;
+    Ok(Some((
+        number.parse().with_context(|| format!("bad block number in {}", path.display()))?,
+        B256::from_hex(hash).with_context(|| format!("bad block hash in {}", path.display()))?,
+    )))
+}
+
+/// Records (atomically, synced) that the alerts of the blocks up to `number` were raised.
+fn write_scanned(path: &Path, number: u64, hash: B256) -> anyhow::Result<()> {
+    let temporary = path.with_extension("tmp");
+    fs_err::write(&temporary, format!("{number} {hash}\n"))?;
+    fs_err::File::open(&temporary)?.sync_all()?;
+    fs_err::rename(&temporary, path)?;
+    Ok(())
+}
+
+/// True for `0x` and 40 hex digits: an EVM address.
+fn is_evm_address(text: &str) -> bool {
+    EvmAddress::from_hex(text).is_ok()
+}
+
+/// The alerts of the flows out of watched EVM addresses in the blocks above `scan_from` (all if
+/// `None`), in chain order, not yet in the alert log: one per watch, transaction and asset. Gas
+/// (fee and burn flows) is not an alert.
+fn evm_alerts(
+    store: &Path,
+    chain: &str,
+    scan_from: Option<u64>,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let watches = load_watches(store)?;
+    let labels = LabelTable::load(store)?;
+    let mut watched: BTreeMap<EvmAddress, Vec<&Watch>> = BTreeMap::new();
+    for watch in &watches {
+        match watch.kind {
+            WatchKind::Address => {
+                if let Ok(address) = EvmAddress::from_hex(&watch.target) {
+                    watched.entry(address).or_default().push(watch);
+                }
+            }
+            WatchKind::Label => {
+                for label in labels.all().iter().filter(|label| label.name == watch.target) {
+                    if let Ok(address) = EvmAddress::from_hex(&label.address) {
+                        watched.entry(address).or_default().push(watch);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if watched.is_empty() {
+        return Ok(Vec::new());
+    }
+    let opened = EvmStore::open(store, chain)?;
+    let view = opened.view();
+    let mut seen = alerted(store)?;
+    let mut alerts: Vec<((u64, u32), serde_json::Value)> = Vec::new();
+    for (address, watches) in &watched {
+        let mut moved: BTreeMap<(u64, u32, u32), Vec<FlowRecord>> = BTreeMap::new();
+        for flow in view.flows_of(address) {
+            if flow.from.as_ref() != Some(address)
+                || scan_from.is_some_and(|scanned| flow.block <= scanned)
+                || matches!(flow.kind, FlowKind::Fee | FlowKind::Burn)
+            {
+                continue;
+            }
+            let Some(tx) = flow.tx else { continue };
+            moved.entry((flow.block, tx, flow.asset)).or_default().push(flow);
+        }
+        for ((block, tx, asset), flows) in moved {
+            let Some(info) = view.tx(tx) else { continue };
+            let txid = info.hash.to_string();
+            let token = view.asset(asset);
+            let asset_name = token.as_ref().map_or("native".to_owned(), |t| t.contract.to_string());
+            let mut total = U256::ZERO;
+            for flow in &flows {
+                let amount =
+                    if flow.kind == FlowKind::Erc721 { U256::from_u64(1) } else { flow.amount };
+                total = total.checked_add(amount).unwrap_or(U256::MAX);
+            }
+            let destinations: Vec<serde_json::Value> = flows
+                .iter()
+                .map(|flow| {
+                    let to = flow.to.map(|to| to.to_string());
+                    let names: Vec<String> = to
+                        .as_deref()
+                        .map(|text| labels.of(text).map(|label| label.name.clone()).collect())
+                        .unwrap_or_default();
+                    json!({
+                        "address": to,
+                        "amount": flow.amount.to_string(),
+                        "kind": flow.kind.name(),
+                        "labels": names,
+                    })
+                })
+                .collect();
+            let block_info = view.block(block);
+            for watch in watches {
+                if !seen.insert((watch.id, format!("{txid}/{asset_name}"))) {
+                    continue;
+                }
+                alerts.push((
+                    (block, tx),
+                    json!({
+                        "event": "alert",
+                        "watch": watch.id,
+                        "watch_kind": watch.kind.name(),
+                        "watch_target": watch.target,
+                        "chain": chain,
+                        "txid": txid,
+                        "block": block,
+                        "block_hash": block_info.as_ref().map(|b| b.block.hash.to_string()),
+                        "time": block_info.as_ref().map(|b| b.block.timestamp),
+                        "from": address.to_string(),
+                        "moved": total.to_string(),
+                        "asset": asset_name,
+                        "symbol": token.as_ref().and_then(|t| t.symbol.clone()),
+                        "decimals": token.as_ref().and_then(|t| t.decimals),
+                        "destinations": destinations,
+                    }),
+                ));
+            }
+        }
+    }
+    alerts.sort_by_key(|(order, _)| *order);
+    Ok(alerts.into_iter().map(|(_, alert)| alert).collect())
 }
 
 pub(crate) fn btc(
@@ -68,8 +401,11 @@ pub(crate) fn btc(
     let mut alerts = Alerts {
         store: store.to_owned(),
         network,
-        file: args.alerts.clone(),
-        webhook: args.webhook.clone(),
+        delivery: Delivery {
+            store: store.to_owned(),
+            file: args.alerts.clone(),
+            webhook: args.webhook.clone(),
+        },
         watcher: None,
         watches_seen: None,
         out,
@@ -91,45 +427,18 @@ pub(crate) fn btc(
     Ok(())
 }
 
-/// Alert delivery and the watch state, as the follow loop's event handler.
-struct Alerts<'a> {
+/// Where alerts go: the store's alert log, the `--alerts` file or stdout, and the webhook. Shared
+/// by `follow btc` and `follow evm`.
+struct Delivery {
     store: PathBuf,
-    network: Network,
     file: Option<PathBuf>,
     webhook: Option<String>,
-    /// Built at the first block, and again after a reorganisation or a change of the watchlist.
-    watcher: Option<Watcher>,
-    /// Modification time of `watches.json` when the watcher was built.
-    watches_seen: Option<std::time::SystemTime>,
-    out: &'a mut dyn Write,
 }
 
-#[allow(clippy::print_stderr, reason = "follow logs to stderr")]
-fn log(message: &str) {
-    eprintln!("{message}");
-}
-
-impl FollowEvents for Alerts<'_> {
-    fn block(
-        &mut self,
-        view: &ChainView<'_>,
-        height: Height,
-        block: &DecodedBlock,
-    ) -> Result<(), String> {
-        let modified =
-            fs_err::metadata(self.store.join("watches.json")).and_then(|meta| meta.modified()).ok();
-        if modified != self.watches_seen {
-            self.watcher = None;
-            self.watches_seen = modified;
-        }
-        if self.watcher.is_none() {
-            self.watcher = Some(
-                Watcher::load(&self.store, self.network, view)
-                    .map_err(|error| format!("{error:#}"))?,
-            );
-        }
-        let watcher = self.watcher.as_mut().expect("loaded above");
-        let alerts = watcher.check(view, height, block);
+impl Delivery {
+    /// Appends `alerts` to the store's alert log (synced), then prints them to the `--alerts` file
+    /// or `out`, then POSTs what the webhook has not acknowledged yet.
+    fn publish(&self, out: &mut dyn Write, alerts: &[serde_json::Value]) -> Result<(), String> {
         if alerts.is_empty() {
             return Ok(());
         }
@@ -142,7 +451,7 @@ impl FollowEvents for Alerts<'_> {
                     .append(true)
                     .open(path)
                     .and_then(|mut file| writeln!(file, "{line}")),
-                None => writeln!(self.out, "{line}").and_then(|()| self.out.flush()),
+                None => writeln!(out, "{line}").and_then(|()| out.flush()),
             };
             written.map_err(|error| error.to_string())?;
         }
@@ -150,33 +459,8 @@ impl FollowEvents for Alerts<'_> {
         Ok(())
     }
 
-    fn reorg(&mut self, from: Height, to: Height) {
-        // Taint and clusters are rebuilt from the unwound store at the next block.
-        self.watcher = None;
-        let _ = writeln!(
-            self.out,
-            "{}",
-            json!({"event": "reorg", "from_height": from.get(), "fork_height": to.get()})
-        );
-    }
-
-    fn synced(&mut self, tip: Height) {
-        let _ = writeln!(self.out, "{}", json!({"event": "synced", "tip_height": tip.get()}));
-        let _ = self.out.flush();
-    }
-
-    fn node_error(&mut self, error: &str) {
-        log(&format!("node error (retrying): {error}"));
-    }
-
-    fn idle(&mut self) {
-        self.deliver();
-    }
-}
-
-impl Alerts<'_> {
     /// POSTs undelivered alerts in order; stops at the first failure (retried at the next poll).
-    fn deliver(&mut self) {
+    fn deliver(&self) {
         let Some(url) = &self.webhook else { return };
         let (Ok(lines), Ok(mut delivered)) =
             (read_alerts(&self.store), delivered_alerts(&self.store))
@@ -211,6 +495,89 @@ impl Alerts<'_> {
     }
 }
 
+/// The (watch, transaction) pairs of the store's alert log, as `(watch, txid)`; EVM alerts carry
+/// their asset too (`txid/asset`), since one transaction can move several.
+fn alerted(dir: &Path) -> anyhow::Result<HashSet<(u64, String)>> {
+    let mut seen = HashSet::new();
+    for line in read_alerts(dir)? {
+        if let Ok(alert) = serde_json::from_str::<serde_json::Value>(&line)
+            && let (Some(watch), Some(txid)) = (alert["watch"].as_u64(), alert["txid"].as_str())
+        {
+            let key = match alert["asset"].as_str() {
+                Some(asset) => format!("{txid}/{asset}"),
+                None => txid.to_owned(),
+            };
+            seen.insert((watch, key));
+        }
+    }
+    Ok(seen)
+}
+
+/// Alert delivery and the watch state, as the follow loop's event handler.
+struct Alerts<'a> {
+    store: PathBuf,
+    network: Network,
+    delivery: Delivery,
+    /// Built at the first block, and again after a reorganisation or a change of the watchlist.
+    watcher: Option<Watcher>,
+    /// Modification time of `watches.json` when the watcher was built.
+    watches_seen: Option<std::time::SystemTime>,
+    out: &'a mut dyn Write,
+}
+
+#[allow(clippy::print_stderr, reason = "follow logs to stderr")]
+fn log(message: &str) {
+    eprintln!("{message}");
+}
+
+impl FollowEvents for Alerts<'_> {
+    fn block(
+        &mut self,
+        view: &ChainView<'_>,
+        height: Height,
+        block: &DecodedBlock,
+    ) -> Result<(), String> {
+        let modified =
+            fs_err::metadata(self.store.join("watches.json")).and_then(|meta| meta.modified()).ok();
+        if modified != self.watches_seen {
+            self.watcher = None;
+            self.watches_seen = modified;
+        }
+        if self.watcher.is_none() {
+            self.watcher = Some(
+                Watcher::load(&self.store, self.network, view)
+                    .map_err(|error| format!("{error:#}"))?,
+            );
+        }
+        let watcher = self.watcher.as_mut().expect("loaded above");
+        let alerts = watcher.check(view, height, block);
+        self.delivery.publish(self.out, &alerts)
+    }
+
+    fn reorg(&mut self, from: Height, to: Height) {
+        // Taint and clusters are rebuilt from the unwound store at the next block.
+        self.watcher = None;
+        let _ = writeln!(
+            self.out,
+            "{}",
+            json!({"event": "reorg", "from_height": from.get(), "fork_height": to.get()})
+        );
+    }
+
+    fn synced(&mut self, tip: Height) {
+        let _ = writeln!(self.out, "{}", json!({"event": "synced", "tip_height": tip.get()}));
+        let _ = self.out.flush();
+    }
+
+    fn node_error(&mut self, error: &str) {
+        log(&format!("node error (retrying): {error}"));
+    }
+
+    fn idle(&mut self) {
+        self.delivery.deliver();
+    }
+}
+
 /// Resolved watches, and the coins tainted by watched incidents.
 struct Watcher {
     network: Network,
@@ -239,13 +606,7 @@ impl Watcher {
             labels,
             seen: HashSet::new(),
         };
-        for line in read_alerts(dir)? {
-            if let Ok(alert) = serde_json::from_str::<serde_json::Value>(&line)
-                && let (Some(watch), Some(txid)) = (alert["watch"].as_u64(), alert["txid"].as_str())
-            {
-                watcher.seen.insert((watch, txid.to_owned()));
-            }
-        }
+        watcher.seen = alerted(dir)?;
         let incidents = load_incidents(dir)?;
         let mut stops: HashMap<AddressId, StopLabel> = HashMap::new();
         for label in watcher
@@ -265,6 +626,8 @@ impl Watcher {
         }
         for watch in &watches {
             match watch.kind {
+                // EVM addresses are `follow evm`'s.
+                WatchKind::Address if is_evm_address(&watch.target) => {}
                 WatchKind::Address => {
                     let key = network.parse_address(&watch.target)?;
                     watcher.addresses.entry(key).or_default().push(watch.id);
@@ -433,8 +796,6 @@ pub(crate) fn watch(
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let opened = Store::open(store)?;
-    let network: Network = crate::show::network_of(&opened)?;
     // No store lock: a running `follow` holds it, and picks up the new list at its next block.
     // The list is replaced atomically.
     let mut watches = load_watches(store)?;
@@ -455,7 +816,16 @@ pub(crate) fn watch(
                         (WatchKind::Outpoint, target.to_owned())
                     } else if target.parse::<u32>().is_ok() {
                         (WatchKind::Cluster, target.to_owned())
+                    } else if is_evm_address(target)
+                        || (target.starts_with("0x") && !cointrail_evm::chains(store)?.is_empty())
+                    {
+                        let address = EvmAddress::from_hex(target).with_context(|| {
+                            format!("`{target}` is not an EVM address (0x and 40 hex digits)")
+                        })?;
+                        (WatchKind::Address, address.to_string())
                     } else {
+                        // The Bitcoin store is opened only here: a store may hold EVM chains only.
+                        let network: Network = crate::show::network_of(&Store::open(store)?)?;
                         let key = network.parse_address(target)?;
                         (WatchKind::Address, network.encode_address(&key))
                     }

@@ -52,7 +52,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Ingest(IngestCommand::Btc(args)) => {
             ingest::btc(args, &store_dir(cli)?, format, &mut stdout)
         }
-        Command::Show(command) => show::run(command, &store_dir(cli)?, format, &mut stdout),
+        Command::Show(command) => {
+            show::run_on_chain(command, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
+        }
         Command::Status => show::status(&store_dir(cli)?, format, &mut stdout),
         Command::Cluster(args) => cluster::run(args, &store_dir(cli)?, format, &mut stdout),
         Command::Explain { address_a, address_b } => {

@@ -6,18 +6,36 @@ use std::path::Path;
 
 use anyhow::Context;
 use cointrail_btc::Network;
-use cointrail_query::{AddressJson, BlockJson, Snapshot, StatusJson, TxJson};
-use cointrail_store::Store;
+use cointrail_query::{
+    AddressJson, BlockJson, EvmAddressJson, EvmFlowJson, EvmTxJson, Snapshot, StatusJson, TxJson,
+};
+use cointrail_store::{LabelTable, Store};
 
 use crate::args::{Format, ShowCommand};
 use crate::output::{coins, emit, utc};
 
-pub(crate) fn run(
+/// `show`, with the EVM chain to use when the store holds several (`--chain NAME`): an EVM address
+/// (`0x` and 40 hex digits) or transaction hash (`0x` and 64) is answered from that chain, anything
+/// else from the UTXO chain.
+pub(crate) fn run_on_chain(
     command: &ShowCommand,
+    chain: Option<&str>,
     store_dir: &Path,
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    match command {
+        ShowCommand::Address { address } if cointrail_query::is_evm_address(address) => {
+            let labels = LabelTable::load(store_dir)?;
+            let json = cointrail_query::evm_address(store_dir, &labels, chain, address)?;
+            return emit(out, format, &json, print_evm_address);
+        }
+        ShowCommand::Tx { txid } if cointrail_query::is_evm_tx_hash(txid) => {
+            let json = cointrail_query::evm_tx(store_dir, chain, txid)?;
+            return emit(out, format, &json, print_evm_tx);
+        }
+        _ => {}
+    }
     let snapshot = Snapshot::open(store_dir)?;
     match command {
         ShowCommand::Tx { txid } => {
@@ -100,11 +118,46 @@ fn print_block(out: &mut dyn Write, block: &BlockJson) -> std::io::Result<()> {
 }
 
 pub(crate) fn status(store_dir: &Path, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
-    let snapshot = Snapshot::open(store_dir)?;
-    emit(out, format, &cointrail_query::status(&snapshot)?, print_status)
+    emit(out, format, &cointrail_query::store_status(store_dir)?, print_status)
 }
 
 fn print_status(out: &mut dyn Write, status: &StatusJson) -> std::io::Result<()> {
+    if !status.files.is_empty() || status.evm_chains.is_empty() {
+        print_utxo_status(out, status)?;
+    }
+    for chain in &status.evm_chains {
+        let counts = &chain.counts;
+        writeln!(out, "\nevm chain  {} (chain id {})", chain.chain, chain.chain_id)?;
+        match (&chain.tip_height, &chain.tip_hash) {
+            (Some(height), Some(hash)) => writeln!(out, "tip        {height} ({hash})")?,
+            _ => writeln!(out, "tip        - (empty)")?,
+        }
+        if let Some(first) = chain.first_block {
+            writeln!(out, "first      {first}")?;
+        }
+        writeln!(out, "blocks     {}", counts.blocks)?;
+        writeln!(out, "txs        {}", counts.txs)?;
+        writeln!(out, "flows      {}", counts.flows)?;
+        writeln!(out, "addresses  {}", counts.addresses)?;
+        writeln!(out, "assets     {}", counts.assets)?;
+        let gaps: Vec<String> = chain
+            .coverage_gaps
+            .iter()
+            .map(
+                |[first, last]| {
+                    if first == last { first.to_string() } else { format!("{first}-{last}") }
+                },
+            )
+            .collect();
+        if !gaps.is_empty() {
+            writeln!(out, "no traces  blocks {}", gaps.join(", "))?;
+        }
+        writeln!(out, "on disk    {} bytes", chain.bytes_on_disk)?;
+    }
+    Ok(())
+}
+
+fn print_utxo_status(out: &mut dyn Write, status: &StatusJson) -> std::io::Result<()> {
     writeln!(
         out,
         "store      {} {} (format v{})",
@@ -123,4 +176,75 @@ fn print_status(out: &mut dyn Write, status: &StatusJson) -> std::io::Result<()>
     let per_tx =
         if counts.txs == 0 { 0.0 } else { status.bytes_on_disk as f64 / counts.txs as f64 };
     writeln!(out, "on disk    {} bytes ({per_tx:.1} bytes/tx)", status.bytes_on_disk)
+}
+
+fn time_text(seconds: u64) -> String {
+    u32::try_from(seconds).map_or_else(|_| seconds.to_string(), utc)
+}
+
+fn asset_text(flow: &EvmFlowJson) -> String {
+    match &flow.symbol {
+        Some(symbol) if *symbol != flow.asset => format!("{symbol} ({})", flow.asset),
+        _ => flow.asset.clone(),
+    }
+}
+
+fn print_evm_flows(out: &mut dyn Write, flows: &[EvmFlowJson], tx: bool) -> std::io::Result<()> {
+    for flow in flows {
+        if tx {
+            let hash = flow.tx.as_deref().unwrap_or("-");
+            writeln!(out, "  {:>10}  {hash}", flow.block)?;
+            write!(out, "              ")?;
+        } else {
+            write!(out, "  ")?;
+        }
+        writeln!(
+            out,
+            "{:<10}  {} -> {}  {} {}",
+            flow.kind,
+            flow.from,
+            flow.to,
+            flow.amount,
+            asset_text(flow)
+        )?;
+    }
+    Ok(())
+}
+
+fn print_evm_address(out: &mut dyn Write, address: &EvmAddressJson) -> std::io::Result<()> {
+    let block = |b: Option<u64>| b.map_or("-".to_owned(), |b| b.to_string());
+    writeln!(out, "address   {} (evm chain {})", address.address, address.chain)?;
+    writeln!(out, "flows     {}", address.flow_count)?;
+    writeln!(out, "blocks    {} .. {}", block(address.first_block), block(address.last_block))?;
+    for label in &address.labels {
+        writeln!(out, "label     {} [{}] from {}", label.name, label.category, label.source)?;
+    }
+    writeln!(out, "\nbalances (base units)")?;
+    for balance in &address.balances {
+        let asset = &balance.asset;
+        let name = match (&asset.symbol, &asset.contract) {
+            (Some(symbol), Some(contract)) => format!("{symbol} ({contract})"),
+            (Some(symbol), None) => symbol.clone(),
+            (None, Some(contract)) => contract.clone(),
+            (None, None) => format!("asset {}", asset.id),
+        };
+        let decimals = asset.decimals.map_or(String::new(), |d| format!(", {d} decimals"));
+        writeln!(out, "  {name} [{}{decimals}]", asset.kind)?;
+        writeln!(
+            out,
+            "    received {} in {}, sent {} in {}, balance {}",
+            balance.received, balance.flows_in, balance.sent, balance.flows_out, balance.balance
+        )?;
+    }
+    let latest = if address.flows_truncated { "latest " } else { "" };
+    writeln!(out, "\n{latest}flows ({})", address.flows.len())?;
+    print_evm_flows(out, &address.flows, true)
+}
+
+fn print_evm_tx(out: &mut dyn Write, tx: &EvmTxJson) -> std::io::Result<()> {
+    writeln!(out, "tx      {} (evm chain {})", tx.hash, tx.chain)?;
+    writeln!(out, "block   {} ({}), index {}", tx.block, tx.block_hash, tx.index)?;
+    writeln!(out, "time    {}", time_text(tx.time))?;
+    writeln!(out, "\nflows ({})", tx.flows.len())?;
+    print_evm_flows(out, &tx.flows, false)
 }

@@ -5,12 +5,18 @@
 //! then ask it: [`tx`], [`address`], [`block`], [`status`], [`cluster`], [`trace`], [`risk`],
 //! [`search_labels`]. Every function returns a serializable document; printing is the caller's.
 
+mod evm;
 mod labels;
 mod risk;
 mod show;
 mod snapshot;
 mod trace;
 
+pub use evm::{
+    EVM_ADDRESS_FLOWS, EvmAddressJson, EvmAssetJson, EvmBalanceJson, EvmChainStatusJson,
+    EvmFlowJson, EvmTxJson, evm_address, evm_status, evm_tx, is_evm_address, is_evm_tx_hash,
+    select_evm_chain,
+};
 pub use labels::{LabelSearch, search_labels};
 pub use risk::{
     ExposureJson, PathJson, RiskJson, RiskTarget, RiskTargetKind, parse_risk_target, risk,
@@ -18,7 +24,7 @@ pub use risk::{
 pub use show::{
     AddressJson, AttributedLabel, BlockJson, ClusterJson, ClusterRef, Conflict, CountsJson,
     FileJson, HeldJson, InputJson, OutputJson, StatusJson, TxJson, address, block, cluster, status,
-    tx,
+    store_status, tx,
 };
 pub use snapshot::{Snapshot, StopSet, Stops};
 pub use trace::{

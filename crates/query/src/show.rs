@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use cointrail_btc::Network;
 use cointrail_cluster::Heuristic;
-use cointrail_store::{ChainView, FORMAT_VERSION};
+use cointrail_store::{ChainView, FORMAT_VERSION, StoreError};
 use cointrail_types::{AddressId, Hash32, Height, InputId, Label, OutputId, TxNum};
 use serde::Serialize;
 
@@ -155,6 +155,9 @@ pub struct StatusJson {
     pub bytes_on_disk: u64,
     /// Every file with its size.
     pub files: Vec<FileJson>,
+    /// The store's EVM chains (left out when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evm_chains: Vec<crate::evm::EvmChainStatusJson>,
 }
 
 /// Row counts of [`StatusJson`].
@@ -251,7 +254,7 @@ fn input_point(view: &ChainView<'_>, input: InputId) -> String {
 }
 
 fn corrupt(what: &str) -> QueryError {
-    QueryError::Store(cointrail_store::StoreError::Corrupt { what: what.to_owned() })
+    QueryError::Store(StoreError::Corrupt { what: what.to_owned() })
 }
 
 fn tx_json(view: &ChainView<'_>, network: Network, txnum: TxNum) -> Result<TxJson> {
@@ -453,7 +456,41 @@ fn parse_block_ref(view: &ChainView<'_>, text: &str) -> Result<Height> {
 ///
 /// An I/O error listing the directory.
 pub fn status(snapshot: &Snapshot) -> Result<StatusJson> {
-    let store = snapshot.store();
+    utxo_status(snapshot.store())
+}
+
+/// Returns the status of the store at `dir`: its UTXO chain, if it has one, and its EVM chains. A
+/// store that holds only EVM chains answers with an empty UTXO part (`chain` `evm`, `network`
+/// `none`, no tip, zero counts, no files).
+///
+/// # Errors
+///
+/// A store error (no store at all, another format version, a file missing or short).
+pub fn store_status(dir: &std::path::Path) -> Result<StatusJson> {
+    match cointrail_store::Store::open(dir) {
+        Ok(store) => utxo_status(&store),
+        Err(StoreError::NotFound { path }) => {
+            let evm_chains = crate::evm::evm_status(dir)?;
+            if evm_chains.is_empty() {
+                return Err(StoreError::NotFound { path }.into());
+            }
+            Ok(StatusJson {
+                format_version: cointrail_store::evm::EVM_FORMAT_VERSION,
+                chain: "evm".to_owned(),
+                network: "none".to_owned(),
+                tip_height: None,
+                tip_hash: None,
+                counts: CountsJson { blocks: 0, txs: 0, inputs: 0, outputs: 0, addresses: 0 },
+                bytes_on_disk: 0,
+                files: Vec::new(),
+                evm_chains,
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn utxo_status(store: &cointrail_store::Store) -> Result<StatusJson> {
     let view = store.view();
     let counts = view.counts();
     let tip = view.tip();
@@ -475,6 +512,7 @@ pub fn status(snapshot: &Snapshot) -> Result<StatusJson> {
         },
         bytes_on_disk: files.iter().map(|file| file.bytes).sum(),
         files,
+        evm_chains: crate::evm::evm_status(store.dir())?,
     })
 }
 

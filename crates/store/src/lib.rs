@@ -184,13 +184,13 @@ pub struct StoreLock {
 }
 
 impl StoreLock {
-    /// Takes the lock of the store at `dir`, which must hold a store.
+    /// Takes the lock of the store at `dir`, which must hold a store (a UTXO chain or EVM chains).
     ///
     /// # Errors
     ///
     /// [`StoreError::NotFound`] without a store, [`StoreError::Locked`] if another writer has it.
     pub fn acquire(dir: &Path) -> Result<Self> {
-        if Manifest::read(dir)?.is_none() {
+        if Manifest::read(dir)?.is_none() && evm::evm_chains(dir)?.is_empty() {
             return Err(StoreError::NotFound { path: dir.to_owned() });
         }
         let file = fs::OpenOptions::new()

@@ -5,7 +5,9 @@ mod api;
 mod cluster;
 mod crash;
 mod errors;
+mod evm_show;
 mod follow;
+mod follow_evm;
 mod regtest;
 mod trace;
 
