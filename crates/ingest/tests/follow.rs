@@ -23,7 +23,7 @@ fn genesis() -> Vec<u8> {
 
 /// Serves JSON-RPC: the chain has one block (height 0), but `getblock` answers `block` whatever
 /// hash is asked for.
-fn scripted_node(block: Vec<u8>) -> String {
+fn scripted_node(block: &[u8]) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let hex: String = block.iter().map(|byte| format!("{byte:02x}")).collect();
@@ -91,7 +91,7 @@ impl FollowEvents for Quiet {
 
 #[test]
 fn a_node_answering_the_wrong_block_is_retried_and_nothing_is_written() {
-    let url = scripted_node(genesis());
+    let url = scripted_node(&genesis());
     let temp = tempfile::tempdir().unwrap();
     let options = FollowOptions {
         network: Network::Mainnet,
