@@ -153,7 +153,7 @@ fn follow(node: &Node, store: &Path, extra: &[&str]) -> Vec<Value> {
 fn chain_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     cointrail_testkit::dir_snapshot(
         dir,
-        &["LOCK", "watches.json", "alerts.jsonl", "alerts.delivered"],
+        &["LOCK", "watches.json", "alerts.jsonl", "alerts.delivered", "incidents.json"],
     )
 }
 
@@ -247,6 +247,53 @@ fn follow_litecoind_through_reorgs_with_alerts_and_webhook() {
         "no duplicate alert"
     );
 
+    // An incident: the 10 coins paid to the payee are stolen. Moving them raises an alert, and so
+    // does moving what they paid for (taint follows the coins).
+    let vout = (0..2)
+        .find(|vout| {
+            let output = node.cli(&["gettxout", &txid, &vout.to_string()]);
+            output.contains(&payee)
+        })
+        .unwrap();
+    let seed = format!("{txid}:{vout}");
+    super::json(&[
+        "incident",
+        "add",
+        "--store",
+        path(&store),
+        "--name",
+        "heist",
+        "--actor",
+        "X",
+        "--seed",
+        &seed,
+    ]);
+    let incident_watch =
+        super::json(&["watch", "add", "--incident", "heist", "--store", path(&store)]);
+    let spend = |outpoint: &str, to: &str, amount: &str| -> String {
+        let (spent_txid, spent_vout) = outpoint.split_once(':').unwrap();
+        let inputs = format!("[{{\"txid\":\"{spent_txid}\",\"vout\":{spent_vout}}}]");
+        let outputs = format!("{{\"{to}\":{amount}}}");
+        let raw = node.cli(&["createrawtransaction", &inputs, &outputs]);
+        let signed: Value =
+            serde_json::from_str(&node.cli(&["signrawtransactionwithwallet", &raw])).unwrap();
+        node.cli(&["sendrawtransaction", signed["hex"].as_str().unwrap()])
+    };
+    let launderer = node.cli(&["getnewaddress"]);
+    let first_hop = spend(&seed, &launderer, "9.999");
+    node.mine(1, &other);
+    let second_hop = spend(&format!("{first_hop}:0"), &node.cli(&["getnewaddress"]), "9.998");
+    node.mine(1, &other);
+    let lines = follow(&node, &store, &[]);
+    let incident_alerts: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["event"] == "alert" && line["watch"] == incident_watch["id"])
+        .collect();
+    assert_eq!(incident_alerts.len(), 2, "{lines:?}");
+    assert_eq!(incident_alerts[0]["txid"], first_hop);
+    assert_eq!(incident_alerts[0]["watch_kind"], "incident");
+    assert_eq!(incident_alerts[1]["txid"], second_hop, "taint follows the coins");
+
     // The node disappears: follow says so and keeps what it has; it resumes when the node is back.
     node.stop();
     let url = node.url();
@@ -270,9 +317,9 @@ fn follow_litecoind_through_reorgs_with_alerts_and_webhook() {
     assert!(!gone.status.success());
     let error = String::from_utf8_lossy(&gone.stderr);
     assert!(error.contains("getblockcount"), "{error}");
-    assert_eq!(super::json(&["status", "--store", path(&store)])["tip_height"], 111);
+    assert_eq!(super::json(&["status", "--store", path(&store)])["tip_height"], 113);
     node.restart();
-    assert_eq!(follow(&node, &store, &[]).last().unwrap()["tip_height"], 111);
+    assert_eq!(follow(&node, &store, &[]).last().unwrap()["tip_height"], 113);
 
     // Reorgs of depth 1, 3 and 10: a competing branch one block longer wins.
     for depth in [1u32, 3, 10] {
