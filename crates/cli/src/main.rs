@@ -60,7 +60,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Explain { address_a, address_b } => {
             cluster::explain(&store_dir(cli)?, address_a, address_b, format, &mut stdout)
         }
-        Command::Trace(args) => trace::run(args, &store_dir(cli)?, format, &mut stdout),
+        Command::Trace(args) => {
+            trace::run(args, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
+        }
         Command::Incident(command) => incident::run(command, &store_dir(cli)?, format, &mut stdout),
         Command::Actor(ActorCommand::Report { actor, options, prices, output }) => {
             incident::report(

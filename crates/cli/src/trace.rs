@@ -26,10 +26,14 @@ pub(crate) fn policy_options(args: &TraceOptionArgs) -> anyhow::Result<TraceOpti
 
 pub(crate) fn run(
     args: &TraceArgs,
+    chain: Option<&str>,
     dir: &Path,
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if args.seeds.iter().any(|seed| cointrail_query::is_evm_address(seed)) {
+        return run_evm(args, chain, dir, format, out);
+    }
     let snapshot = Snapshot::open(dir)?;
     let options = policy_options(&args.options)?;
     let params = TraceParams {
@@ -45,6 +49,33 @@ pub(crate) fn run(
     };
     let document =
         cointrail_query::trace(&snapshot, &params, &options, usize::MAX, command_line())?;
+    crate::output::write_trace(&document, format, args.output.as_deref(), out, "cointrail trace")
+}
+
+/// `trace --from 0x…`: the account-model trace on an EVM chain (`--chain` when there are several).
+fn run_evm(
+    args: &TraceArgs,
+    chain: Option<&str>,
+    dir: &Path,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let [seed] = args.seeds.as_slice() else {
+        anyhow::bail!("an EVM trace takes one seed address");
+    };
+    let labels = cointrail_store::LabelTable::load(dir)?;
+    let document = cointrail_query::evm_trace(
+        dir,
+        &labels,
+        chain,
+        seed,
+        &args.options.policy,
+        &args.options.direction,
+        args.options.max_hops,
+        args.options.max_txs,
+        &args.options.stop_category,
+        command_line(),
+    )?;
     crate::output::write_trace(&document, format, args.output.as_deref(), out, "cointrail trace")
 }
 
@@ -64,12 +95,17 @@ pub(crate) fn command_line() -> String {
 
 /// Prints a trace document for people.
 pub(crate) fn print(out: &mut dyn Write, document: &TraceDocument) -> std::io::Result<()> {
+    // EVM traces (account model) are in wei.
+    let evm = document.chain.starts_with("evm ");
+    let unit = if evm { "wei" } else { "BTC" };
+    let coins = |amount: u64| if evm { amount.to_string() } else { coins(amount) };
     writeln!(
         out,
-        "{} trace, {} policy, from {} seed outputs: {} BTC",
+        "{} trace, {} policy, from {} {}: {} {unit}",
         document.direction,
         document.policy,
         document.seeds.len(),
+        if evm { "seed addresses" } else { "seed outputs" },
         coins(document.seed_amount)
     )?;
     for seed in document.seeds.iter().take(10) {
@@ -91,7 +127,7 @@ pub(crate) fn print(out: &mut dyn Write, document: &TraceDocument) -> std::io::R
     writeln!(
         out,
         "\n{:<32} {:<10} {:>20} {:>7} {:>5}",
-        "reached", "category", "BTC", "share", "hops"
+        "reached", "category", unit, "share", "hops"
     )?;
     for reached in &document.reached {
         writeln!(

@@ -6,6 +6,7 @@
 //! [`search_labels`]. Every function returns a serializable document; printing is the caller's.
 
 mod evm;
+mod evm_trace;
 mod labels;
 mod risk;
 mod show;
@@ -17,6 +18,7 @@ pub use evm::{
     EvmFlowJson, EvmTxJson, evm_address, evm_status, evm_tx, is_evm_address, is_evm_tx_hash,
     select_evm_chain,
 };
+pub use evm_trace::evm_trace;
 pub use labels::{LabelSearch, search_labels};
 pub use risk::{
     ExposureJson, PathJson, RiskJson, RiskTarget, RiskTargetKind, parse_risk_target, risk,

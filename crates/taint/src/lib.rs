@@ -9,6 +9,7 @@
 //!
 //! Start with [`trace`].
 
+mod account;
 mod patterns;
 mod policy;
 
@@ -16,6 +17,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
+pub use account::{
+    AccountEdge, AccountFlows, AccountLimits, AccountNode, AccountReached, AccountSeed,
+    AccountTraceReport, Flow, trace_account,
+};
 pub use patterns::{CoinjoinCrossed, Consolidation, Patterns, Peel, PeelChain};
 pub use policy::{ParsePolicyError, Policy};
 

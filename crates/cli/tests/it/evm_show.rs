@@ -48,7 +48,7 @@ fn answer(method: &str, params: &Value) -> Result<Value, (i64, String)> {
 }
 
 /// Starts the scripted node and returns its URL.
-fn start_node() -> String {
+pub(super) fn start_node() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -95,7 +95,7 @@ fn start_node() -> String {
 }
 
 /// Ingests blocks 1755634-1755635 into chain `name` of the store at `store`.
-fn ingest_chain(url: &str, store: &Path, name: &str) {
+pub(super) fn ingest_chain(url: &str, store: &Path, name: &str) {
     let options = IngestOptions {
         batch_blocks: 10,
         source: SourceOptions {

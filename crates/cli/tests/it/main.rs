@@ -6,6 +6,7 @@ mod cluster;
 mod crash;
 mod errors;
 mod evm_show;
+mod evm_trace;
 mod follow;
 mod follow_evm;
 mod regtest;

@@ -1,0 +1,221 @@
+//! `trace` on EVM chains: the account-model trace of `cointrail_taint::trace_account` over a
+//! stored chain, as a [`TraceDocument`] so every renderer works.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use cointrail_report::{Edge, Node, Patterns, Reached, Reproduce, Source, TraceDocument};
+use cointrail_store::LabelTable;
+use cointrail_store::evm::{EvmStore, EvmView, FlowKind};
+use cointrail_taint::{
+    AccountFlows, AccountLimits, AccountNode, AccountSeed, Flow, Policy, StopLabel, trace_account,
+};
+use cointrail_types::EvmAddress;
+
+use crate::evm::select_evm_chain;
+use crate::{QueryError, Result};
+
+struct Flows<'a>(EvmView<'a>);
+
+impl AccountFlows for Flows<'_> {
+    fn flows_of(&self, address: &EvmAddress) -> Vec<Flow> {
+        self.0
+            .flows_of(address)
+            .into_iter()
+            // Token ids are not amounts.
+            .filter(|flow| flow.kind != FlowKind::Erc721)
+            .map(|flow| {
+                let bytes = flow.amount.to_be_bytes();
+                let mut low = [0u8; 16];
+                low.copy_from_slice(&bytes[16..]);
+                // Amounts above u128::MAX (token supplies only) are clamped.
+                let amount = if bytes[..16].iter().any(|byte| *byte != 0) {
+                    u128::MAX
+                } else {
+                    u128::from_be_bytes(low)
+                };
+                Flow {
+                    id: flow.id,
+                    tx: flow.tx.and_then(|number| self.0.tx(number)).map(|tx| tx.hash),
+                    from: flow.from,
+                    to: flow.to,
+                    asset: flow.asset,
+                    amount,
+                    fee: matches!(flow.kind, FlowKind::Fee | FlowKind::Burn),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Traces the native currency received by the EVM address `seed` (`0x` and 40 hex digits) forward
+/// on chain `chain` (or the store's only EVM chain) under `policy` (`haircut` or `fifo`), stopping
+/// at addresses whose labels in `labels` have a category in `stop_categories`.
+///
+/// Amounts are wei; the document's amounts are 64-bit, so a seed amount above `u64::MAX` wei
+/// (about 18.4 ether) is refused.
+///
+/// # Errors
+///
+/// [`QueryError::Invalid`] for a bad address, an unsupported policy or direction, or a seed amount
+/// too large for the document; [`QueryError::NotFound`] without (such) an EVM chain.
+#[allow(clippy::too_many_arguments)]
+pub fn evm_trace(
+    dir: &Path,
+    labels: &LabelTable,
+    chain: Option<&str>,
+    seed: &str,
+    policy: &str,
+    direction: &str,
+    max_hops: u32,
+    max_flows: usize,
+    stop_categories: &[String],
+    command: String,
+) -> Result<TraceDocument> {
+    let policy: Policy = policy.parse().map_err(|error: cointrail_taint::ParsePolicyError| {
+        QueryError::invalid(error.to_string())
+    })?;
+    if !matches!(policy, Policy::Haircut | Policy::Fifo) {
+        return Err(QueryError::invalid(format!(
+            "policy {policy} is not defined on EVM account balances: use haircut or fifo"
+        )));
+    }
+    if direction != "forward" {
+        return Err(QueryError::invalid("EVM traces are forward only"));
+    }
+    let address = EvmAddress::from_hex(seed.trim())
+        .map_err(|error| QueryError::invalid(error.to_string()))?;
+    let name = select_evm_chain(dir, chain)?;
+    let store = EvmStore::open(dir, &name)?;
+    let view = store.view();
+    let stops = |address: &EvmAddress| {
+        labels
+            .of(&address.to_string())
+            .find(|label| stop_categories.contains(&label.category))
+            .map(|label| StopLabel { name: label.name.clone(), category: label.category.clone() })
+    };
+    let flows = Flows(view.clone());
+    let report = trace_account(
+        &flows,
+        &stops,
+        AccountSeed { address, from_flow: 0 },
+        0,
+        policy,
+        AccountLimits { max_hops, max_flows },
+    );
+    let too_large = |_| {
+        QueryError::invalid(format!(
+            "the seed amount {} wei does not fit the trace document's 64-bit amounts",
+            report.seed_amount
+        ))
+    };
+    let amount = |value: u128| u64::try_from(value).map_err(too_large);
+    let seed_amount = amount(report.seed_amount)?;
+    let seed_text = address.to_string();
+    let node_id = |node: &AccountNode| match node {
+        AccountNode::Address(address) => format!("tx:{address}"),
+        AccountNode::Stop(label) => format!("stop:{}", label.name),
+        AccountNode::Unspent(address) => format!("unspent:{address}"),
+        AccountNode::Fees => "fees".to_owned(),
+        AccountNode::Cut => "cut".to_owned(),
+    };
+    let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
+    nodes.insert(
+        format!("tx:{seed_text}"),
+        Node {
+            id: format!("tx:{seed_text}"),
+            kind: "tx".to_owned(),
+            label: seed_text.clone(),
+            height: None,
+            seed: true,
+        },
+    );
+    let mut edges = Vec::with_capacity(report.edges.len());
+    for edge in &report.edges {
+        for node in [&edge.from, &edge.to] {
+            let id = node_id(node);
+            nodes.entry(id.clone()).or_insert_with(|| {
+                let (kind, label) = match node {
+                    AccountNode::Address(address) => ("tx", address.to_string()),
+                    AccountNode::Stop(label) => {
+                        ("stop", format!("{} ({})", label.name, label.category))
+                    }
+                    AccountNode::Unspent(address) => ("unspent", address.to_string()),
+                    AccountNode::Fees => ("fees", "fees".to_owned()),
+                    AccountNode::Cut => ("cut", "not followed".to_owned()),
+                };
+                Node { id, kind: kind.to_owned(), label, height: None, seed: false }
+            });
+        }
+        edges.push(Edge {
+            from: node_id(&edge.from),
+            to: node_id(&edge.to),
+            amount: amount(edge.amount)?,
+            output: None,
+        });
+    }
+    let mut sources = BTreeSet::new();
+    let mut reached = Vec::with_capacity(report.reached.len());
+    for at in &report.reached {
+        for address in &at.addresses {
+            let text = address.to_string();
+            for label in labels.of(&text).filter(|label| label.name == at.label.name) {
+                sources.insert((
+                    label.name.clone(),
+                    label.category.clone(),
+                    text.clone(),
+                    label.source.clone(),
+                ));
+            }
+        }
+        reached.push(Reached {
+            label: at.label.name.clone(),
+            category: at.label.category.clone(),
+            amount: amount(at.amount)?,
+            hops: at.hops,
+            txs: at.txs.iter().map(ToString::to_string).collect(),
+            outputs: at.addresses.iter().map(ToString::to_string).collect(),
+        });
+    }
+    let tip = view.tip();
+    Ok(TraceDocument {
+        policy: policy.name().to_owned(),
+        direction: "forward".to_owned(),
+        chain: format!("evm {name} (chain id {})", view.spec().chain_id),
+        seeds: vec![seed_text],
+        seed_amount,
+        reached,
+        unspent: amount(report.unspent)?,
+        unspent_outputs: report.unspent_at.len() as u64,
+        fees: amount(report.fees)?,
+        mined: 0,
+        below_min_amount: 0,
+        beyond_limits: amount(report.cut)?,
+        seed_overlap: amount(report.seed_overlap)?,
+        conserved: report.conserved(),
+        truncated: report.truncated.map(|reason| crate::trace::truncation_name(reason).to_owned()),
+        txs_visited: report.flows_visited,
+        nodes: nodes.into_values().collect(),
+        edges,
+        patterns: Patterns::default(),
+        sources: sources
+            .into_iter()
+            .map(|(label, category, address, source)| Source {
+                label,
+                category,
+                address,
+                source,
+                via_cluster: false,
+                reached_address: None,
+                joined_by: Vec::new(),
+            })
+            .collect(),
+        reproduce: Reproduce {
+            command,
+            tip_height: tip.and_then(|tip| u32::try_from(tip.block.number).ok()),
+            tip_hash: tip.map(|tip| tip.block.hash.to_string()),
+            clustered_txs: 0,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+    })
+}
