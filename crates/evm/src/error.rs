@@ -2,7 +2,7 @@
 
 use cointrail_store::StoreError;
 
-use crate::http::HttpError;
+use cointrail_ingest::http::HttpError;
 
 /// An answer from the node that the transform cannot use: malformed, incomplete or inconsistent.
 /// Names the block and the JSON-RPC method whose answer was wrong.

@@ -30,7 +30,6 @@
 //! ```
 
 mod error;
-pub mod http;
 mod ingest;
 pub mod source;
 pub mod transform;

@@ -17,7 +17,11 @@ use cointrail_types::{B256, EvmAddress};
 use serde_json::{Value, json};
 
 use crate::error::{EvmError, Result};
-use crate::http::{self, HttpError};
+use cointrail_ingest::http::{self, HttpError};
+
+/// Largest JSON-RPC answer accepted: a batch of blocks with receipts and call traces can reach tens
+/// of megabytes on mainnet.
+const MAX_BODY: usize = 512 << 20;
 use crate::transform::{RawBlock, Traces, decode_decimals, decode_hex, decode_symbol, method};
 
 /// How to talk to the node.
@@ -143,11 +147,12 @@ impl RpcSource {
         let mut attempt = 0;
         loop {
             self.throttle();
-            let answer = http::post(
+            let answer = http::post_limited(
                 &self.url,
                 &[("Content-Type", "application/json")],
                 body,
                 self.options.timeout,
+                MAX_BODY,
             );
             let retryable = match &answer {
                 Ok(response) => response.status == 429 || response.status >= 500,

@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// Largest response body accepted (a 4 MB block is 8 MB of hex, plus JSON).
-const MAX_BODY: usize = 64 << 20;
+/// Largest response body [`post`] accepts (a 4 MB block is 8 MB of hex, plus JSON).
+pub const MAX_BODY: usize = 64 << 20;
 
 /// Errors of an HTTP exchange.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,22 @@ pub fn post(
     headers: &[(&str, &str)],
     body: &[u8],
     timeout: Duration,
+) -> Result<Response, HttpError> {
+    post_limited(url, headers, body, timeout, MAX_BODY)
+}
+
+/// Like [`post`], accepting response bodies of up to `max_body` bytes (JSON-RPC batches of EVM
+/// blocks with receipts and traces reach tens of megabytes).
+///
+/// # Errors
+///
+/// [`HttpError`] for a bad URL, a network failure or timeout, or a malformed answer.
+pub fn post_limited(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+    max_body: usize,
 ) -> Result<Response, HttpError> {
     let rest = url.strip_prefix("http://").ok_or_else(|| HttpError::Url { url: url.to_owned() })?;
     let (authority, path) = match rest.find('/') {
@@ -129,7 +145,7 @@ pub fn post(
             if size == 0 {
                 break;
             }
-            if body.len() + size > MAX_BODY {
+            if body.len() + size > max_body {
                 return Err(malformed("body too large"));
             }
             let start = body.len();
@@ -139,14 +155,14 @@ pub fn post(
             reader.read_exact(&mut crlf).map_err(io)?;
         }
     } else if let Some(length) = length {
-        if length > MAX_BODY {
+        if length > max_body {
             return Err(malformed("body too large"));
         }
         body.resize(length, 0);
         reader.read_exact(&mut body).map_err(io)?;
     } else {
-        reader.take(MAX_BODY as u64 + 1).read_to_end(&mut body).map_err(io)?;
-        if body.len() > MAX_BODY {
+        reader.take(max_body as u64 + 1).read_to_end(&mut body).map_err(io)?;
+        if body.len() > max_body {
             return Err(malformed("body too large"));
         }
     }

@@ -64,7 +64,7 @@ impl Anvil {
 
     fn try_rpc(&self, method: &str, params: &Value) -> Result<Value, String> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let response = cointrail_evm::http::post(
+        let response = cointrail_ingest::http::post(
             &self.url,
             &[("Content-Type", "application/json")],
             body.to_string().as_bytes(),

@@ -403,7 +403,10 @@ fn bad_answers_name_the_method_and_block_and_keep_the_last_commit() {
     )
     .unwrap_err();
     assert!(
-        matches!(error, EvmError::Http { source: cointrail_evm::http::HttpError::Url { .. }, .. }),
+        matches!(
+            error,
+            EvmError::Http { source: cointrail_ingest::http::HttpError::Url { .. }, .. }
+        ),
         "{error}"
     );
 }
