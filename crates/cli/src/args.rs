@@ -215,10 +215,17 @@ pub(crate) struct FollowEvmArgs {
     /// The node's JSON-RPC URL
     #[arg(long, value_name = "URL")]
     pub(crate) rpc: String,
-    /// Stop once the store has the node's latest block
+    #[command(flatten)]
+    pub(crate) follow: FollowArgs,
+}
+
+/// Options shared by `follow btc` and `follow evm`.
+#[derive(Debug, Args)]
+pub(crate) struct FollowArgs {
+    /// Stop once the store has the node's tip (instead of following forever)
     #[arg(long)]
     pub(crate) exit_when_synced: bool,
-    /// Seconds between polls of the node's latest block
+    /// Seconds between polls of the node's tip
     #[arg(long, default_value_t = 2, value_name = "SECONDS")]
     pub(crate) poll_seconds: u64,
     /// Append alerts as JSON lines to this file (stdout otherwise)
@@ -247,18 +254,8 @@ pub(crate) struct FollowBtcArgs {
     /// litecoin-testnet, litecoin-regtest
     #[arg(long, default_value = "mainnet", value_name = "NETWORK")]
     pub(crate) network: String,
-    /// Stop once the store has the node's tip (instead of following forever)
-    #[arg(long)]
-    pub(crate) exit_when_synced: bool,
-    /// Seconds between polls of the node's tip
-    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
-    pub(crate) poll_seconds: u64,
-    /// Append alerts as JSON lines to this file (stdout otherwise)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) alerts: Option<PathBuf>,
-    /// POST each alert to this URL (retried until delivered)
-    #[arg(long, value_name = "URL")]
-    pub(crate) webhook: Option<String>,
+    #[command(flatten)]
+    pub(crate) follow: FollowArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,8 +46,8 @@ pub(crate) fn evm(
 ) -> anyhow::Result<()> {
     let delivery = Delivery {
         store: store.to_owned(),
-        file: args.alerts.clone(),
-        webhook: args.webhook.clone(),
+        file: args.follow.alerts.clone(),
+        webhook: args.follow.webhook.clone(),
     };
     let mut follower = EvmFollower {
         rpc: args.rpc.clone(),
@@ -61,7 +61,7 @@ pub(crate) fn evm(
         node_errors: 0,
         tip: None,
     };
-    let poll = Duration::from_secs(args.poll_seconds.max(1));
+    let poll = Duration::from_secs(args.follow.poll_seconds.max(1));
     let mut failures = 0u32;
     let mut announced: Option<(u64, B256)> = None;
     loop {
@@ -69,7 +69,7 @@ pub(crate) fn evm(
             Ok(tip) => {
                 failures = 0;
                 if let Some((number, hash)) = tip
-                    && (tip != announced || args.exit_when_synced)
+                    && (tip != announced || args.follow.exit_when_synced)
                 {
                     writeln!(
                         out,
@@ -84,7 +84,7 @@ pub(crate) fn evm(
                     out.flush()?;
                     announced = tip;
                 }
-                if args.exit_when_synced {
+                if args.follow.exit_when_synced {
                     follower.delivery.deliver();
                     break;
                 }
@@ -94,7 +94,7 @@ pub(crate) fn evm(
                 failures += 1;
                 follower.node_errors += 1;
                 log(&format!("node error (retrying): {error:#}"));
-                if args.exit_when_synced && failures >= 5 {
+                if args.follow.exit_when_synced && failures >= 5 {
                     return Err(
                         error.context(format!("follow evm gave up after {failures} failures"))
                     );
@@ -393,18 +393,18 @@ pub(crate) fn btc(
     let options = FollowOptions {
         network,
         store_dir: store.to_owned(),
-        poll: Duration::from_secs(args.poll_seconds.max(1)),
-        exit_when_synced: args.exit_when_synced,
+        poll: Duration::from_secs(args.follow.poll_seconds.max(1)),
+        exit_when_synced: args.follow.exit_when_synced,
         batch_blocks: 1_000,
-        max_failures: args.exit_when_synced.then_some(5),
+        max_failures: args.follow.exit_when_synced.then_some(5),
     };
     let mut alerts = Alerts {
         store: store.to_owned(),
         network,
         delivery: Delivery {
             store: store.to_owned(),
-            file: args.alerts.clone(),
-            webhook: args.webhook.clone(),
+            file: args.follow.alerts.clone(),
+            webhook: args.follow.webhook.clone(),
         },
         watcher: None,
         watches_seen: None,

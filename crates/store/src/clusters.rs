@@ -15,7 +15,7 @@ use cointrail_types::{AddressId, TxNum};
 
 use crate::column::{RoFile, RwFile, as_u32s_mut, read_u32, to_usize};
 use crate::error::{Result, StoreError};
-use crate::manifest::sync_dir;
+use crate::manifest::{sync_dir, write_json};
 
 /// Version of the cluster files' layout (`docs/store-format.md`).
 pub const CLUSTERS_FORMAT_VERSION: u64 = 1;
@@ -365,18 +365,7 @@ impl ClusterWriter {
             fs::rename(self.dir.join(format!("{array}.work")), self.dir.join(name))?;
         }
         self.links.trim()?;
-        let mut text = serde_json::to_string_pretty(&self.manifest).map_err(|error| {
-            StoreError::CorruptManifest {
-                path: self.dir.join(MANIFEST),
-                message: error.to_string(),
-            }
-        })?;
-        text.push('\n');
-        let temporary = self.dir.join("CLUSTERS.tmp");
-        fs::write(&temporary, text)?;
-        fs::File::open(&temporary)?.sync_all()?;
-        fs::rename(&temporary, self.dir.join(MANIFEST))?;
-        sync_dir(&self.dir)?;
+        write_json(&self.dir, MANIFEST, &self.manifest)?;
         if let Some(previous) = &self.committed {
             for name in generation_files(previous.generation) {
                 let path = self.dir.join(name);

@@ -6,7 +6,7 @@ use fs_err as fs;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
-use crate::manifest::sync_dir;
+use crate::manifest::write_json;
 
 const INCIDENTS: &str = "incidents.json";
 
@@ -48,12 +48,5 @@ pub fn load_incidents(dir: &Path) -> Result<Vec<Incident>> {
 pub fn save_incidents(dir: &Path, incidents: &[Incident]) -> Result<()> {
     let mut sorted = incidents.to_vec();
     sorted.sort();
-    let mut text = serde_json::to_string_pretty(&sorted)
-        .map_err(|error| StoreError::Corrupt { what: format!("incidents: {error}") })?;
-    text.push('\n');
-    let temporary = dir.join("incidents.json.tmp");
-    fs::write(&temporary, text)?;
-    fs::File::open(&temporary)?.sync_all()?;
-    fs::rename(&temporary, dir.join(INCIDENTS))?;
-    sync_dir(dir)
+    write_json(dir, INCIDENTS, &sorted)
 }

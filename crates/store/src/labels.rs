@@ -7,7 +7,7 @@ use cointrail_types::Label;
 use fs_err as fs;
 
 use crate::error::{Result, StoreError};
-use crate::manifest::sync_dir;
+use crate::manifest::replace_file;
 
 const LABELS: &str = "labels.jsonl";
 
@@ -106,10 +106,6 @@ impl LabelTable {
             text.push_str(&line);
             text.push('\n');
         }
-        let temporary = dir.join("labels.jsonl.tmp");
-        fs::write(&temporary, text)?;
-        fs::File::open(&temporary)?.sync_all()?;
-        fs::rename(&temporary, dir.join(LABELS))?;
-        sync_dir(dir)
+        replace_file(dir, LABELS, text.as_bytes())
     }
 }

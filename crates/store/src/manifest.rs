@@ -70,21 +70,31 @@ impl Manifest {
         serde_json::from_str(&text).map(Some).map_err(corrupt)
     }
 
-    /// Writes the manifest atomically: temporary file, sync, rename, sync the directory.
+    /// Writes the manifest atomically (see [`write_json`]).
     pub(crate) fn write(&self, dir: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(self).map_err(|error| {
-            StoreError::CorruptManifest { path: dir.join(MANIFEST), message: error.to_string() }
-        })?;
-        text.push('\n');
-        let temporary = dir.join("MANIFEST.tmp");
-        {
-            let file = fs::File::create(&temporary)?;
-            std::io::Write::write_all(&mut &file, text.as_bytes())?;
-            file.sync_all()?;
-        }
-        fs::rename(&temporary, dir.join(MANIFEST))?;
-        sync_dir(dir)
+        write_json(dir, MANIFEST, self)
     }
+}
+
+/// Replaces `dir/name` with `bytes` atomically: a temporary file `name.tmp` is written and synced,
+/// renamed over `name`, and the directory synced. Every small file of the store is written so.
+pub(crate) fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let temporary = dir.join(format!("{name}.tmp"));
+    {
+        let file = fs::File::create(&temporary)?;
+        std::io::Write::write_all(&mut &file, bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&temporary, dir.join(name))?;
+    sync_dir(dir)
+}
+
+/// Replaces `dir/name` with `value` as pretty JSON and a final newline, atomically.
+pub(crate) fn write_json<T: Serialize + ?Sized>(dir: &Path, name: &str, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|error| StoreError::Corrupt { what: format!("{name}: {error}") })?;
+    text.push('\n');
+    replace_file(dir, name, text.as_bytes())
 }
 
 /// Makes renames and creations in `dir` durable.

@@ -11,7 +11,7 @@ use fs_err as fs;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
-use crate::manifest::sync_dir;
+use crate::manifest::{replace_file, write_json};
 
 const WATCHES: &str = "watches.json";
 const ALERTS: &str = "alerts.jsonl";
@@ -78,14 +78,7 @@ pub fn load_watches(dir: &Path) -> Result<Vec<Watch>> {
 ///
 /// An I/O error; the previous list then stays in force.
 pub fn save_watches(dir: &Path, watches: &[Watch]) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(watches)
-        .map_err(|error| StoreError::Corrupt { what: format!("watches: {error}") })?;
-    text.push('\n');
-    let temporary = dir.join("watches.json.tmp");
-    fs::write(&temporary, text)?;
-    fs::File::open(&temporary)?.sync_all()?;
-    fs::rename(&temporary, dir.join(WATCHES))?;
-    sync_dir(dir)
+    write_json(dir, WATCHES, watches)
 }
 
 /// Reads every alert line of the log.
@@ -161,9 +154,5 @@ pub fn delivered_alerts(dir: &Path) -> Result<u64> {
 ///
 /// An I/O error.
 pub fn set_delivered_alerts(dir: &Path, count: u64) -> Result<()> {
-    let temporary = dir.join("alerts.delivered.tmp");
-    fs::write(&temporary, format!("{count}\n"))?;
-    fs::File::open(&temporary)?.sync_all()?;
-    fs::rename(&temporary, dir.join(DELIVERED))?;
-    sync_dir(dir)
+    replace_file(dir, DELIVERED, format!("{count}\n").as_bytes())
 }

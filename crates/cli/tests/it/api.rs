@@ -4,52 +4,20 @@
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
-use cointrail_btc::{DecodedBlock, Network};
-use cointrail_types::{AddressKey, AddressKind, Hash32};
+use cointrail_types::Hash32;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::regtest::{REGTEST_MAGIC, coinbase, mine, p2wpkh, regtest_genesis, tx};
+use super::regtest::{Miner, REGTEST_MAGIC, p2wpkh, tx, wpkh};
 use super::{cointrail, ingest, json, ok, path, write_blocks_dir};
 
 const BTC: u64 = 100_000_000;
 const FEE: u64 = 10_000;
 
-fn wpkh(byte: u8) -> String {
-    Network::Regtest.encode_address(&AddressKey::new(AddressKind::P2wpkh, &[byte; 20]))
-}
-
-struct Chain {
-    blocks: Vec<Vec<u8>>,
-    prev: Hash32,
-    time: u32,
-    height: u8,
-}
-
-impl Chain {
-    fn new() -> Self {
-        let genesis = regtest_genesis();
-        let prev = DecodedBlock::decode(&genesis).unwrap().hash;
-        Self { blocks: vec![genesis], prev, time: 1_296_689_000, height: 0 }
-    }
-
-    fn block(&mut self, reward_to: u8, txs: Vec<Vec<u8>>) -> Vec<Hash32> {
-        self.time += 600;
-        self.height += 1;
-        let mut all = vec![coinbase(self.height, p2wpkh(reward_to))];
-        all.extend(txs);
-        let block = mine(&self.prev.0, self.time, &all);
-        let decoded = DecodedBlock::decode(&block).unwrap();
-        self.prev = decoded.hash;
-        self.blocks.push(block);
-        decoded.txs.iter().map(|tx| tx.txid).collect()
-    }
-}
-
 /// sanctioned (0x5A) -> hop (0x71) -> join with clean coins -> deposit (0xD0): 2 hops;
 /// mixer (0x3E) -> deposit: 1 hop. Returns the blocks and the join's txid.
 fn chain() -> (Vec<Vec<u8>>, Hash32) {
-    let mut chain = Chain::new();
+    let mut chain = Miner::new();
     let sanctioned = chain.block(0x5A, vec![])[0];
     let clean = chain.block(0xC1, vec![])[0];
     let mixer = chain.block(0x3E, vec![])[0];

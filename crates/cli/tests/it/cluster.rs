@@ -4,15 +4,11 @@ use cointrail_btc::{DecodedBlock, Network};
 use cointrail_types::{AddressKey, AddressKind};
 use serde_json::Value;
 
-use super::regtest::{REGTEST_MAGIC, coinbase, mine, p2wpkh, regtest_genesis, tx};
+use super::regtest::{REGTEST_MAGIC, coinbase, mine, p2wpkh, regtest_genesis, tx, wpkh};
 use super::{cointrail, ingest, json, path, write_blocks_dir};
 
 fn p2pkh(byte: u8) -> Vec<u8> {
     [vec![0x76, 0xa9, 0x14], vec![byte; 20], vec![0x88, 0xac]].concat()
-}
-
-fn wpkh(byte: u8) -> String {
-    Network::Regtest.encode_address(&AddressKey::new(AddressKind::P2wpkh, &[byte; 20]))
 }
 
 fn pkh(byte: u8) -> String {

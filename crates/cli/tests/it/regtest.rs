@@ -2,7 +2,7 @@
 //! address text, and the error for an input whose prevout is unknown.
 
 use cointrail_btc::{DecodedBlock, Network, meets_target};
-use cointrail_types::{AddressKey, AddressKind};
+use cointrail_types::{AddressKey, AddressKind, Hash32};
 
 use super::{ingest, json, mainnet_blocks, path, write_blocks_dir};
 
@@ -133,4 +133,38 @@ fn unknown_prevout_names_outpoint_and_height() {
     let outpoint = format!("{}:3", cointrail_types::Hash32(missing));
     assert!(error.contains(&outpoint), "{error}");
     assert!(error.contains("height 1"), "{error}");
+}
+
+/// The P2WPKH regtest address of twenty `byte`s.
+pub(crate) fn wpkh(byte: u8) -> String {
+    Network::Regtest.encode_address(&AddressKey::new(AddressKind::P2wpkh, &[byte; 20]))
+}
+
+/// Mines regtest blocks on top of the regtest genesis, one after the other.
+pub(crate) struct Miner {
+    pub(crate) blocks: Vec<Vec<u8>>,
+    prev: Hash32,
+    time: u32,
+    height: u8,
+}
+
+impl Miner {
+    pub(crate) fn new() -> Self {
+        let genesis = regtest_genesis();
+        let prev = DecodedBlock::decode(&genesis).unwrap().hash;
+        Self { blocks: vec![genesis], prev, time: 1_296_689_000, height: 0 }
+    }
+
+    /// Mines a block whose coinbase pays `reward_to`, holding `txs`; returns the txids.
+    pub(crate) fn block(&mut self, reward_to: u8, txs: Vec<Vec<u8>>) -> Vec<Hash32> {
+        self.time += 600;
+        self.height += 1;
+        let mut all = vec![coinbase(self.height, p2wpkh(reward_to))];
+        all.extend(txs);
+        let block = mine(&self.prev.0, self.time, &all);
+        let decoded = DecodedBlock::decode(&block).unwrap();
+        self.prev = decoded.hash;
+        self.blocks.push(block);
+        decoded.txs.iter().map(|tx| tx.txid).collect()
+    }
 }

@@ -1,47 +1,14 @@
 //! Tracing end to end: a theft peeled into two exchanges whose deposit addresses are only known
 //! through their clusters, incidents, the actor report, and every output format.
 
-use cointrail_btc::{DecodedBlock, Network};
-use cointrail_types::{AddressKey, AddressKind, Hash32};
+use cointrail_types::Hash32;
 use serde_json::Value;
 
-use super::regtest::{REGTEST_MAGIC, coinbase, mine, p2wpkh, regtest_genesis, tx};
+use super::regtest::{Miner, REGTEST_MAGIC, p2wpkh, tx, wpkh};
 use super::{cointrail, ingest, json, path, write_blocks_dir};
 
 const BTC: u64 = 100_000_000;
 const FEE: u64 = 10_000;
-
-fn wpkh(byte: u8) -> String {
-    Network::Regtest.encode_address(&AddressKey::new(AddressKind::P2wpkh, &[byte; 20]))
-}
-
-struct Miner {
-    blocks: Vec<Vec<u8>>,
-    prev: Hash32,
-    time: u32,
-    height: u8,
-}
-
-impl Miner {
-    fn new() -> Self {
-        let genesis = regtest_genesis();
-        let prev = DecodedBlock::decode(&genesis).unwrap().hash;
-        Self { blocks: vec![genesis], prev, time: 1_296_689_000, height: 0 }
-    }
-
-    /// Mines a block whose coinbase pays `reward_to`, holding `txs`; returns the txids.
-    fn block(&mut self, reward_to: u8, txs: Vec<Vec<u8>>) -> Vec<Hash32> {
-        self.time += 600;
-        self.height += 1;
-        let mut all = vec![coinbase(self.height, p2wpkh(reward_to))];
-        all.extend(txs);
-        let block = mine(&self.prev.0, self.time, &all);
-        let decoded = DecodedBlock::decode(&block).unwrap();
-        self.prev = decoded.hash;
-        self.blocks.push(block);
-        decoded.txs.iter().map(|tx| tx.txid).collect()
-    }
-}
 
 /// Returns the blocks and the theft txid (its output 0, 30 BTC, is the seed).
 fn chain() -> (Vec<Vec<u8>>, Hash32) {

@@ -370,18 +370,7 @@ impl EvmManifest {
     }
 
     pub(crate) fn write(&self, dir: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(self).map_err(|error| {
-            StoreError::CorruptManifest { path: dir.join(MANIFEST), message: error.to_string() }
-        })?;
-        text.push('\n');
-        let temporary = dir.join("MANIFEST.tmp");
-        {
-            let file = fs::File::create(&temporary)?;
-            std::io::Write::write_all(&mut &file, text.as_bytes())?;
-            file.sync_all()?;
-        }
-        fs::rename(&temporary, dir.join(MANIFEST))?;
-        crate::manifest::sync_dir(dir)
+        crate::manifest::write_json(dir, MANIFEST, self)
     }
 }
 
