@@ -10,12 +10,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cointrail_query::{
-    AddressJson, ClusterJson, LabelSearch, RiskJson, RiskTarget, Snapshot, StatusJson, TraceParams,
-    TxJson,
+    AddressJson, ClusterJson, EvmRiskJson, EvmRiskTarget, LabelSearch, RiskJson, RiskTarget,
+    Snapshot, StatusJson, TraceParams, TxJson,
 };
 use cointrail_report::TraceDocument;
 use cointrail_risk::RiskOptions;
-use cointrail_types::Hash32;
+use cointrail_types::{B256, EvmAddress, Hash32};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -184,13 +184,15 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<StatusJ
 pub(crate) async fn address(
     State(state): State<AppState>,
     Path(address): Path<String>,
+    Params(query): Params<ChainQuery>,
 ) -> Result<Response, ApiError> {
     check_text("path parameter `address`", &address)?;
     let what = "path parameter `address`";
     if cointrail_query::is_evm_address(&address) {
-        // An EVM address: the store's only EVM chain answers (several: the error says so).
+        // An EVM address: the chain named by `chain`, or the store's only EVM chain.
         return blocking(&state, move |snapshot| {
-            cointrail_query::evm_address(snapshot.store().dir(), snapshot.labels(), None, &address)
+            let chain = query.chain.as_deref();
+            cointrail_query::evm_address(snapshot.store().dir(), snapshot.labels(), chain, &address)
                 .map_err(|error| ApiError::query(what, error))
         })
         .await
@@ -203,17 +205,32 @@ pub(crate) async fn address(
     .map(|json: AddressJson| Json(json).into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainQuery {
+    chain: Option<String>,
+}
+
 pub(crate) async fn tx(
     State(state): State<AppState>,
     Path(txid): Path<String>,
-) -> Result<Json<TxJson>, ApiError> {
-    parse_txid("path parameter `txid`", &txid)?;
+    Params(query): Params<ChainQuery>,
+) -> Result<Response, ApiError> {
+    let what = "path parameter `txid`";
+    if cointrail_query::is_evm_tx_hash(&txid) {
+        return blocking(&state, move |snapshot| {
+            cointrail_query::evm_tx(snapshot.store().dir(), query.chain.as_deref(), &txid)
+                .map_err(|error| ApiError::query(what, error))
+        })
+        .await
+        .map(|json| Json(json).into_response());
+    }
+    parse_txid(what, &txid)?;
     blocking(&state, move |snapshot| {
-        cointrail_query::tx(snapshot, &txid)
-            .map_err(|error| ApiError::query("path parameter `txid`", error))
+        cointrail_query::tx(snapshot, &txid).map_err(|error| ApiError::query(what, error))
     })
     .await
-    .map(Json)
+    .map(|json: TxJson| Json(json).into_response())
 }
 
 #[derive(Deserialize)]
@@ -279,6 +296,38 @@ pub(crate) async fn trace(
             .min(limits.trace_max_duration),
     );
     let command = format!("POST /v1/trace {}", serde_json::to_string(&params).unwrap_or_default());
+    if params.seeds.iter().any(|seed| cointrail_query::is_evm_address(seed)) {
+        let [seed] = params.seeds.as_slice() else {
+            return Err(ApiError::BadRequest(
+                "field `seeds`: an EVM trace takes one seed address".to_owned(),
+            ));
+        };
+        let seed = seed.clone();
+        let max_flows = limits.trace_max_txs;
+        let document: TraceDocument = analysis(&state, move |snapshot| {
+            cointrail_query::evm_trace(
+                snapshot.store().dir(),
+                snapshot.labels(),
+                params.chain.as_deref(),
+                &seed,
+                params.asset.as_deref(),
+                &params.policy,
+                &params.direction,
+                params.max_hops,
+                params.max_txs.min(max_flows),
+                &params.stop_category,
+                command,
+            )
+            .map_err(|error| ApiError::query("field `seeds`", error))
+        })
+        .await?;
+        return Ok(with_clamped(Json(document).into_response(), &clamped));
+    }
+    if params.chain.is_some() || params.asset.is_some() {
+        return Err(ApiError::BadRequest(
+            "fields `chain` and `asset` apply to EVM seeds (0x addresses) only".to_owned(),
+        ));
+    }
     let document: TraceDocument = analysis(&state, move |snapshot| {
         cointrail_query::trace(snapshot, &params, &options, limits.trace_max_seed_outputs, command)
             .map_err(|error| ApiError::query("field `seeds`", error))
@@ -291,6 +340,8 @@ pub(crate) async fn trace(
 #[serde(deny_unknown_fields)]
 pub(crate) struct RiskQuery {
     max_hops: Option<u32>,
+    chain: Option<String>,
+    asset: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -298,7 +349,17 @@ pub(crate) struct RiskQuery {
 pub(crate) struct TransferRequest {
     txid: String,
     vout: Option<u32>,
+    log_index: Option<u32>,
+    chain: Option<String>,
+    asset: Option<String>,
     max_hops: Option<u32>,
+}
+
+/// Where an EVM screening goes and what it screens.
+struct EvmScreening {
+    target: EvmRiskTarget,
+    chain: Option<String>,
+    asset: Option<String>,
 }
 
 fn risk_options(
@@ -341,14 +402,60 @@ async fn screen(
     Ok(with_clamped(Json(json).into_response(), clamped))
 }
 
+async fn screen_evm(
+    state: &AppState,
+    screening: EvmScreening,
+    options: RiskOptions,
+    parameter: &'static str,
+    clamped: &[String],
+) -> Result<Response, ApiError> {
+    let inner = Arc::clone(&state.inner);
+    let json: EvmRiskJson = analysis(state, move |snapshot| {
+        cointrail_query::evm_risk(
+            snapshot.store().dir(),
+            snapshot.labels(),
+            screening.chain.as_deref(),
+            screening.target,
+            screening.asset.as_deref(),
+            &inner.config.rules,
+            &options,
+            inner.config.limits.risk_max_outputs,
+        )
+        .map_err(|error| ApiError::query(parameter, error))
+    })
+    .await?;
+    Ok(with_clamped(Json(json).into_response(), clamped))
+}
+
+fn check_option(parameter: &str, value: Option<&String>) -> Result<(), ApiError> {
+    value.map_or(Ok(()), |text| check_text(parameter, text))
+}
+
 pub(crate) async fn risk_address(
     State(state): State<AppState>,
     Path(address): Path<String>,
     Params(query): Params<RiskQuery>,
 ) -> Result<Response, ApiError> {
     check_text("path parameter `address`", &address)?;
+    check_option("query parameter `chain`", query.chain.as_ref())?;
+    check_option("query parameter `asset`", query.asset.as_ref())?;
     let mut clamped = Vec::new();
     let options = risk_options(&state, query.max_hops, "query parameter", &mut clamped)?;
+    if cointrail_query::is_evm_address(&address) {
+        let target = EvmAddress::from_hex(address.trim())
+            .map_err(|error| ApiError::BadRequest(format!("path parameter `address`: {error}")))?;
+        let screening = EvmScreening {
+            target: EvmRiskTarget::Address(target),
+            chain: query.chain,
+            asset: query.asset,
+        };
+        return screen_evm(&state, screening, options, "path parameter `address`", &clamped).await;
+    }
+    if query.chain.is_some() || query.asset.is_some() {
+        return Err(ApiError::BadRequest(
+            "query parameters `chain` and `asset` apply to EVM addresses (0x…) only".to_owned(),
+        ));
+    }
     let target = RiskTarget::Address(address.trim().to_owned());
     screen(&state, target, options, "path parameter `address`", &clamped).await
 }
@@ -357,8 +464,34 @@ pub(crate) async fn risk_transfer(
     State(state): State<AppState>,
     Body(request): Body<TransferRequest>,
 ) -> Result<Response, ApiError> {
-    let hash = parse_txid("field `txid`", &request.txid)?;
+    check_text("field `txid`", &request.txid)?;
+    check_option("field `chain`", request.chain.as_ref())?;
+    check_option("field `asset`", request.asset.as_ref())?;
     let mut clamped = Vec::new();
+    if cointrail_query::is_evm_tx_hash(&request.txid) {
+        if request.vout.is_some() {
+            return Err(ApiError::BadRequest(
+                "field `vout` applies to Bitcoin transfers: an EVM token transfer is named by                  `log_index`"
+                    .to_owned(),
+            ));
+        }
+        let hash = B256::from_hex(request.txid.trim())
+            .map_err(|error| ApiError::BadRequest(format!("field `txid`: {error}")))?;
+        let options = risk_options(&state, request.max_hops, "field", &mut clamped)?;
+        let target = match request.log_index {
+            Some(log) => EvmRiskTarget::Log(hash, log),
+            None => EvmRiskTarget::Tx(hash),
+        };
+        let screening = EvmScreening { target, chain: request.chain, asset: request.asset };
+        return screen_evm(&state, screening, options, "field `txid`", &clamped).await;
+    }
+    if request.log_index.is_some() || request.chain.is_some() || request.asset.is_some() {
+        return Err(ApiError::BadRequest(
+            "fields `log_index`, `chain` and `asset` apply to EVM transfers (a 0x transaction              hash) only"
+                .to_owned(),
+        ));
+    }
+    let hash = parse_txid("field `txid`", &request.txid)?;
     let options = risk_options(&state, request.max_hops, "field", &mut clamped)?;
     let target = match request.vout {
         Some(vout) => RiskTarget::Output(hash, vout),

@@ -168,6 +168,16 @@ pub(crate) enum Command {
     /// Serve the screening API over HTTP (JSON under /v1, OpenAPI at /openapi.json)
     Serve(ServeArgs),
     /// Screen an address, a transaction or an output: exposure to risky labels, score and level
+    ///
+    /// Bitcoin: backward haircut through the transactions that paid the target, within
+    /// --max-hops. EVM (0x targets): the haircut make-up of the senders' balances, back through
+    /// their own senders, within --max-hops flows. Examples:
+    ///
+    ///   cointrail risk 1BoatSLRHtKNngkdXEeobR76b53LETtpyT --store ./store
+    ///   cointrail risk 0x<tx hash> --store ./store --format json
+    ///   cointrail risk 0x<tx hash>:3 --store ./store          (the token transfer of log 3)
+    ///   cointrail risk 0x<address> --asset USDT --chain ethereum --store ./store
+    #[command(verbatim_doc_comment)]
     Risk(RiskArgs),
     /// Follow a node: pull new blocks as they come, survive reorgs, alert when watched coins move
     #[command(subcommand)]
@@ -192,8 +202,13 @@ pub(crate) struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RiskArgs {
-    /// An address, a txid (its outputs) or an outpoint txid:vout
+    /// An address, a txid (its outputs) or an outpoint txid:vout; on an EVM chain an address
+    /// (0x + 40 hex), a transaction (0x + 64 hex) or one token transfer HASH:LOG_INDEX
     pub(crate) target: String,
+    /// EVM only: the asset to screen (`native`, the native symbol, a token contract or symbol);
+    /// default the native currency, or for a transaction the first asset it moves
+    #[arg(long, value_name = "ASSET")]
+    pub(crate) asset: Option<String>,
     /// Risk rules file (JSON; see docs/risk.md); default rules otherwise
     #[arg(long, value_name = "FILE")]
     pub(crate) rules: Option<PathBuf>,
@@ -309,6 +324,10 @@ pub(crate) struct TraceArgs {
     pub(crate) seeds: Vec<String>,
     #[command(flatten)]
     pub(crate) options: TraceOptionArgs,
+    /// EVM seeds only: the asset to trace (`native`, the native symbol, a token contract or a
+    /// token symbol); default the native currency
+    #[arg(long, value_name = "ASSET")]
+    pub(crate) asset: Option<String>,
     /// Write the result to this file instead of stdout
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,

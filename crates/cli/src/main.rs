@@ -77,7 +77,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         Command::Synth(args) => synth::run(args, format, &mut stdout),
         Command::Serve(args) => serve::run(args, &store_dir(cli)?),
-        Command::Risk(args) => risk::run(args, &store_dir(cli)?, format, &mut stdout),
+        Command::Risk(args) => {
+            risk::run(args, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
+        }
         Command::Follow(FollowCommand::Evm(args)) => {
             follow::evm(args, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
         }

@@ -34,6 +34,7 @@ pub(crate) fn run(
     if args.seeds.iter().any(|seed| cointrail_query::is_evm_address(seed)) {
         return run_evm(args, chain, dir, format, out);
     }
+    anyhow::ensure!(args.asset.is_none(), "--asset applies to EVM seeds (0x addresses) only");
     let snapshot = Snapshot::open(dir)?;
     let options = policy_options(&args.options)?;
     let params = TraceParams {
@@ -46,6 +47,8 @@ pub(crate) fn run(
         min_amount: args.options.min_amount,
         stop_category: args.options.stop_category.clone(),
         deposit_forwarding: args.options.deposit_forwarding,
+        chain: None,
+        asset: None,
     };
     let document =
         cointrail_query::trace(&snapshot, &params, &options, usize::MAX, command_line())?;
@@ -69,6 +72,7 @@ fn run_evm(
         &labels,
         chain,
         seed,
+        args.asset.as_deref(),
         &args.options.policy,
         &args.options.direction,
         args.options.max_hops,

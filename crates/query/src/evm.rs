@@ -178,7 +178,7 @@ pub fn select_evm_chain(dir: &Path, chain: Option<&str>) -> Result<String> {
 }
 
 /// The native currency's symbol of well-known chain ids (`ETH` otherwise).
-fn native_symbol(chain_id: u64) -> &'static str {
+pub(crate) fn native_symbol(chain_id: u64) -> &'static str {
     match chain_id {
         56 | 97 => "BNB",
         137 | 80_002 => "POL",
@@ -189,13 +189,13 @@ fn native_symbol(chain_id: u64) -> &'static str {
     }
 }
 
-struct Chain<'a> {
-    view: EvmView<'a>,
-    native: &'static str,
+pub(crate) struct Chain<'a> {
+    pub(crate) view: EvmView<'a>,
+    pub(crate) native: &'static str,
 }
 
 impl Chain<'_> {
-    fn asset(&self, id: u32) -> EvmAssetJson {
+    pub(crate) fn asset(&self, id: u32) -> EvmAssetJson {
         if id == 0 {
             return EvmAssetJson {
                 id,
@@ -245,7 +245,7 @@ impl Chain<'_> {
     }
 }
 
-fn open_chain(dir: &Path, chain: Option<&str>) -> Result<EvmStore> {
+pub(crate) fn open_chain(dir: &Path, chain: Option<&str>) -> Result<EvmStore> {
     let name = select_evm_chain(dir, chain)?;
     Ok(EvmStore::open(dir, &name)?)
 }

@@ -6,45 +6,51 @@ use std::path::Path;
 
 use cointrail_report::{Edge, Node, Patterns, Reached, Reproduce, Source, TraceDocument};
 use cointrail_store::LabelTable;
-use cointrail_store::evm::{EvmStore, EvmView, FlowKind};
+use cointrail_store::evm::{EvmStore, EvmView, FlowKind, FlowRecord};
 use cointrail_taint::{
     AccountFlows, AccountLimits, AccountNode, AccountSeed, Flow, Policy, StopLabel, trace_account,
 };
 use cointrail_types::EvmAddress;
 
 use crate::evm::select_evm_chain;
+use crate::evm_risk::resolve_asset;
 use crate::{QueryError, Result};
 
-struct Flows<'a>(EvmView<'a>);
+/// The stored flows of an EVM chain as the account-model analyses see them (EIP-721 transfers
+/// left out: token ids are not amounts).
+pub(crate) struct Flows<'a>(pub(crate) EvmView<'a>);
 
 impl AccountFlows for Flows<'_> {
     fn flows_of(&self, address: &EvmAddress) -> Vec<Flow> {
         self.0
             .flows_of(address)
-            .into_iter()
+            .iter()
             // Token ids are not amounts.
             .filter(|flow| flow.kind != FlowKind::Erc721)
-            .map(|flow| {
-                let bytes = flow.amount.to_be_bytes();
-                let mut low = [0u8; 16];
-                low.copy_from_slice(&bytes[16..]);
-                // Amounts above u128::MAX (token supplies only) are clamped.
-                let amount = if bytes[..16].iter().any(|byte| *byte != 0) {
-                    u128::MAX
-                } else {
-                    u128::from_be_bytes(low)
-                };
-                Flow {
-                    id: flow.id,
-                    tx: flow.tx.and_then(|number| self.0.tx(number)).map(|tx| tx.hash),
-                    from: flow.from,
-                    to: flow.to,
-                    asset: flow.asset,
-                    amount,
-                    fee: matches!(flow.kind, FlowKind::Fee | FlowKind::Burn),
-                }
-            })
+            .map(|flow| account_flow(&self.0, flow))
             .collect()
+    }
+}
+
+/// A stored flow as the account-model analyses see it: amounts above `u128::MAX` (token supplies
+/// only) clamped, gas and burns marked as fees.
+pub(crate) fn account_flow(view: &EvmView<'_>, flow: &FlowRecord) -> Flow {
+    let bytes = flow.amount.to_be_bytes();
+    let mut low = [0u8; 16];
+    low.copy_from_slice(&bytes[16..]);
+    let amount = if bytes[..16].iter().any(|byte| *byte != 0) {
+        u128::MAX
+    } else {
+        u128::from_be_bytes(low)
+    };
+    Flow {
+        id: flow.id,
+        tx: flow.tx.and_then(|number| view.tx(number)).map(|tx| tx.hash),
+        from: flow.from,
+        to: flow.to,
+        asset: flow.asset,
+        amount,
+        fee: matches!(flow.kind, FlowKind::Fee | FlowKind::Burn),
     }
 }
 
@@ -65,6 +71,7 @@ pub fn evm_trace(
     labels: &LabelTable,
     chain: Option<&str>,
     seed: &str,
+    asset: Option<&str>,
     policy: &str,
     direction: &str,
     max_hops: u32,
@@ -88,6 +95,8 @@ pub fn evm_trace(
     let name = select_evm_chain(dir, chain)?;
     let store = EvmStore::open(dir, &name)?;
     let view = store.view();
+    let native = crate::evm::native_symbol(view.spec().chain_id);
+    let asset_id = asset.map(|text| resolve_asset(&view, native, text)).transpose()?.unwrap_or(0);
     let stops = |address: &EvmAddress| {
         labels
             .of(&address.to_string())
@@ -99,7 +108,7 @@ pub fn evm_trace(
         &flows,
         &stops,
         AccountSeed { address, from_flow: 0 },
-        0,
+        asset_id,
         policy,
         AccountLimits { max_hops, max_flows },
     );

@@ -30,18 +30,31 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Opens the store at `dir` with its labels and clusters.
+    /// Opens the store at `dir` with its labels and clusters. A store that holds only EVM chains
+    /// opens with an empty UTXO chain.
     ///
     /// # Errors
     ///
     /// A store error (no store, another format version, a file missing or short), or
     /// [`crate::QueryError::Invalid`] for a store of an unknown network.
     pub fn open(dir: &Path) -> Result<Self> {
-        let store = Store::open(dir)?;
-        let chain = store.chain();
-        let network: Network = chain.network.parse().map_err(|_| StoreError::Corrupt {
-            what: format!("store holds unknown network {chain}"),
-        })?;
+        let (store, network) = match Store::open(dir) {
+            Ok(store) => {
+                let chain = store.chain();
+                let network: Network = chain.network.parse().map_err(|_| StoreError::Corrupt {
+                    what: format!("store holds unknown network {chain}"),
+                })?;
+                (store, network)
+            }
+            // A store of EVM chains only: an empty UTXO part (Bitcoin addresses parse, and have
+            // no activity).
+            Err(StoreError::NotFound { .. })
+                if !cointrail_store::evm::evm_chains(dir)?.is_empty() =>
+            {
+                (Store::empty(dir), Network::Mainnet)
+            }
+            Err(error) => return Err(error.into()),
+        };
         let labels = LabelTable::load(dir)?;
         let clusters = ClusterReader::open(dir)?;
         let mut snapshot = Self {

@@ -50,6 +50,13 @@ pub struct TraceParams {
     /// Count value as reached at an unlabeled deposit swept entirely into one stop label.
     #[serde(default)]
     pub deposit_forwarding: bool,
+    /// EVM seeds: the chain (default: the store's only EVM chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// EVM seeds: the asset to trace (`native`, the native symbol, a token contract or symbol;
+    /// default native).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<String>,
 }
 
 fn default_direction() -> String {

@@ -9,11 +9,15 @@
 //!
 //! Start with [`screen`].
 
+mod account;
 mod rules;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
+pub use account::{
+    AccountAssessment, AccountExposure, AccountPath, AccountTargetLabel, screen_account,
+};
 pub use rules::{CategoryRule, DEFAULT_RULES, Level, Levels, Rules, RulesError};
 
 use cointrail_taint::{

@@ -36,6 +36,11 @@ impl RoFile {
         Ok(Self { map: Some(map) })
     }
 
+    /// A file with no bytes.
+    pub(crate) fn empty() -> Self {
+        Self { map: None }
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
     }

@@ -117,6 +117,31 @@ impl Store {
         Ok(store)
     }
 
+    /// Returns a store with no UTXO chain (no blocks, no transactions, no addresses) at `dir`, for
+    /// readers of a store that holds only EVM chains. Nothing is written. Its chain is `evm` and
+    /// its network `none`.
+    pub fn empty(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            manifest: Manifest {
+                format_version: FORMAT_VERSION,
+                chain: "evm".to_owned(),
+                network: "none".to_owned(),
+                counts: Counts::default(),
+                txid_index_bits: 0,
+                address_index_bits: 0,
+            },
+            files: FILES.iter().map(|_| RoFile::empty()).collect(),
+            txid_index: RoFile::empty(),
+            address_index: RoFile::empty(),
+        }
+    }
+
+    /// Returns `true` for a store opened by [`Store::empty`] or one with no block yet.
+    pub fn is_empty(&self) -> bool {
+        self.manifest.counts.blocks == 0
+    }
+
     fn check_lengths(&self) -> Result<()> {
         let counts = self.manifest.counts;
         let expected = writer::committed_lengths(&counts);

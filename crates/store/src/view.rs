@@ -161,6 +161,10 @@ impl<'a> ChainView<'a> {
 
     /// Finds a transaction by txid.
     pub fn find_tx(&self, txid: &Hash32) -> Option<TxNum> {
+        if self.counts.txs == 0 {
+            // An empty store may have no index table at all.
+            return None;
+        }
         let found = index::find(
             self.columns.txid_index,
             self.columns.txid_index_bits,
@@ -274,6 +278,9 @@ impl<'a> ChainView<'a> {
 
     /// Finds an address by key.
     pub fn find_address(&self, key: &AddressKey) -> Option<AddressId> {
+        if self.counts.addresses == 0 {
+            return None;
+        }
         // Addresses are inserted once, so the first match is the only one.
         let found = index::find_first(
             self.columns.address_index,

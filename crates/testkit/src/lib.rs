@@ -15,6 +15,8 @@
 
 #![allow(clippy::cast_possible_truncation, reason = "test graphs are small; 64-bit targets only")]
 
+pub mod anvil;
+
 use std::collections::HashMap;
 use std::ops::Range;
 

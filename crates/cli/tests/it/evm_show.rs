@@ -268,6 +268,16 @@ fn several_evm_chains_need_chain() {
 
 /// GETs `uri` from the API's router over the store at `store`.
 fn api_get(store: &Path, uri: &str) -> (u16, Value) {
+    api_request(store, "GET", uri, None)
+}
+
+/// Sends a request to the API's router over the store at `store` (a loopback client).
+pub(super) fn api_request(
+    store: &Path,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
     use axum::body::Body;
     use axum::extract::ConnectInfo;
     use axum::http::Request;
@@ -277,13 +287,19 @@ fn api_get(store: &Path, uri: &str) -> (u16, Value) {
     runtime.block_on(async {
         let state =
             cointrail_api::AppState::new(cointrail_api::ApiConfig::new(store).unwrap()).unwrap();
-        let mut request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let mut request = Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let mut request = request
+            .body(body.map_or_else(Body::empty, |text| Body::from(text.to_owned())))
+            .unwrap();
         request
             .extensions_mut()
             .insert(ConnectInfo("127.0.0.1:9".parse::<std::net::SocketAddr>().unwrap()));
         let response = cointrail_api::router(state).oneshot(request).await.unwrap();
         let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     })
 }

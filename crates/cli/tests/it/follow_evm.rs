@@ -3,115 +3,19 @@
 //! watched dev account (raised once), and a reorganisation (`evm_snapshot` / `evm_revert`, then
 //! other blocks at the same heights) followed to the node's branch.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use cointrail_store::evm::EvmStore;
+use cointrail_testkit::anvil::{Anvil, DEV_ACCOUNTS};
 use cointrail_types::B256;
 use serde_json::{Value, json};
 
 use super::{cointrail, path};
 
 /// Anvil's first three dev accounts (unlocked, funded).
-const ALICE: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-const BOB: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-const CAROL: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
-
-/// Returns the anvil binary: `$COINTRAIL_ANVIL`, or what `scripts/install-anvil.sh` installs.
-fn anvil_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("COINTRAIL_ANVIL") {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-anvil.sh");
-    let output = Command::new("bash").arg(&script).output().unwrap();
-    assert!(
-        output.status.success(),
-        "anvil could not be installed by {}: {}",
-        script.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
-
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Anvil {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(anvil_binary())
-            .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
-        let started = Instant::now();
-        while anvil.try_rpc("eth_chainId", &json!([])).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "anvil did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        anvil
-    }
-
-    fn try_rpc(&self, method: &str, params: &Value) -> Result<Value, String> {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let response = cointrail_ingest::http::post(
-            &self.url,
-            &[("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-            Duration::from_secs(30),
-        )
-        .map_err(|error| error.to_string())?;
-        let answer: Value = serde_json::from_slice(&response.body).map_err(|e| e.to_string())?;
-        match answer.get("error") {
-            Some(error) => Err(error.to_string()),
-            None => Ok(answer["result"].clone()),
-        }
-    }
-
-    fn rpc(&self, method: &str, params: &Value) -> Value {
-        self.try_rpc(method, params)
-            .unwrap_or_else(|error| panic!("{method}({params}) failed: {error}"))
-    }
-
-    /// Sends ether from an unlocked dev account; anvil mines it into its own block. Returns the
-    /// transaction hash once mined.
-    fn send(&self, from: &str, to: &str, wei: u128) -> String {
-        let tx = json!({"from": from, "to": to, "value": format!("{wei:#x}")});
-        let hash = self.rpc("eth_sendTransaction", &json!([tx]));
-        let started = Instant::now();
-        while self.rpc("eth_getTransactionReceipt", &json!([hash])).is_null() {
-            assert!(started.elapsed() < Duration::from_secs(30), "{hash} was not mined");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        hash.as_str().unwrap().to_owned()
-    }
-
-    fn mine(&self) {
-        self.rpc("evm_mine", &json!([]));
-    }
-
-    fn latest(&self) -> u64 {
-        let text = self.rpc("eth_blockNumber", &json!([]));
-        u64::from_str_radix(text.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-    }
-
-    fn block(&self, number: u64) -> Value {
-        self.rpc("eth_getBlockByNumber", &json!([format!("{number:#x}"), false]))
-    }
-}
+const ALICE: &str = DEV_ACCOUNTS[0];
+const BOB: &str = DEV_ACCOUNTS[1];
+const CAROL: &str = DEV_ACCOUNTS[2];
 
 /// Runs `follow evm --exit-when-synced` and returns its JSON lines.
 fn follow(anvil: &Anvil, store: &Path) -> Vec<Value> {

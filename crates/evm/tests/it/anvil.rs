@@ -6,327 +6,21 @@
 //! (fees included) and `balanceOf`.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use cointrail_evm::{IngestOptions, NoProgress, SourceOptions, ingest_with};
 use cointrail_store::evm::{EvmStore, FlowKind};
+use cointrail_testkit::anvil::{
+    Anvil, address_of, forwarder_code, hex_data, token_code, transfer_data,
+};
 use cointrail_types::{EvmAddress, U256};
-use serde_json::{Value, json};
-
-/// Returns the anvil binary: `$COINTRAIL_ANVIL`, or what `scripts/install-anvil.sh` installs.
-fn anvil_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("COINTRAIL_ANVIL") {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-anvil.sh");
-    let output = Command::new("bash").arg(&script).output().unwrap();
-    assert!(
-        output.status.success(),
-        "anvil could not be installed by {}: {}",
-        script.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
-
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Anvil {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(anvil_binary())
-            .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
-        let started = Instant::now();
-        while anvil.try_rpc("eth_chainId", &json!([])).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "anvil did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        anvil
-    }
-
-    fn try_rpc(&self, method: &str, params: &Value) -> Result<Value, String> {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let response = cointrail_ingest::http::post(
-            &self.url,
-            &[("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-            Duration::from_secs(30),
-        )
-        .map_err(|error| error.to_string())?;
-        let answer: Value = serde_json::from_slice(&response.body).map_err(|e| e.to_string())?;
-        match answer.get("error") {
-            Some(error) => Err(error.to_string()),
-            None => Ok(answer["result"].clone()),
-        }
-    }
-
-    fn rpc(&self, method: &str, params: Value) -> Value {
-        self.try_rpc(method, &params)
-            .unwrap_or_else(|error| panic!("{method}({params}) failed: {error}"))
-    }
-
-    /// Sends a transaction from an unlocked dev account and returns its receipt (anvil mines
-    /// each transaction into its own block).
-    fn send(&self, tx: Value) -> Value {
-        let hash = self.rpc("eth_sendTransaction", json!([tx]));
-        let started = Instant::now();
-        loop {
-            let receipt = self.rpc("eth_getTransactionReceipt", json!([hash]));
-            if !receipt.is_null() {
-                return receipt;
-            }
-            assert!(started.elapsed() < Duration::from_secs(30), "{hash} was not mined");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn balance(&self, address: &EvmAddress) -> U256 {
-        quantity(&self.rpc("eth_getBalance", json!([address.to_string(), "latest"])))
-    }
-
-    fn token_balance(&self, token: &EvmAddress, holder: &EvmAddress) -> U256 {
-        let data = format!("0x70a08231{:0>64}", &holder.to_string()[2..]);
-        let answer =
-            self.rpc("eth_call", json!([{"to": token.to_string(), "data": data}, "latest"]));
-        quantity(&answer)
-    }
-}
-
-fn quantity(value: &Value) -> U256 {
-    let text = value.as_str().unwrap();
-    // eth_call answers are 32-byte words; both parse as quantities.
-    U256::from_hex_quantity(text).unwrap()
-}
-
-/// A tiny assembler: opcodes, pushes, and `PUSH1 label` / `JUMPDEST label`.
-enum Op {
-    Code(&'static [u8]),
-    Push(Vec<u8>),
-    PushLabel(&'static str),
-    Label(&'static str),
-}
-
-fn assemble(ops: &[Op]) -> Vec<u8> {
-    let mut labels = std::collections::HashMap::new();
-    let mut offset = 0usize;
-    for op in ops {
-        match op {
-            Op::Code(bytes) => offset += bytes.len(),
-            Op::Push(bytes) => offset += 1 + bytes.len(),
-            Op::PushLabel(_) => offset += 2,
-            Op::Label(name) => {
-                labels.insert(*name, offset);
-                offset += 1;
-            }
-        }
-    }
-    let mut code = Vec::new();
-    for op in ops {
-        match op {
-            Op::Code(bytes) => code.extend_from_slice(bytes),
-            Op::Push(bytes) => {
-                code.push(0x5f + bytes.len() as u8); // PUSH1..PUSH32
-                code.extend_from_slice(bytes);
-            }
-            Op::PushLabel(name) => code.extend([0x60, u8::try_from(labels[name]).unwrap()]),
-            Op::Label(_) => code.push(0x5b), // JUMPDEST
-        }
-    }
-    code
-}
-
-fn push(value: u64) -> Op {
-    let bytes = value.to_be_bytes();
-    let start = bytes.iter().position(|byte| *byte != 0).unwrap_or(7);
-    Op::Push(bytes[start..].to_vec())
-}
-
-/// Creation code that stores `runtime` as the contract's code after running `constructor`.
-fn creation(constructor: Vec<Op>, runtime: &[u8]) -> Vec<u8> {
-    // constructor · PUSH2 len DUP1 PUSH2 init_len PUSH1 0 CODECOPY PUSH1 0 RETURN · runtime
-    let head = assemble(&constructor);
-    let init_len = head.len() + 3 + 1 + 3 + 2 + 1 + 2 + 1;
-    let len = u16::try_from(runtime.len()).unwrap().to_be_bytes();
-    let offset = u16::try_from(init_len).unwrap().to_be_bytes();
-    let mut code = head;
-    code.extend([0x61, len[0], len[1], 0x80, 0x61, offset[0], offset[1], 0x60, 0, 0x39]);
-    code.extend([0x60, 0, 0xf3]);
-    assert_eq!(code.len(), init_len);
-    code.extend_from_slice(runtime);
-    code
-}
-
-const TRANSFER_TOPIC: &str = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
-
-/// A minimal EIP-20 token: balances in storage slot = holder address; `transfer` (reverts on
-/// insufficient balance), `balanceOf`, `symbol` ("TST"), `decimals` (18), `Transfer` events; the
-/// constructor mints `supply` to the deployer (with a `Transfer` from the zero address).
-fn token_code(supply: u64) -> Vec<u8> {
-    use Op::{Code, Label, Push, PushLabel};
-    let topic = Push(cointrail_evm::transform::decode_hex(&format!("0x{TRANSFER_TOPIC}")).unwrap());
-    let runtime = assemble(&[
-        push(0),
-        Code(&[0x35]),
-        push(0xe0),
-        Code(&[0x1c]), // selector
-        Code(&[0x80]),
-        Push(vec![0xa9, 0x05, 0x9c, 0xbb]),
-        Code(&[0x14]),
-        PushLabel("transfer"),
-        Code(&[0x57]),
-        Code(&[0x80]),
-        Push(vec![0x70, 0xa0, 0x82, 0x31]),
-        Code(&[0x14]),
-        PushLabel("balanceOf"),
-        Code(&[0x57]),
-        Code(&[0x80]),
-        Push(vec![0x95, 0xd8, 0x9b, 0x41]),
-        Code(&[0x14]),
-        PushLabel("symbol"),
-        Code(&[0x57]),
-        Code(&[0x80]),
-        Push(vec![0x31, 0x3c, 0xe5, 0x67]),
-        Code(&[0x14]),
-        PushLabel("decimals"),
-        Code(&[0x57]),
-        PushLabel("fail"),
-        Code(&[0x56]),
-        Label("balanceOf"),
-        push(4),
-        Code(&[0x35, 0x54]),
-        push(0),
-        Code(&[0x52]),
-        push(32),
-        push(0),
-        Code(&[0xf3]),
-        Label("decimals"),
-        push(18),
-        push(0),
-        Code(&[0x52]),
-        push(32),
-        push(0),
-        Code(&[0xf3]),
-        Label("symbol"),
-        push(32),
-        push(0),
-        Code(&[0x52]),
-        push(3),
-        push(32),
-        Code(&[0x52]),
-        Push(vec![0x54, 0x53, 0x54]),
-        push(0xe8),
-        Code(&[0x1b]),
-        push(64),
-        Code(&[0x52]),
-        push(96),
-        push(0),
-        Code(&[0xf3]),
-        Label("transfer"),
-        Code(&[0x33, 0x54]),
-        push(36),
-        Code(&[0x35]), // [bal, amt]
-        Code(&[0x80, 0x82, 0x10]),
-        PushLabel("fail"),
-        Code(&[0x57]),                         // bal < amt: fail
-        Code(&[0x80, 0x82, 0x03, 0x33, 0x55]), // balance[caller] = bal - amt
-        push(4),
-        Code(&[0x35, 0x80, 0x54, 0x82, 0x01, 0x81, 0x55]), // balance[to] += amt
-        Code(&[0x81]),
-        push(0),
-        Code(&[0x52]), // mem[0] = amt
-        Code(&[0x33]),
-        topic,
-        push(32),
-        push(0),
-        Code(&[0xa3]), // LOG3(Transfer, caller, to)
-        push(1),
-        push(0),
-        Code(&[0x52]),
-        push(32),
-        push(0),
-        Code(&[0xf3]),
-        Label("fail"),
-        push(0),
-        Code(&[0x80, 0xfd]),
-    ]);
-    let topic = Push(cointrail_evm::transform::decode_hex(&format!("0x{TRANSFER_TOPIC}")).unwrap());
-    creation(
-        vec![
-            push(supply),
-            Code(&[0x80, 0x33, 0x55]),
-            push(0),
-            Code(&[0x52]),
-            Code(&[0x33]),
-            push(0),
-            topic,
-            push(32),
-            push(0),
-            Code(&[0xa3]),
-        ],
-        &runtime,
-    )
-}
-
-/// A contract that forwards the value of every call to `target` (reverting if that fails).
-fn forwarder_code(target: &EvmAddress) -> Vec<u8> {
-    use Op::{Code, Label, Push, PushLabel};
-    let runtime = assemble(&[
-        push(0),
-        push(0),
-        push(0),
-        push(0),
-        Code(&[0x34]),
-        Push(target.0.to_vec()),
-        Code(&[0x5a, 0xf1]),
-        PushLabel("ok"),
-        Code(&[0x57]),
-        push(0),
-        Code(&[0x80, 0xfd]),
-        Label("ok"),
-        Code(&[0x00]),
-    ]);
-    creation(Vec::new(), &runtime)
-}
-
-fn hex_data(code: &[u8]) -> String {
-    let mut text = String::from("0x");
-    for byte in code {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text
-}
-
-fn address_of(value: &Value) -> EvmAddress {
-    EvmAddress::from_hex(value.as_str().unwrap()).unwrap()
-}
-
-fn transfer_data(to: &EvmAddress, amount: u64) -> String {
-    format!("0xa9059cbb{:0>64}{amount:064x}", &to.to_string()[2..])
-}
+use serde_json::json;
 
 #[test]
 fn anvil_chain_ingests_with_balances_equal_to_the_node() {
     let anvil = Anvil::start();
     let accounts: Vec<EvmAddress> =
-        anvil.rpc("eth_accounts", json!([])).as_array().unwrap().iter().map(address_of).collect();
+        anvil.rpc("eth_accounts", &json!([])).as_array().unwrap().iter().map(address_of).collect();
     let [a, b, c, d, e] = [accounts[0], accounts[1], accounts[2], accounts[3], accounts[4]];
     let sink = EvmAddress::from_hex("0x00000000000000000000000000000000c0ffee00").unwrap();
     let mut watched: BTreeSet<EvmAddress> = [a, b, c, d, e, sink].into_iter().collect();
@@ -335,37 +29,37 @@ fn anvil_chain_ingests_with_balances_equal_to_the_node() {
     let ether = 1_000_000_000_000_000_000u64;
 
     // Ether between dev accounts.
-    anvil.send(
-        json!({"from": a.to_string(), "to": b.to_string(), "value": format!("0x{:x}", 3 * ether)}),
+    anvil.send_tx(
+        &json!({"from": a.to_string(), "to": b.to_string(), "value": format!("0x{:x}", 3 * ether)}),
     );
-    anvil.send(
-        json!({"from": b.to_string(), "to": c.to_string(), "value": format!("0x{:x}", ether / 7)}),
+    anvil.send_tx(
+        &json!({"from": b.to_string(), "to": c.to_string(), "value": format!("0x{:x}", ether / 7)}),
     );
     // A token: deploy, move, and a failed transfer (more than the balance; explicit gas so that
     // the node mines it instead of refusing at estimation).
     let receipt =
-        anvil.send(json!({"from": a.to_string(), "data": hex_data(&token_code(1_000_000))}));
+        anvil.send_tx(&json!({"from": a.to_string(), "data": hex_data(&token_code(1_000_000))}));
     assert_eq!(receipt["status"], "0x1", "token deployed");
     let token = address_of(&receipt["contractAddress"]);
     watched.insert(token);
     assert_eq!(anvil.token_balance(&token, &a), U256::from_u64(1_000_000));
-    anvil.send(
+    anvil.send_tx(&
         json!({"from": a.to_string(), "to": token.to_string(), "data": transfer_data(&b, 250_000)}),
     );
-    anvil.send(
-        json!({"from": b.to_string(), "to": token.to_string(), "data": transfer_data(&c, 1_000)}),
+    anvil.send_tx(
+        &json!({"from": b.to_string(), "to": token.to_string(), "data": transfer_data(&c, 1_000)}),
     );
-    let failed = anvil.send(json!({
+    let failed = anvil.send_tx(&json!({
         "from": c.to_string(), "to": token.to_string(), "data": transfer_data(&d, 5_000), "gas": "0x20000"
     }));
     assert_eq!(failed["status"], "0x0", "the transfer above the balance reverts");
     assert_eq!(anvil.token_balance(&token, &b), U256::from_u64(249_000));
     // An internal transfer: d pays the forwarder, which pays the sink.
     let receipt =
-        anvil.send(json!({"from": d.to_string(), "data": hex_data(&forwarder_code(&sink))}));
+        anvil.send_tx(&json!({"from": d.to_string(), "data": hex_data(&forwarder_code(&sink))}));
     let forwarder = address_of(&receipt["contractAddress"]);
     watched.insert(forwarder);
-    let forwarded = anvil.send(json!({
+    let forwarded = anvil.send_tx(&json!({
         "from": d.to_string(), "to": forwarder.to_string(), "value": format!("0x{:x}", 2 * ether)
     }));
     assert_eq!(forwarded["status"], "0x1");
@@ -379,30 +73,30 @@ fn anvil_chain_ingests_with_balances_equal_to_the_node() {
         source: SourceOptions { blocks_per_request: 2, concurrency: 3, ..SourceOptions::default() },
         trace_mode: None,
     };
-    let snapshot = anvil.rpc("evm_snapshot", json!([]));
-    anvil.send(
-        json!({"from": e.to_string(), "to": a.to_string(), "value": format!("0x{:x}", 5 * ether)}),
+    let snapshot = anvil.rpc("evm_snapshot", &json!([]));
+    anvil.send_tx(
+        &json!({"from": e.to_string(), "to": a.to_string(), "value": format!("0x{:x}", 5 * ether)}),
     );
-    anvil.send(
-        json!({"from": e.to_string(), "to": token.to_string(), "data": transfer_data(&a, 1)}),
+    anvil.send_tx(
+        &json!({"from": e.to_string(), "to": token.to_string(), "data": transfer_data(&a, 1)}),
     );
-    anvil.send(
-        json!({"from": a.to_string(), "to": token.to_string(), "data": transfer_data(&e, 10)}),
+    anvil.send_tx(
+        &json!({"from": a.to_string(), "to": token.to_string(), "data": transfer_data(&e, 10)}),
     );
     let first =
         ingest_with(&anvil.url, store.path(), None, None, None, &options, &mut NoProgress).unwrap();
     assert_eq!(first.chain, "anvil");
     assert_eq!(first.reorgs, 0);
     let first_tip = first.tip.unwrap();
-    assert_eq!(anvil.rpc("evm_revert", json!([snapshot])), json!(true));
-    anvil.send(
-        json!({"from": c.to_string(), "to": e.to_string(), "value": format!("0x{:x}", ether / 3)}),
+    assert_eq!(anvil.rpc("evm_revert", &json!([snapshot])), json!(true));
+    anvil.send_tx(
+        &json!({"from": c.to_string(), "to": e.to_string(), "value": format!("0x{:x}", ether / 3)}),
     );
-    anvil.send(
-        json!({"from": b.to_string(), "to": token.to_string(), "data": transfer_data(&e, 7)}),
+    anvil.send_tx(
+        &json!({"from": b.to_string(), "to": token.to_string(), "data": transfer_data(&e, 7)}),
     );
-    anvil.send(json!({"from": e.to_string(), "to": forwarder.to_string(), "value": "0x1234"}));
-    anvil.send(json!({"from": a.to_string(), "to": d.to_string(), "value": "0x1"}));
+    anvil.send_tx(&json!({"from": e.to_string(), "to": forwarder.to_string(), "value": "0x1234"}));
+    anvil.send_tx(&json!({"from": a.to_string(), "to": d.to_string(), "value": "0x1"}));
     let second =
         ingest_with(&anvil.url, store.path(), None, None, None, &options, &mut NoProgress).unwrap();
     assert_eq!(second.reorgs, 1, "the snapshot's blocks were replaced");
@@ -410,7 +104,7 @@ fn anvil_chain_ingests_with_balances_equal_to_the_node() {
     let tip = second.tip.unwrap();
     assert_eq!(tip.0, first_tip.0 + 1);
     assert_ne!(
-        anvil.rpc("eth_getBlockByNumber", json!([format!("0x{:x}", first_tip.0), false]))["hash"],
+        anvil.rpc("eth_getBlockByNumber", &json!([format!("0x{:x}", first_tip.0), false]))["hash"],
         json!(first_tip.1.to_string())
     );
 
