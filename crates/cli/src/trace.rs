@@ -10,7 +10,6 @@ use cointrail_report::TraceDocument;
 use cointrail_taint::TraceOptions;
 
 use crate::args::{Format, TraceArgs, TraceOptionArgs};
-use crate::output::coins;
 
 pub(crate) fn policy_options(args: &TraceOptionArgs) -> anyhow::Result<TraceOptions> {
     Ok(cointrail_query::trace_options(
@@ -99,10 +98,9 @@ pub(crate) fn command_line() -> String {
 
 /// Prints a trace document for people.
 pub(crate) fn print(out: &mut dyn Write, document: &TraceDocument) -> std::io::Result<()> {
-    // EVM traces (account model) are in wei.
     let evm = document.chain.starts_with("evm ");
-    let unit = if evm { "wei" } else { "BTC" };
-    let coins = |amount: u64| if evm { amount.to_string() } else { coins(amount) };
+    let unit = document.unit.symbol.as_str();
+    let coins = |amount: u128| document.unit.number(amount);
     writeln!(
         out,
         "{} trace, {} policy, from {} {}: {} {unit}",
@@ -121,7 +119,7 @@ pub(crate) fn print(out: &mut dyn Write, document: &TraceDocument) -> std::io::R
     if let Some(reason) = &document.truncated {
         writeln!(out, "WARNING   stopped early ({reason} limit): figures are partial")?;
     }
-    let share = |amount: u64| {
+    let share = |amount: u128| {
         if document.seed_amount == 0 {
             0.0
         } else {
@@ -164,19 +162,19 @@ pub(crate) fn print(out: &mut dyn Write, document: &TraceDocument) -> std::io::R
     for chain in patterns.peel_chains.iter().take(SHOWN) {
         writeln!(
             out,
-            "peel chain of {} txs from {}: {} BTC peeled",
+            "peel chain of {} txs from {}: {} {unit} peeled",
             chain.length,
             chain.txs[0],
-            coins(chain.peeled)
+            coins(chain.peeled.into())
         )?;
     }
     for coinjoin in patterns.coinjoins.iter().take(SHOWN) {
         writeln!(
             out,
-            "coinjoin ({}) {}: {} BTC tainted in",
+            "coinjoin ({}) {}: {} {unit} tainted in",
             coinjoin.shape,
             coinjoin.tx,
-            coins(coinjoin.tainted_in)
+            coins(coinjoin.tainted_in.into())
         )?;
     }
     for consolidation in patterns.consolidations.iter().take(SHOWN) {

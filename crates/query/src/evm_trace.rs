@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use cointrail_report::{Edge, Node, Patterns, Reached, Reproduce, Source, TraceDocument};
+use cointrail_report::{Edge, Node, Patterns, Reached, Reproduce, Source, TraceDocument, Unit};
 use cointrail_store::LabelTable;
 use cointrail_store::evm::{EvmStore, EvmView, FlowKind, FlowRecord};
 use cointrail_taint::{
@@ -54,17 +54,18 @@ pub(crate) fn account_flow(view: &EvmView<'_>, flow: &FlowRecord) -> Flow {
     }
 }
 
-/// Traces the native currency received by the EVM address `seed` (`0x` and 40 hex digits) forward
-/// on chain `chain` (or the store's only EVM chain) under `policy` (`haircut` or `fifo`), stopping
-/// at addresses whose labels in `labels` have a category in `stop_categories`.
+/// Traces what the EVM address `seed` (`0x` and 40 hex digits) received of `asset` (`native`, the
+/// native symbol, a token contract or symbol; default the native currency) forward on chain
+/// `chain` (or the store's only EVM chain) under `policy` (`haircut` or `fifo`), stopping at
+/// addresses whose labels in `labels` have a category in `stop_categories`.
 ///
-/// Amounts are wei; the document's amounts are 64-bit, so a seed amount above `u64::MAX` wei
-/// (about 18.4 ether) is refused.
+/// Amounts are base units of the asset (wei for ether), exact to 128 bits; the document's unit
+/// names the asset's symbol and decimals.
 ///
 /// # Errors
 ///
-/// [`QueryError::Invalid`] for a bad address, an unsupported policy or direction, or a seed amount
-/// too large for the document; [`QueryError::NotFound`] without (such) an EVM chain.
+/// [`QueryError::Invalid`] for a bad address, an unsupported policy or direction, or an ambiguous
+/// asset; [`QueryError::NotFound`] without (such) an EVM chain or asset.
 #[allow(clippy::too_many_arguments)]
 pub fn evm_trace(
     dir: &Path,
@@ -112,14 +113,16 @@ pub fn evm_trace(
         policy,
         AccountLimits { max_hops, max_flows },
     );
-    let too_large = |_| {
-        QueryError::invalid(format!(
-            "the seed amount {} wei does not fit the trace document's 64-bit amounts",
-            report.seed_amount
-        ))
+    let asset_json = crate::evm::Chain { view: view.clone(), native }.asset(asset_id);
+    let unit = Unit {
+        symbol: asset_json
+            .symbol
+            .clone()
+            .or_else(|| asset_json.contract.clone())
+            .unwrap_or_else(|| format!("asset {asset_id}")),
+        decimals: asset_json.decimals.unwrap_or(0),
     };
-    let amount = |value: u128| u64::try_from(value).map_err(too_large);
-    let seed_amount = amount(report.seed_amount)?;
+    let seed_amount = report.seed_amount;
     let seed_text = address.to_string();
     let node_id = |node: &AccountNode| match node {
         AccountNode::Address(address) => format!("tx:{address}"),
@@ -159,7 +162,7 @@ pub fn evm_trace(
         edges.push(Edge {
             from: node_id(&edge.from),
             to: node_id(&edge.to),
-            amount: amount(edge.amount)?,
+            amount: edge.amount,
             output: None,
         });
     }
@@ -180,7 +183,7 @@ pub fn evm_trace(
         reached.push(Reached {
             label: at.label.name.clone(),
             category: at.label.category.clone(),
-            amount: amount(at.amount)?,
+            amount: at.amount,
             hops: at.hops,
             txs: at.txs.iter().map(ToString::to_string).collect(),
             outputs: at.addresses.iter().map(ToString::to_string).collect(),
@@ -191,16 +194,17 @@ pub fn evm_trace(
         policy: policy.name().to_owned(),
         direction: "forward".to_owned(),
         chain: format!("evm {name} (chain id {})", view.spec().chain_id),
+        unit,
         seeds: vec![seed_text],
         seed_amount,
         reached,
-        unspent: amount(report.unspent)?,
+        unspent: report.unspent,
         unspent_outputs: report.unspent_at.len() as u64,
-        fees: amount(report.fees)?,
+        fees: report.fees,
         mined: 0,
         below_min_amount: 0,
-        beyond_limits: amount(report.cut)?,
-        seed_overlap: amount(report.seed_overlap)?,
+        beyond_limits: report.cut,
+        seed_overlap: report.seed_overlap,
         conserved: report.conserved(),
         truncated: report.truncated.map(|reason| crate::trace::truncation_name(reason).to_owned()),
         txs_visited: report.flows_visited,

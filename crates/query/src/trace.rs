@@ -6,7 +6,7 @@ use std::time::Duration;
 use cointrail_btc::Network;
 use cointrail_report::{
     Coinjoin, Consolidation, Edge, Node, Patterns, Peel, PeelChain, Reached, Reproduce, Source,
-    TraceDocument,
+    TraceDocument, Unit,
 };
 use cointrail_store::{ChainView, StoredLink};
 use cointrail_taint::{
@@ -330,7 +330,7 @@ pub fn document(
         edges.push(Edge {
             from: node_id(&view, network, &edge.from),
             to: node_id(&view, network, &edge.to),
-            amount: edge.amount,
+            amount: edge.amount.into(),
             output: edge.output.map(|output| outpoint(&view, output)),
         });
     }
@@ -440,28 +440,32 @@ pub fn document(
     TraceDocument {
         policy: report.policy.name().to_owned(),
         direction: report.direction.name().to_owned(),
+        unit: Unit {
+            symbol: if chain.network.starts_with("litecoin") { "LTC" } else { "BTC" }.to_owned(),
+            decimals: 8,
+        },
         chain: chain.to_string(),
         seeds: report.seeds.iter().map(|seed| outpoint(&view, *seed)).collect(),
-        seed_amount: report.seed_amount,
+        seed_amount: report.seed_amount.into(),
         reached: report
             .reached
             .iter()
             .map(|reached| Reached {
                 label: reached.label.name.clone(),
                 category: reached.label.category.clone(),
-                amount: reached.amount,
+                amount: reached.amount.into(),
                 hops: reached.hops,
                 txs: reached.txs.iter().map(|tx| txid(*tx)).collect(),
                 outputs: reached.outputs.iter().map(|output| outpoint(&view, *output)).collect(),
             })
             .collect(),
-        unspent: report.unspent,
+        unspent: report.unspent.into(),
         unspent_outputs: report.unspent_outputs,
-        fees: report.fees,
-        mined: report.mined,
-        below_min_amount: report.below_min_amount,
-        beyond_limits: report.beyond_limits,
-        seed_overlap: report.seed_overlap,
+        fees: report.fees.into(),
+        mined: report.mined.into(),
+        below_min_amount: report.below_min_amount.into(),
+        beyond_limits: report.beyond_limits.into(),
+        seed_overlap: report.seed_overlap.into(),
         conserved: report.policy.conserves() && report.accounted() == report.seed_amount,
         truncated: report.truncated.map(|reason| truncation_name(reason).to_owned()),
         txs_visited: report.txs_visited,

@@ -11,26 +11,29 @@ pub struct TraceDocument {
     pub direction: String,
     /// Chain and network, e.g. `bitcoin regtest`.
     pub chain: String,
+    /// The unit of every amount: the asset's symbol and decimals (`BTC`, 8 when absent).
+    #[serde(default)]
+    pub unit: Unit,
     /// The seed outputs as `txid:vout`.
     pub seeds: Vec<String>,
     /// Sum of the seed outputs' values (base units).
-    pub seed_amount: u64,
+    pub seed_amount: u128,
     /// Value per stop label (forward: where it went; backward: where it came from), largest first.
     pub reached: Vec<Reached>,
     /// Forward: tainted value in unspent outputs not at a stop.
-    pub unspent: u64,
+    pub unspent: u128,
     /// Number of such outputs.
     pub unspent_outputs: u64,
     /// Forward: tainted value paid as fees.
-    pub fees: u64,
+    pub fees: u128,
     /// Backward: value from coinbases.
-    pub mined: u64,
+    pub mined: u128,
     /// Value not followed: below `--min-amount`.
-    pub below_min_amount: u64,
+    pub below_min_amount: u128,
     /// Value not followed: beyond `--max-hops`, `--max-txs` or the time limit.
-    pub beyond_limits: u64,
+    pub beyond_limits: u128,
     /// Value flowing between seed outputs (counted once, in `seed_amount`).
-    pub seed_overlap: u64,
+    pub seed_overlap: u128,
     /// `true` when the policy conserves value (all but poison): then the figures above add up to
     /// `seed_amount` exactly.
     pub conserved: bool,
@@ -54,7 +57,7 @@ impl TraceDocument {
     /// Returns the sum of every destination of the seed amount: reached, unspent, fees, mined,
     /// below the minimum amount, beyond the limits and seed overlap (saturating). For conserving
     /// policies it equals [`TraceDocument::seed_amount`].
-    pub fn accounted(&self) -> u64 {
+    pub fn accounted(&self) -> u128 {
         crate::text::sum(self.reached.iter().map(|reached| reached.amount).chain([
             self.unspent,
             self.fees,
@@ -91,6 +94,41 @@ impl TraceDocument {
     }
 }
 
+/// The unit of a document's amounts: integer base units of an asset with `decimals` decimals.
+/// Amounts are JSON integers of any size (wei exceed 64 bits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    /// Symbol shown after amounts (`BTC`, `ETH`, a token's symbol or contract).
+    pub symbol: String,
+    /// Decimals of one whole unit (8 for bitcoin, 18 for ether).
+    pub decimals: u8,
+}
+
+impl Default for Unit {
+    /// Bitcoin: satoshis, 8 decimals.
+    fn default() -> Self {
+        Self { symbol: "BTC".to_owned(), decimals: 8 }
+    }
+}
+
+impl Unit {
+    /// Formats `amount` base units with all decimals and the symbol, exactly:
+    /// `123456789` → `1.23456789 BTC`.
+    pub fn format(&self, amount: u128) -> String {
+        format!("{} {}", self.number(amount), self.symbol)
+    }
+
+    /// Formats `amount` base units with all decimals, without the symbol.
+    pub fn number(&self, amount: u128) -> String {
+        let decimals = u32::from(self.decimals.min(38));
+        if decimals == 0 {
+            return amount.to_string();
+        }
+        let scale = 10u128.pow(decimals);
+        format!("{}.{:0width$}", amount / scale, amount % scale, width = decimals as usize)
+    }
+}
+
 /// Value at one stop label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reached {
@@ -99,7 +137,7 @@ pub struct Reached {
     /// Its category (`exchange`, `service`, ...).
     pub category: String,
     /// Base units.
-    pub amount: u64,
+    pub amount: u128,
     /// Fewest transactions from a seed.
     pub hops: u32,
     /// Txids by which the value arrived (forward) or left (backward).
@@ -131,7 +169,7 @@ pub struct Edge {
     /// Node id it reaches.
     pub to: String,
     /// Base units.
-    pub amount: u64,
+    pub amount: u128,
     /// The output carrying it, `txid:vout` (none for fees and mined coins).
     pub output: Option<String>,
 }

@@ -2,7 +2,7 @@
 
 use crate::document::TraceDocument;
 use crate::graph::{Graph, Kind};
-use crate::text::{BtcNumber, DotStr, LogScale, format_btc, palette, put, short_id};
+use crate::text::{DotStr, LogScale, amount_text, palette, put, short_id};
 
 /// Renders the flow graph as a Graphviz digraph (`dot -Tsvg trace.dot > trace.svg`).
 ///
@@ -19,7 +19,7 @@ pub fn to_dot(doc: &TraceDocument) -> String {
         "cointrail {} trace ({}), {} from {} seed output{}",
         doc.direction,
         doc.policy,
-        format_btc(doc.seed_amount),
+        amount_text(&doc.unit, doc.seed_amount),
         doc.seeds.len(),
         if doc.seeds.len() == 1 { "" } else { "s" }
     );
@@ -94,10 +94,10 @@ pub fn to_dot(doc: &TraceDocument) -> String {
     for edge in &graph.edges {
         put!(
             &mut out,
-            "  {} -> {} [label=\"{} BTC\", penwidth={:.2}",
+            "  {} -> {} [label=\"{}\", penwidth={:.2}",
             DotStr(graph.nodes[edge.from].id),
             DotStr(graph.nodes[edge.to].id),
-            BtcNumber(edge.amount),
+            amount_text(&doc.unit, edge.amount),
             widths.of(edge.amount),
         );
         if let Some(output) = edge.output {

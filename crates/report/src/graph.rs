@@ -84,7 +84,7 @@ pub(crate) struct GEdge<'a> {
     /// Index of the node it reaches.
     pub(crate) to: usize,
     /// Base units.
-    pub(crate) amount: u64,
+    pub(crate) amount: u128,
     /// Output carrying it.
     pub(crate) output: Option<&'a str>,
 }
@@ -151,9 +151,9 @@ impl<'a> Graph<'a> {
     }
 
     /// Sum of the amounts into and out of each node (saturating).
-    pub(crate) fn flows(&self) -> (Vec<u64>, Vec<u64>) {
-        let mut inflow = vec![0u64; self.nodes.len()];
-        let mut outflow = vec![0u64; self.nodes.len()];
+    pub(crate) fn flows(&self) -> (Vec<u128>, Vec<u128>) {
+        let mut inflow = vec![0u128; self.nodes.len()];
+        let mut outflow = vec![0u128; self.nodes.len()];
         for edge in &self.edges {
             outflow[edge.from] = outflow[edge.from].saturating_add(edge.amount);
             inflow[edge.to] = inflow[edge.to].saturating_add(edge.amount);
@@ -256,6 +256,7 @@ mod tests {
             policy: "fifo".into(),
             direction: "forward".into(),
             chain: "bitcoin regtest".into(),
+            unit: crate::Unit::default(),
             seeds: vec![],
             seed_amount: 0,
             reached: vec![],

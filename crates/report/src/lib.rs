@@ -20,7 +20,7 @@ mod text;
 pub use csv::{CSV_HEADER, to_csv};
 pub use document::{
     Coinjoin, Consolidation, Edge, Node, Patterns, Peel, PeelChain, Reached, Reproduce, Source,
-    TraceDocument,
+    TraceDocument, Unit,
 };
 pub use dot::to_dot;
 pub use graphml::to_graphml;

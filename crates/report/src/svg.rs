@@ -11,9 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::document::TraceDocument;
 use crate::graph::{Graph, Kind, Layers};
-use crate::text::{
-    BtcNumber, Esc, LogScale, Palette, format_btc, palette, put, short_id, sum, truncate,
-};
+use crate::text::{Esc, LogScale, Palette, amount_text, palette, put, short_id, sum, truncate};
 
 /// Renders the flow picture as a standalone SVG document.
 ///
@@ -61,8 +59,8 @@ struct PNode {
     /// The kind of its members.
     kind: Kind,
     /// Value in and out (saturating).
-    inflow: u64,
-    outflow: u64,
+    inflow: u128,
+    outflow: u128,
 }
 
 impl PNode {
@@ -70,7 +68,7 @@ impl PNode {
         self.members.len() > 1
     }
 
-    fn amount(&self) -> u64 {
+    fn amount(&self) -> u128 {
         self.inflow.max(self.outflow)
     }
 
@@ -91,7 +89,7 @@ impl PNode {
 struct PEdge {
     from: usize,
     to: usize,
-    amount: u64,
+    amount: u128,
     /// Flow edges merged into it.
     count: usize,
 }
@@ -329,7 +327,7 @@ impl<'a> Picture<'a> {
         let total_height = legend_top + 34.0 + note_lines.len() as f64 * 15.0 + MARGIN;
         let description = format!(
             "Flow of {} from {} seed output(s), {} trace, {} policy",
-            format_btc(self.doc.seed_amount),
+            amount_text(&self.doc.unit, self.doc.seed_amount),
             self.doc.seeds.len(),
             self.doc.direction,
             self.doc.policy
@@ -476,7 +474,7 @@ impl<'a> Picture<'a> {
                 ports.width[edge],
                 Esc(&self.name(from)),
                 Esc(&self.name(to)),
-                format_btc(amount),
+                amount_text(&self.doc.unit, amount),
                 if count > 1 { format!(" ({count} flows)") } else { String::new() },
             );
         }
@@ -501,7 +499,7 @@ impl<'a> Picture<'a> {
             if written >= MAX_EDGE_LABELS {
                 break;
             }
-            let text = format!("{} BTC", BtcNumber(self.edges[edge].amount));
+            let text = amount_text(&self.doc.unit, self.edges[edge].amount);
             let w = text.len() as f64 * 5.4 + 4.0;
             let h = 12.0;
             let [p0, p1, p2, p3] = self.curve(edge, ports);
@@ -556,7 +554,7 @@ impl<'a> Picture<'a> {
             put!(out, "<g class=\"ctf-node\" data-id=\"{}\">", Esc(id));
         }
         put!(out, "<title>{}</title>", Esc(&self.tooltip(node)));
-        let amount = format_btc(node.amount());
+        let amount = amount_text(&self.doc.unit, node.amount());
         if node.folded() {
             put!(
                 out,
@@ -677,10 +675,10 @@ impl<'a> Picture<'a> {
             }
         }
         if node.inflow > 0 {
-            put!(&mut text, "\nin {}", format_btc(node.inflow));
+            put!(&mut text, "\nin {}", amount_text(&self.doc.unit, node.inflow));
         }
         if node.outflow > 0 {
-            put!(&mut text, "\nout {}", format_btc(node.outflow));
+            put!(&mut text, "\nout {}", amount_text(&self.doc.unit, node.outflow));
         }
         text
     }
@@ -879,7 +877,7 @@ fn longest_fit(candidates: &[usize], keep: &mut [bool], fits: &impl Fn(&[bool]) 
 
 /// For each node, the largest bottleneck amount of a path from a start through it to an end
 /// (edges against the layering are ignored); 0 for nodes without edges.
-fn widest_paths(graph: &Graph<'_>, layers: &Layers) -> Vec<u64> {
+fn widest_paths(graph: &Graph<'_>, layers: &Layers) -> Vec<u128> {
     let count = graph.nodes.len();
     let mut order: Vec<usize> = (0..count).collect();
     order.sort_by_key(|&node| (layers.of[node], node));
@@ -891,7 +889,7 @@ fn widest_paths(graph: &Graph<'_>, layers: &Layers) -> Vec<u64> {
             outgoing[edge.from].push(index);
         }
     }
-    let mut to = vec![u64::MAX; count];
+    let mut to = vec![u128::MAX; count];
     for &node in &order {
         if let Some(best) = incoming[node]
             .iter()
@@ -901,7 +899,7 @@ fn widest_paths(graph: &Graph<'_>, layers: &Layers) -> Vec<u64> {
             to[node] = best;
         }
     }
-    let mut from = vec![u64::MAX; count];
+    let mut from = vec![u128::MAX; count];
     for &node in order.iter().rev() {
         if let Some(best) = outgoing[node]
             .iter()
@@ -1010,7 +1008,7 @@ fn merge_edges(graph: &Graph<'_>, nodes: &[PNode]) -> Vec<PEdge> {
             of[member] = index;
         }
     }
-    let mut merged: BTreeMap<(usize, usize), (u64, usize)> = BTreeMap::new();
+    let mut merged: BTreeMap<(usize, usize), (u128, usize)> = BTreeMap::new();
     for edge in &graph.edges {
         let (from, to) = (of[edge.from], of[edge.to]);
         if from == to {

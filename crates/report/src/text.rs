@@ -30,9 +30,14 @@ impl fmt::Display for BtcNumber {
     }
 }
 
+/// Formats `amount` base units in `unit`, exactly, with its symbol.
+pub(crate) fn amount_text(unit: &crate::Unit, amount: impl Into<u128>) -> String {
+    unit.format(amount.into())
+}
+
 /// `part` as a percentage of `whole` with two decimals (`"12.50 %"`), `"<0.01 %"` for a non-zero
 /// sliver and `"–"` when `whole` is zero.
-pub(crate) fn percent(part: u64, whole: u64) -> String {
+pub(crate) fn percent(part: u128, whole: u128) -> String {
     if whole == 0 {
         return "–".to_owned();
     }
@@ -44,8 +49,8 @@ pub(crate) fn percent(part: u64, whole: u64) -> String {
 }
 
 /// Sum that saturates instead of overflowing (documents may be hand-built).
-pub(crate) fn sum(values: impl IntoIterator<Item = u64>) -> u64 {
-    values.into_iter().fold(0u64, u64::saturating_add)
+pub(crate) fn sum(values: impl IntoIterator<Item = u128>) -> u128 {
+    values.into_iter().fold(0u128, u128::saturating_add)
 }
 
 /// Maps amounts to widths on a logarithmic scale: the smallest amount of a set gets `thin`, the
@@ -60,9 +65,9 @@ pub(crate) struct LogScale {
 
 impl LogScale {
     /// A scale over `amounts`.
-    pub(crate) fn new(amounts: impl Iterator<Item = u64>, thin: f64, thick: f64) -> Self {
+    pub(crate) fn new(amounts: impl Iterator<Item = u128>, thin: f64, thick: f64) -> Self {
         let (min, max) = amounts
-            .fold(None, |range: Option<(u64, u64)>, amount| {
+            .fold(None, |range: Option<(u128, u128)>, amount| {
                 Some(
                     range.map_or((amount, amount), |(min, max)| (min.min(amount), max.max(amount))),
                 )
@@ -73,7 +78,7 @@ impl LogScale {
     }
 
     /// Width of `amount`; the middle width when every amount is the same.
-    pub(crate) fn of(&self, amount: u64) -> f64 {
+    pub(crate) fn of(&self, amount: u128) -> f64 {
         let share = if self.span > 0.0 {
             ((ln(amount) - self.low) / self.span).clamp(0.0, 1.0)
         } else {
@@ -84,7 +89,7 @@ impl LogScale {
 }
 
 /// Natural logarithm of `amount + 1`.
-fn ln(amount: u64) -> f64 {
+fn ln(amount: u128) -> f64 {
     (amount as f64).ln_1p()
 }
 

@@ -163,6 +163,16 @@ fn evm_screening_finds_the_sanctioned_share_of_a_deposit() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["seed_amount"], 1_000);
+    // A trace of more than 2^64 wei: the document's amounts are exact 128-bit integers, in ether.
+    let text = ok(&["trace", "--from", MULE, "--store", s, "--format", "json"]);
+    assert!(text.contains(r#""seed_amount": 40000000000000000000,"#), "{text}");
+    let trace: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(trace["unit"], json!({"symbol": "ETH", "decimals": 18}));
+    assert_eq!(trace["conserved"], true);
+    let table = ok(&["trace", "--from", MULE, "--store", s]);
+    assert!(table.contains("40.000000000000000000 ETH"), "{table}");
+    let html = ok(&["trace", "--from", MULE, "--store", s, "--format", "html"]);
+    assert!(html.contains("20.000000000000000000 ETH"), "the deposit's 20 ether");
     // 600 stay with the mule and 400 with the (unlabeled) deposit.
     assert_eq!(body["unspent"], 1_000);
     assert_eq!(body["unspent_outputs"], 2);

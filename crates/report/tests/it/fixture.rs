@@ -56,6 +56,7 @@ fn unspent(address: &str) -> Node {
 }
 
 fn edge(from: &str, to: &str, amount: u64, output: Option<String>) -> Edge {
+    let amount = u128::from(amount);
     Edge { from: from.into(), to: to.into(), amount, output }
 }
 
@@ -72,6 +73,7 @@ fn empty(policy: &str, direction: &str) -> TraceDocument {
         policy: policy.into(),
         direction: direction.into(),
         chain: "bitcoin regtest".into(),
+        unit: cointrail_report::Unit::default(),
         seeds: Vec::new(),
         seed_amount: 0,
         reached: Vec::new(),
@@ -260,7 +262,7 @@ pub(crate) fn chain_of(length: u64) -> TraceDocument {
     let mut doc = empty("fifo", "forward");
     doc.seeds = vec![out(1000, 0)];
     let mut amount = 100_000_000_000u64;
-    doc.seed_amount = amount;
+    doc.seed_amount = amount.into();
     for n in 0..length {
         let number = 1000 + n;
         doc.nodes.push(tx(number, 1000 + u32::try_from(n).unwrap(), n == 0));
@@ -274,14 +276,14 @@ pub(crate) fn chain_of(length: u64) -> TraceDocument {
             Some(out(number, 0)),
         ));
         amount -= peel;
-        doc.unspent += peel;
+        doc.unspent += u128::from(peel);
         doc.unspent_outputs += 1;
         if n + 1 < length {
             doc.edges.push(edge(&id(number), &id(number + 1), amount, Some(out(number, 1))));
         } else {
             doc.nodes.push(unspent("bcrt1qlast"));
             doc.edges.push(edge(&id(number), "unspent:bcrt1qlast", amount, Some(out(number, 1))));
-            doc.unspent += amount;
+            doc.unspent += u128::from(amount);
             doc.unspent_outputs += 1;
         }
     }

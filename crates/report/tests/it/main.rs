@@ -8,7 +8,7 @@ mod fixture;
 use std::collections::BTreeSet;
 
 use cointrail_report::{
-    CSV_HEADER, TraceDocument, format_btc, render_flow_svg, to_csv, to_dot, to_graphml, to_html,
+    CSV_HEADER, TraceDocument, render_flow_svg, to_csv, to_dot, to_graphml, to_html,
 };
 
 use check::{csv_rows, dot_structure, escape, xml_elements};
@@ -130,13 +130,13 @@ fn html_report_shows_every_figure_and_escapes_labels() {
     assert!(html.contains("<title>Theft of 10 BTC &lt;from&gt; &quot;Acme&quot;</title>"));
     for reached in &doc.reached {
         assert!(html.contains(&escape(&reached.label)), "{}", reached.label);
-        assert!(html.contains(&format_btc(reached.amount)));
+        assert!(html.contains(&doc.unit.format(reached.amount)));
         for tx in &reached.txs {
             assert!(html.contains(tx));
         }
     }
     for figure in [doc.seed_amount, doc.unspent, doc.fees] {
-        assert!(html.contains(&format_btc(figure)), "{figure}");
+        assert!(html.contains(&doc.unit.format(figure)), "{figure}");
     }
     assert!(html.contains("10.00000000 BTC"));
     assert!(html.contains("20.00 %") && html.contains("30.00 %"));
