@@ -22,14 +22,24 @@ fn error_responses(extra: &[(&str, &str)]) -> Value {
 }
 
 fn ok(schema: &str, description: &str, extra: &[(&str, &str)]) -> Value {
+    ok_schema(&json!({ "$ref": format!("#/components/schemas/{schema}") }), description, extra)
+}
+
+/// The screenings: a Bitcoin `Risk` or an `EvmRisk` document, by the target.
+fn ok_risk(description: &str, extra: &[(&str, &str)]) -> Value {
+    let either = json!({ "oneOf": [
+        { "$ref": "#/components/schemas/Risk" },
+        { "$ref": "#/components/schemas/EvmRisk" }
+    ] });
+    ok_schema(&either, description, extra)
+}
+
+fn ok_schema(schema: &Value, description: &str, extra: &[(&str, &str)]) -> Value {
     let mut responses = error_responses(extra);
     if let Value::Object(map) = &mut responses {
         map.insert(
             "200".to_owned(),
-            json!({
-                "description": description,
-                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
-            }),
+            json!({ "description": description, "content": { "application/json": { "schema": schema } } }),
         );
     }
     responses
@@ -62,7 +72,7 @@ pub(crate) fn document() -> Value {
         "info": {
             "title": "cointrail screening API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Lookups, traces and explained risk scores over a cointrail store. Amounts are integer base units (satoshis). See docs/api.md for limits and docs/risk.md for scoring.",
+            "description": "Lookups, traces and explained risk scores over a cointrail store, for Bitcoin-family chains and EVM chains (0x addresses and hashes). Amounts are integer base units (satoshis; wei or token units on EVM chains, JSON integers of any size in screenings and traces). See docs/api.md for limits and docs/risk.md for scoring.",
             "license": { "name": "MIT OR Apache-2.0" }
         },
         "security": [ { "bearer": [] }, { "apiKey": [] } ],
@@ -73,12 +83,12 @@ pub(crate) fn document() -> Value {
             "/v1/status": { "get": { "summary": "The store: tip, counts, files, EVM chains (as `cointrail status`)", "responses": ok("Status", "The store", &[]) } },
             "/v1/address/{address}": { "get": {
                 "summary": "An address: totals, cluster, labels and conflicts; for an EVM address (0x and 40 hex digits), balances per asset, labels and the latest flows of the store's EVM chain (as `cointrail show address`)",
-                "parameters": [ path_param("address", "An address of the store's network, or an EVM address") ],
+                "parameters": [ path_param("address", "An address of the store's network, or an EVM address"), query_param("chain", "EVM chain name (default: the store's only EVM chain)", &json!({ "type": "string" })) ],
                 "responses": ok("Address", "The address", &bad)
             } },
             "/v1/tx/{txid}": { "get": {
-                "summary": "A transaction with its inputs and spenders (as `cointrail show tx`)",
-                "parameters": [ path_param("txid", "64 hex digits") ],
+                "summary": "A transaction with its inputs and spenders; for an EVM hash (0x and 64 hex digits) its value flows (as `cointrail show tx`)",
+                "parameters": [ path_param("txid", "64 hex digits, or 0x and 64 for an EVM transaction"), query_param("chain", "EVM chain name (default: the store's only EVM chain)", &json!({ "type": "string" })) ],
                 "responses": ok("Tx", "The transaction", &bad)
             } },
             "/v1/cluster/{id}": { "get": {
@@ -95,14 +105,19 @@ pub(crate) fn document() -> Value {
                 "responses": ok("TraceDocument", "The trace document; `x-cointrail-clamped` lists limits lowered to the server's caps", &body_errors)
             } },
             "/v1/risk/address/{address}": { "get": {
-                "summary": "Screen everything an address received",
-                "parameters": [ path_param("address", "An address of the store's network"), query_param("max_hops", "Hops searched for indirect exposure", &hops) ],
-                "responses": ok("Risk", "The screening", &[("400", "A parameter is malformed"), ("503", "Too many screenings at once")])
+                "summary": "Screen everything an address received (an EVM address: of one asset, by the haircut make-up of the senders' balances)",
+                "parameters": [
+                    path_param("address", "An address of the store's network, or an EVM address"),
+                    query_param("max_hops", "Hops searched for indirect exposure", &hops),
+                    query_param("chain", "EVM only: chain name (default: the store's only EVM chain)", &json!({ "type": "string" })),
+                    query_param("asset", "EVM only: native (default), the native symbol, a token contract or symbol", &json!({ "type": "string" }))
+                ],
+                "responses": ok_risk("The screening (EvmRisk for an EVM address)", &[("400", "A parameter is malformed"), ("404", "No such EVM chain or asset"), ("503", "Too many screenings at once")])
             } },
             "/v1/risk/transfer": { "post": {
-                "summary": "Screen an incoming transfer: a transaction's outputs or one output",
+                "summary": "Screen an incoming transfer: a transaction's outputs or one output; an EVM transaction's transfers or one token transfer (log)",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/TransferRequest" } } } },
-                "responses": ok("Risk", "The screening", &body_errors)
+                "responses": ok_risk("The screening (EvmRisk for an EVM transaction)", &body_errors)
             } },
             "/v1/labels": { "get": {
                 "summary": "Search labels by address, name or actor (case-insensitive substring)",
@@ -155,13 +170,38 @@ pub(crate) fn document() -> Value {
                     "max_seconds": { "type": "integer", "minimum": 0, "description": "lowered to the server's budget (2 s)" },
                     "min_amount": u64_schema,
                     "stop_category": { "type": "array", "items": { "type": "string" }, "default": ["exchange", "service"] },
-                    "deposit_forwarding": { "type": "boolean", "default": false }
+                    "deposit_forwarding": { "type": "boolean", "default": false },
+                    "chain": { "type": "string", "description": "EVM seed only: chain name" },
+                    "asset": { "type": "string", "description": "EVM seed only: native (default), the native symbol, a token contract or symbol" }
                 } },
                 "TraceDocument": { "type": "object", "description": "As `cointrail trace --format json` (README: policy, direction, seed_amount, reached, unspent, fees, cut-offs, conserved, nodes, edges, patterns, sources, reproduce)" },
                 "TransferRequest": { "type": "object", "additionalProperties": false, "required": ["txid"], "properties": {
-                    "txid": { "type": "string", "minLength": 64, "maxLength": 64 },
-                    "vout": { "type": "integer", "minimum": 0, "description": "one output; all outputs without it" },
+                    "txid": { "type": "string", "minLength": 64, "maxLength": 66, "description": "64 hex digits, or 0x and 64 for an EVM transaction" },
+                    "vout": { "type": "integer", "minimum": 0, "description": "Bitcoin: one output; all outputs without it" },
+                    "log_index": { "type": "integer", "minimum": 0, "description": "EVM: the log index of one EIP-20 transfer; the transaction's transfers to final recipients without it" },
+                    "chain": { "type": "string", "description": "EVM: chain name (default: the store's only EVM chain)" },
+                    "asset": { "type": "string", "description": "EVM: asset of a transaction screening (default: native if it moves any, else its first token)" },
                     "max_hops": hops
+                } },
+                "EvmRisk": { "type": "object", "required": ["score", "level", "exposures", "explanation"], "properties": {
+                    "chain": { "type": "string" }, "target": { "type": "string" }, "kind": { "type": "string", "enum": ["address", "tx", "log"] },
+                    "asset": { "type": "object", "properties": { "id": { "type": "integer" }, "kind": { "type": "string" }, "contract": { "type": "string", "nullable": true }, "symbol": { "type": "string", "nullable": true }, "decimals": { "type": "integer", "nullable": true } } },
+                    "score": { "type": "number", "minimum": 0, "maximum": 10 },
+                    "level": { "type": "string", "enum": ["severe", "high", "medium", "low"] },
+                    "exposures": { "type": "array", "items": { "type": "object", "required": ["label", "category", "amount", "share", "direct", "hops"], "properties": {
+                        "label": { "type": "string" }, "category": { "type": "string" }, "amount": { "type": "integer", "minimum": 0, "description": "base units, any size" },
+                        "share": { "type": "number" }, "direct": { "type": "boolean" }, "hops": { "type": "integer" }, "score": { "type": "number" }, "sources": { "type": "integer" },
+                        "paths": { "type": "array", "items": { "type": "object", "properties": {
+                            "amount": { "type": "integer", "minimum": 0 }, "txs": { "type": "array", "items": { "type": "string" } }, "flows": { "type": "array", "items": { "type": "integer" } },
+                            "labeled_address": { "type": "string", "nullable": true }, "label_source": { "type": "string", "nullable": true }
+                        } } }
+                    } } },
+                    "explanation": { "type": "array", "items": { "type": "string" } },
+                    "screened_amount": { "type": "integer", "minimum": 0 }, "screened_flows": { "type": "integer" }, "flows_truncated": { "type": "boolean" },
+                    "screened": { "type": "array", "items": { "type": "object" } },
+                    "max_hops": { "type": "integer" }, "truncated": { "type": "string", "nullable": true, "enum": ["transactions", "time"] },
+                    "flows_visited": { "type": "integer" }, "unattributed": { "type": "integer", "minimum": 0 }, "beyond_limits": { "type": "integer", "minimum": 0 },
+                    "risk_categories": { "type": "array", "items": { "type": "string" } }, "tip_block": { "type": "integer", "nullable": true }
                 } },
                 "Risk": { "type": "object", "required": ["score", "level", "exposures", "explanation"], "properties": {
                     "target": { "type": "string" }, "kind": { "type": "string", "enum": ["address", "tx", "output"] },
