@@ -251,6 +251,12 @@ impl ClusterWriter {
             // Other heuristics: the old clusters no longer apply. Drop them first, so that a crash
             // during the new run leaves a store with no clusters rather than mismatched files.
             fs::remove_file(dir.join(MANIFEST))?;
+            // The evidence starts anew in a new file: unlinking (not truncating) the old one keeps
+            // it whole for readers that still map it (a server's snapshot).
+            let links = dir.join(LINKS);
+            if links.exists() {
+                fs::remove_file(links)?;
+            }
             sync_dir(dir)?;
             committed = None;
         }
@@ -375,5 +381,45 @@ impl ClusterWriter {
             }
         }
         Ok(self.manifest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(a: u32, b: u32, tx: u32) -> StoredLink {
+        StoredLink { a: AddressId::new(a), b: AddressId::new(b), tx: TxNum::new(tx), heuristic: 1 }
+    }
+
+    fn run(dir: &Path, heuristics: &[&str], links: &[StoredLink]) {
+        let names: Vec<String> = heuristics.iter().map(|name| (*name).to_owned()).collect();
+        let mut writer = ClusterWriter::open(dir, &names, 0, 0).unwrap();
+        let (parent, size, next) = writer.arrays(4).unwrap();
+        // One cluster of all four addresses, rooted at 0.
+        for index in 0..4u32 {
+            parent[index as usize] = 0;
+            size[index as usize] = if index == 0 { 4 } else { 1 };
+            next[index as usize] = (index + 1) % 4;
+        }
+        writer.push_links(links).unwrap();
+        writer.commit(10).unwrap();
+    }
+
+    #[test]
+    fn a_run_with_other_heuristics_leaves_open_readers_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = [link(0, 1, 1), link(1, 2, 2), link(2, 3, 3)];
+        run(dir.path(), &["multi-input"], &first);
+        let reader = ClusterReader::open(dir.path()).unwrap().unwrap();
+        assert_eq!(reader.links_of_cluster(AddressId::new(3)), first);
+
+        // Other heuristics: a fresh start with one link. The old reader still reads its three
+        // (a truncated mapping would fault here).
+        run(dir.path(), &["change:type"], &[link(0, 3, 9)]);
+        assert_eq!(reader.links_of_cluster(AddressId::new(3)), first);
+        let fresh = ClusterReader::open(dir.path()).unwrap().unwrap();
+        assert_eq!(fresh.links_of_cluster(AddressId::new(3)), [link(0, 3, 9)]);
+        assert_eq!(fresh.manifest().heuristics, ["change:type"]);
     }
 }
