@@ -30,7 +30,7 @@ pub(crate) struct Cli {
 
     /// Output format: `table` (readable, the default) or `json` (one document on stdout). For
     /// `labels import` and `labels diff`, also the format of the files read (ofac-xml, ofac-list,
-    /// tagpack, csv): give `--format` twice to set both
+    /// tagpack, csv, etherscan): give `--format` twice to set both
     #[arg(long, global = true, value_name = "FORMAT", action = clap::ArgAction::Append)]
     pub(crate) format: Vec<String>,
 }
@@ -47,10 +47,10 @@ impl Cli {
                 "dot" if self.is_trace_command() => output = Format::Dot,
                 "graphml" if self.is_trace_command() => output = Format::Graphml,
                 "html" if self.is_trace_command() => output = Format::Html,
-                other if self.is_label_command() && SOURCE_FORMATS.contains(&other) => {}
+                other if self.is_label_command() && is_source_format(other) => {}
                 other => {
                     let extra = if self.is_label_command() {
-                        ", or ofac-xml, ofac-list, tagpack, csv"
+                        ", or ofac-xml, ofac-list, tagpack, csv, etherscan"
                     } else if self.is_trace_command() {
                         ", csv, dot, graphml or html"
                     } else {
@@ -67,7 +67,7 @@ impl Cli {
 
     /// Returns the label file format among the `--format` values, if any.
     pub(crate) fn source_format(&self) -> Option<&str> {
-        self.format.iter().map(String::as_str).find(|value| SOURCE_FORMATS.contains(value))
+        self.format.iter().map(String::as_str).find(|value| is_source_format(value))
     }
 
     fn is_label_command(&self) -> bool {
@@ -79,8 +79,10 @@ impl Cli {
     }
 }
 
-/// Formats of label files, as `--format` values.
-pub(crate) const SOURCE_FORMATS: [&str; 4] = ["ofac-xml", "ofac-list", "tagpack", "csv"];
+/// Returns `true` for a label file format name (`cointrail_labels::SourceFormat`).
+fn is_source_format(text: &str) -> bool {
+    text.parse::<cointrail_labels::SourceFormat>().is_ok()
+}
 
 /// Output format of every command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,7 +24,7 @@ pub(crate) fn run(
         LabelsCommand::Import { source, date, files } => {
             let store = store.context("no store given: pass --store DIR or set COINTRAIL_STORE")?;
             let source_format = source_format.context(
-                "no file format given: pass --format ofac-xml, ofac-list, tagpack or csv",
+                "no file format given: pass --format ofac-xml, ofac-list, tagpack, csv or etherscan",
             )?;
             import(store, source_format, source.clone(), date.clone(), files, format, out)
         }

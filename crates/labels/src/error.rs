@@ -82,6 +82,16 @@ pub enum LabelError {
         /// What is wrong with it.
         problem: AddressProblem,
     },
+    /// A JSON label file (Etherscan dump) is malformed or of another shape.
+    #[error("{}:{line}: malformed json: {message}", file.display())]
+    Json {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The YAML is not well-formed.
     #[error("{}:{line}: malformed yaml: {message}", file.display())]
     Yaml {
@@ -205,7 +215,9 @@ pub enum AddressProblem {
 
 /// A format name that [`crate::SourceFormat`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown label format `{text}`: expected one of ofac-xml, ofac-list, tagpack, csv")]
+#[error(
+    "unknown label format `{text}`: expected one of ofac-xml, ofac-list, tagpack, csv, etherscan"
+)]
 #[non_exhaustive]
 pub struct UnknownFormat {
     /// The name as given.

@@ -22,6 +22,7 @@ pub use cointrail_types::Label;
 mod address;
 mod csv;
 mod error;
+mod etherscan;
 mod ofac_list;
 mod ofac_xml;
 mod tagpack;
@@ -29,6 +30,7 @@ mod tagpack;
 pub use address::normalize_address;
 pub use csv::parse_csv;
 pub use error::{AddressProblem, LabelError, UnknownFormat};
+pub use etherscan::{etherscan_category, parse_etherscan};
 pub use ofac_list::parse_ofac_list;
 pub use ofac_xml::parse_ofac_xml;
 pub use tagpack::parse_tagpack;
@@ -44,19 +46,24 @@ pub enum SourceFormat {
     Tagpack,
     /// CSV with the columns `address,label,category` and optional ones, see [`parse_csv`].
     Csv,
+    /// An Etherscan label dump (JSON), see [`parse_etherscan`].
+    Etherscan,
 }
 
 impl SourceFormat {
     /// Every format.
-    pub const ALL: [Self; 4] = [Self::OfacXml, Self::OfacList, Self::Tagpack, Self::Csv];
+    pub const ALL: [Self; 5] =
+        [Self::OfacXml, Self::OfacList, Self::Tagpack, Self::Csv, Self::Etherscan];
 
-    /// Returns the name used on the command line: `ofac-xml`, `ofac-list`, `tagpack`, `csv`.
+    /// Returns the name used on the command line: `ofac-xml`, `ofac-list`, `tagpack`, `csv`,
+    /// `etherscan`.
     pub fn name(self) -> &'static str {
         match self {
             Self::OfacXml => "ofac-xml",
             Self::OfacList => "ofac-list",
             Self::Tagpack => "tagpack",
             Self::Csv => "csv",
+            Self::Etherscan => "etherscan",
         }
     }
 }
@@ -171,6 +178,7 @@ pub fn parse_file(
         SourceFormat::OfacList => parse_ofac_list(&read()?, path, context),
         SourceFormat::Tagpack => parse_tagpack(&read()?, path, context),
         SourceFormat::Csv => parse_csv(&read()?, path, context),
+        SourceFormat::Etherscan => parse_etherscan(&read()?, path, context),
     }
 }
 

@@ -107,6 +107,18 @@ fn evm_screening_finds_the_sanctioned_share_of_a_deposit() {
     assert_eq!(own["score"], 10.0);
     assert_eq!(own["level"], "severe");
 
+    // Etherscan's label dump: Tornado Cash's router is sanctioned, so screening it is severe
+    // even with no flow in this chain.
+    let excerpt = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/labels/etherscan/combinedAccountLabels_excerpt.json");
+    let imported =
+        json(&["labels", "import", "--store", s, "--format", "etherscan", path(&excerpt)]);
+    assert!(imported.to_string().contains("420"), "{imported}");
+    let router = json(&["risk", "0xd90e2f925da726b50c4ed8d0fb90ad053324f31b", "--store", s]);
+    assert_eq!(router["level"], "severe", "{router}");
+    assert_eq!(router["exposures"][0]["label"], "Tornado.Cash: Router");
+    assert_eq!(router["exposures"][0]["category"], "sanctions");
+
     // The table names the asset.
     let table = ok(&["risk", &paid, "--store", s]);
     assert!(table.contains("Lazarus Group"), "{table}");

@@ -6,6 +6,7 @@
 mod address;
 mod csv;
 mod diff;
+mod etherscan;
 mod ofac_list;
 mod ofac_xml;
 mod tagpack;
