@@ -219,6 +219,12 @@ fn print_evm_address(out: &mut dyn Write, address: &EvmAddressJson) -> std::io::
     for label in &address.labels {
         writeln!(out, "label     {} [{}] from {}", label.name, label.category, label.source)?;
     }
+    if let Some(clustering) = &address.clustering {
+        crate::cluster::print_evm_clustering(out, clustering)?;
+    }
+    if let Some(note) = &address.clustering_note {
+        writeln!(out, "cluster   - ({note})")?;
+    }
     writeln!(out, "\nbalances (base units)")?;
     for balance in &address.balances {
         let asset = &balance.asset;

@@ -36,6 +36,11 @@ pub struct EvmAddressJson {
     pub flows: Vec<EvmFlowJson>,
     /// `true` when older flows were left out of `flows`.
     pub flows_truncated: bool,
+    /// Its deposit-address cluster and role, when `cointrail cluster --chain` ran on this chain.
+    pub clustering: Option<crate::EvmClusteringJson>,
+    /// Why `clustering` is missing although the chain was clustered (e.g. stale after a
+    /// reorganisation).
+    pub clustering_note: Option<String>,
 }
 
 /// An asset of an EVM chain.
@@ -178,7 +183,7 @@ pub fn select_evm_chain(dir: &Path, chain: Option<&str>) -> Result<String> {
 }
 
 /// The native currency's symbol of well-known chain ids (`ETH` otherwise).
-fn native_symbol(chain_id: u64) -> &'static str {
+pub(crate) fn native_symbol(chain_id: u64) -> &'static str {
     match chain_id {
         56 | 97 => "BNB",
         137 | 80_002 => "POL",
@@ -189,9 +194,9 @@ fn native_symbol(chain_id: u64) -> &'static str {
     }
 }
 
-struct Chain<'a> {
-    view: EvmView<'a>,
-    native: &'static str,
+pub(crate) struct Chain<'a> {
+    pub(crate) view: EvmView<'a>,
+    pub(crate) native: &'static str,
 }
 
 impl Chain<'_> {
@@ -230,7 +235,7 @@ impl Chain<'_> {
         }
     }
 
-    fn flow(&self, flow: &FlowRecord) -> EvmFlowJson {
+    pub(crate) fn flow(&self, flow: &FlowRecord) -> EvmFlowJson {
         let asset = self.asset(flow.asset);
         EvmFlowJson {
             block: flow.block,
@@ -245,7 +250,7 @@ impl Chain<'_> {
     }
 }
 
-fn open_chain(dir: &Path, chain: Option<&str>) -> Result<EvmStore> {
+pub(crate) fn open_chain(dir: &Path, chain: Option<&str>) -> Result<EvmStore> {
     let name = select_evm_chain(dir, chain)?;
     Ok(EvmStore::open(dir, &name)?)
 }
@@ -272,7 +277,15 @@ pub fn evm_address(
     let flows = chain.view.flows_of(&address);
     let shown = flows.len().saturating_sub(EVM_ADDRESS_FLOWS);
     let address_text = address.to_string();
+    let (clustering, clustering_note) =
+        match crate::evm_cluster::evm_cluster_of(dir, &chain.view, labels, &address) {
+            Ok(clustering) => (clustering, None),
+            Err(QueryError::Invalid(note)) => (None, Some(note)),
+            Err(error) => return Err(error),
+        };
     Ok(EvmAddressJson {
+        clustering,
+        clustering_note,
         chain: chain.view.spec().name.clone(),
         balances: chain.view.balances(&address).iter().map(|b| chain.balance(b)).collect(),
         flow_count: flows.len() as u64,
