@@ -35,9 +35,9 @@ fn anvil_binary() -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
-struct Anvil {
+pub(super) struct Anvil {
     child: Child,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Drop for Anvil {
@@ -49,9 +49,15 @@ impl Drop for Anvil {
 
 impl Anvil {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts anvil with extra command-line arguments.
+    pub(super) fn start_with(extra: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(anvil_binary())
             .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--silent"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -88,7 +94,7 @@ impl Anvil {
 
     /// Sends ether from an unlocked dev account; anvil mines it into its own block. Returns the
     /// transaction hash once mined.
-    fn send(&self, from: &str, to: &str, wei: u128) -> String {
+    pub(super) fn send(&self, from: &str, to: &str, wei: u128) -> String {
         let tx = json!({"from": from, "to": to, "value": format!("{wei:#x}")});
         let hash = self.rpc("eth_sendTransaction", &json!([tx]));
         let started = Instant::now();
