@@ -3,7 +3,8 @@
 //!
 //! The generator plants users with several addresses each, exchanges with hot wallets and one
 //! deposit address per customer (some users at several exchanges, some sweeps slower than the
-//! heuristic's delay, ether and token deposits), and noise: payments between users, merchants paid
+//! heuristic's delay, ether and token deposits, the gas of token forwards paid by the exchange's gas
+//! station), and noise: payments between users, merchants paid
 //! by many users who cash out through their own deposit address, payout services paying into many
 //! customers' deposit addresses, a small exchange below the hot-wallet threshold, and a forwarder
 //! contract that passes everything it receives to a hot wallet (a false-positive trap).
@@ -194,6 +195,8 @@ fn generate(params: &Params) -> Synthetic {
         let count = 1 + builder.rng.below(2);
         hot_wallets.push((0..count).map(|_| builder.address(Owner::Exchange(exchange))).collect());
     }
+    let gas_stations: Vec<AddressId> =
+        (0..params.exchanges).map(|exchange| builder.address(Owner::Exchange(exchange))).collect();
     let small = params.exchanges - 1;
     let mut deposits = BTreeSet::new();
     let mut customers: Vec<(u32, AddressId, AddressId)> = Vec::new(); // (exchange, deposit, hot)
@@ -247,6 +250,11 @@ fn generate(params: &Params) -> Synthetic {
                 } else {
                     builder.rng.range(1, 300)
                 };
+                if asset == TOKEN {
+                    // The exchange's gas station pays the gas of the token forward.
+                    let station = gas_stations[exchange as usize];
+                    builder.tx(block, station, deposit, 0, ETHER / 500);
+                }
                 block = builder.deposit(block, &payers, deposit, hot, asset, delay)
                     + builder.rng.range(1, 500);
             }
