@@ -419,7 +419,7 @@ pub(crate) struct ClusterArgs {
     pub(crate) max_token_difference: String,
 
     /// EVM: largest number of blocks between a payment into a deposit address and its forward
-    #[arg(long, default_value_t = 3_200, value_name = "BLOCKS")]
+    #[arg(long, default_value_t = 10_000, value_name = "BLOCKS")]
     pub(crate) max_block_delay: u64,
 
     /// EVM: deposit addresses that must forward to one address before it counts as a hot wallet

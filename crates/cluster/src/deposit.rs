@@ -71,10 +71,12 @@ pub struct AccountFlow {
     pub amount: U256,
 }
 
-/// 0.01 ether in wei: Victor's maximum amount difference between a deposit and its forward.
+/// 0.01 ether in wei: Victor's maximum amount difference between a deposit and its forward
+/// (`maxETHDiff` in etherclust's `config.py`).
 pub const DEFAULT_MAX_AMOUNT_DIFFERENCE: u64 = 10_000_000_000_000_000;
-/// 3,200 blocks (about 12 hours at Ethereum's 13.5 s blocks of 2019): Victor's maximum delay.
-pub const DEFAULT_MAX_BLOCK_DELAY: u64 = 3_200;
+/// 10,000 blocks (about 37 hours at 13.5 s blocks, 33 at 12 s): the maximum delay of Victor's
+/// published implementation (`maxBlockDiff` in etherclust's `config.py`).
+pub const DEFAULT_MAX_BLOCK_DELAY: u64 = 10_000;
 
 /// Parameters of the deposit-address heuristic (see `docs/heuristics.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,8 +87,8 @@ pub struct DepositConfig {
     /// Largest shortfall of a token forward, in token units. Default 0: gas is paid in the native
     /// currency, so a token deposit is forwarded whole.
     pub max_token_difference: U256,
-    /// Largest number of blocks between a receipt and the forward that passes it on. Default 3,200
-    /// (Victor 2020).
+    /// Largest number of blocks between a receipt and the forward that passes it on. Default
+    /// 10,000 (Victor 2020).
     pub max_block_delay: u64,
     /// Candidates that must forward to one address before it counts as a hot wallet. Default 3.
     pub min_deposits: u32,
@@ -599,7 +601,7 @@ mod tests {
                 build: |chain| {
                     chain.send(100, "u1", "d", ETHER);
                     chain.send(101, "u2", "d", ETHER);
-                    chain.send(3_300, "d", "hot", 2 * ETHER - 1);
+                    chain.send(100 + DEFAULT_MAX_BLOCK_DELAY, "d", "hot", 2 * ETHER - 1);
                 },
                 config: default(),
                 merged: true,
@@ -609,7 +611,7 @@ mod tests {
                 build: |chain| {
                     chain.send(100, "u1", "d", ETHER);
                     chain.send(101, "u2", "d", ETHER);
-                    chain.send(3_301, "d", "hot", 2 * ETHER - 1);
+                    chain.send(101 + DEFAULT_MAX_BLOCK_DELAY, "d", "hot", 2 * ETHER - 1);
                 },
                 config: default(),
                 merged: false,

@@ -60,7 +60,7 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     assert_eq!(summary["merges"], 1);
     assert_eq!(summary["clusters"], 1);
     assert_eq!(summary["largest_cluster"], 2);
-    assert_eq!(summary["params"]["max_block_delay"], 3_200);
+    assert_eq!(summary["params"]["max_block_delay"], 10_000);
 
     let alice = json(&["show", "address", ALICE, "--store", s, "--chain", "anvil"]);
     assert_eq!(members(&alice), [ALICE, BOB]);
