@@ -264,8 +264,9 @@ impl Scan {
             }
             return;
         }
-        if flow.amount.is_zero() {
-            // Zero-value token transfers are often address poisoning, not payments.
+        if flow.amount.is_zero() || (flow.from.is_some() && flow.from == flow.to) {
+            // Zero-value token transfers are often address poisoning, not payments; a transfer to
+            // oneself moves nothing.
             return;
         }
         if let Some(from) = flow.from {
@@ -674,6 +675,17 @@ mod tests {
                 },
                 config: default(),
                 merged: false,
+            },
+            Case {
+                name: "a transfer to oneself neither forwards nor adds a recipient",
+                build: |chain| {
+                    chain.send(100, "u1", "d", ETHER);
+                    chain.send(101, "u2", "d", ETHER);
+                    chain.send(150, "d", "d", ETHER);
+                    chain.send(200, "d", "hot", 2 * ETHER - 1);
+                },
+                config: default(),
+                merged: true,
             },
             Case {
                 name: "token deposits forwarded whole",
