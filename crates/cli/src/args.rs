@@ -542,7 +542,8 @@ pub(crate) enum ShowCommand {
     },
     /// A cluster (entity): size, labels, conflicts and members
     Cluster {
-        /// The cluster id (a number, as `show address` prints it) or any address in it
+        /// The cluster id (a number, as `show address` prints it) or any address in it; for an
+        /// EVM chain, an address (0x…) of the cluster
         cluster: String,
         /// List at most this many member addresses
         #[arg(long, default_value_t = 100, value_name = "N")]

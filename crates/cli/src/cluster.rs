@@ -391,7 +391,13 @@ pub(crate) fn print_evm_clustering(
             (None, None) => writeln!(out, "role      {}", role.kind)?,
         }
     }
-    let Some(cluster) = &clustering.cluster else { return Ok(()) };
+    let Some(cluster) = &clustering.cluster else {
+        return if clustering.role.is_none() {
+            writeln!(out, "cluster   - (alone: no deposit address joins it to another address)")
+        } else {
+            Ok(())
+        };
+    };
     writeln!(
         out,
         "cluster   {} ({} addresses, deposit-address heuristic)",

@@ -30,6 +30,11 @@ pub(crate) fn run_on_chain(
             let json = cointrail_query::evm_address(store_dir, &labels, chain, address)?;
             return emit(out, format, &json, print_evm_address);
         }
+        ShowCommand::Cluster { cluster, limit } if cointrail_query::is_evm_address(cluster) => {
+            let labels = LabelTable::load(store_dir)?;
+            let json = cointrail_query::evm_cluster(store_dir, &labels, chain, cluster, *limit)?;
+            return emit(out, format, &json, crate::cluster::print_evm_clustering);
+        }
         ShowCommand::Tx { txid } if cointrail_query::is_evm_tx_hash(txid) => {
             let json = cointrail_query::evm_tx(store_dir, chain, txid)?;
             return emit(out, format, &json, print_evm_tx);

@@ -277,12 +277,17 @@ pub fn evm_address(
     let flows = chain.view.flows_of(&address);
     let shown = flows.len().saturating_sub(EVM_ADDRESS_FLOWS);
     let address_text = address.to_string();
-    let (clustering, clustering_note) =
-        match crate::evm_cluster::evm_cluster_of(dir, &chain.view, labels, &address) {
-            Ok(clustering) => (clustering, None),
-            Err(QueryError::Invalid(note)) => (None, Some(note)),
-            Err(error) => return Err(error),
-        };
+    let (clustering, clustering_note) = match crate::evm_cluster::evm_cluster_of(
+        dir,
+        &chain.view,
+        labels,
+        &address,
+        crate::EVM_CLUSTER_MEMBERS,
+    ) {
+        Ok(clustering) => (clustering, None),
+        Err(QueryError::Invalid(note)) => (None, Some(note)),
+        Err(error) => return Err(error),
+    };
     Ok(EvmAddressJson {
         clustering,
         clustering_note,

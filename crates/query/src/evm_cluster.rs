@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::evm::{Chain, native_symbol, open_chain, select_evm_chain};
 use crate::{AttributedLabel, EvmFlowJson, QueryError, Result};
 
-/// Members listed by [`evm_cluster_of`].
+/// Members listed in [`crate::EvmAddressJson::clustering`] (`show address 0x…`).
 pub const EVM_CLUSTER_MEMBERS: usize = 100;
 
 /// What `cointrail cluster --chain NAME` did.
@@ -353,9 +353,9 @@ fn address_text(view: &EvmView<'_>, id: u32) -> String {
     view.address(id).map_or_else(|| format!("address #{id}"), |address| address.to_string())
 }
 
-/// Returns what deposit clustering says of `address` on the chain of `view`: its cluster (with the
-/// labels of the other members from `labels`) and its role. `None` when the chain was never
-/// clustered or the address has no flows.
+/// Returns what deposit clustering says of `address` on the chain of `view`: its cluster (at most
+/// `limit` members listed, with the labels of all other members from `labels`) and its role. `None`
+/// when the chain was never clustered or the address has no flows.
 ///
 /// # Errors
 ///
@@ -366,6 +366,7 @@ pub fn evm_cluster_of(
     view: &EvmView<'_>,
     labels: &LabelTable,
     address: &EvmAddress,
+    limit: usize,
 ) -> Result<Option<EvmClusteringJson>> {
     let Some(clusters) = open_clusters(dir, view)? else { return Ok(None) };
     let Some(id) = view.address_id(address) else { return Ok(None) };
@@ -420,8 +421,8 @@ pub fn evm_cluster_of(
         EvmClusterJson {
             id: cluster_id,
             size: u32::try_from(members.len()).unwrap_or(u32::MAX),
-            members: members.iter().take(EVM_CLUSTER_MEMBERS).map(|member| text(*member)).collect(),
-            members_truncated: members.len() > EVM_CLUSTER_MEMBERS,
+            members: members.iter().take(limit).map(|member| text(*member)).collect(),
+            members_truncated: members.len() > limit,
             deposits: deposits
                 .into_iter()
                 .map(|(deposit, (hot_wallet, payers))| EvmDepositRefJson {
@@ -434,6 +435,35 @@ pub fn evm_cluster_of(
         }
     });
     Ok(Some(EvmClusteringJson { cluster, role }))
+}
+
+/// Returns the deposit-address cluster and role of the EVM address `text` on chain `chain` (or the
+/// store's only EVM chain), listing at most `limit` members (`show cluster 0x…`).
+///
+/// # Errors
+///
+/// [`QueryError::Invalid`] for text that is not an EVM address, an ambiguous chain or stale
+/// clusters; [`QueryError::NotFound`] for a chain never clustered or an address without flows.
+pub fn evm_cluster(
+    dir: &Path,
+    labels: &LabelTable,
+    chain: Option<&str>,
+    text: &str,
+    limit: usize,
+) -> Result<EvmClusteringJson> {
+    let address = EvmAddress::from_hex(text.trim())
+        .map_err(|error| QueryError::invalid(error.to_string()))?;
+    let store = open_chain(dir, chain)?;
+    let view = store.view();
+    let name = view.spec().name.clone();
+    if DepositClusters::open(dir, &name)?.is_none() {
+        return Err(QueryError::not_found(format!(
+            "EVM chain {name} has no clusters: run `cointrail cluster --chain {name}` first"
+        )));
+    }
+    evm_cluster_of(dir, &view, labels, &address, limit)?.ok_or_else(|| {
+        QueryError::not_found(format!("address {address} has no flows in EVM chain {name}"))
+    })
 }
 
 /// Breadth-first search over the merges of one cluster: the fewest merges from `a` to `b`, each as

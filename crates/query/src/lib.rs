@@ -22,7 +22,7 @@ pub use evm::{
 pub use evm_cluster::{
     EVM_CLUSTER_MEMBERS, EvmClusterJson, EvmClusterSummaryJson, EvmClusteringJson,
     EvmDepositRefJson, EvmExplanationJson, EvmForwardJson, EvmRoleJson, EvmStepJson,
-    cluster_evm_chain, evm_cluster_of, evm_explain,
+    cluster_evm_chain, evm_cluster, evm_cluster_of, evm_explain,
 };
 pub use evm_trace::evm_trace;
 pub use labels::{LabelSearch, search_labels};

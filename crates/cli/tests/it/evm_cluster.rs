@@ -81,6 +81,15 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     assert!(table.contains(&format!("  member  {ALICE}")), "{table}");
     assert!(table.contains(&format!("  deposit {DEPOSIT} (hot wallet {HOT_WALLET})")), "{table}");
 
+    let table = ok(&["show", "address", CAROL, "--store", s]);
+    assert!(table.contains("cluster   - (alone"), "{table}");
+    let cluster = json(&["show", "cluster", BOB, "--store", s, "--chain", "anvil"]);
+    assert_eq!(cluster["cluster"]["members"], serde_json::json!([ALICE, BOB]));
+    let cluster = json(&["show", "cluster", BOB, "--store", s, "--limit", "1"]);
+    assert_eq!(cluster["cluster"]["members"], serde_json::json!([ALICE]));
+    assert_eq!(cluster["cluster"]["members_truncated"], true);
+    assert_eq!(cluster["cluster"]["size"], 2);
+
     let explanation = json(&["explain", ALICE, BOB, "--store", s, "--chain", "anvil"]);
     assert_eq!(explanation["joined"], true);
     let steps = explanation["steps"].as_array().unwrap();
