@@ -18,8 +18,9 @@
 //!   externally owned account), never sent value from inside a contract call (contracts do), is not
 //!   a token contract, sent value to exactly one address `E`, and forwarded at least once;
 //! - `E` is a **hot wallet** when at least [`DepositConfig::min_deposits`] candidates forward to it
-//!   (or when the caller knows it as an exchange); the candidates of a hot wallet that are not hot
-//!   wallets themselves are **deposit addresses**;
+//!   and it is no candidate itself (a hot wallet pays many), or when the caller knows it as an
+//!   exchange; the candidates of a hot wallet that are not hot wallets themselves are **deposit
+//!   addresses**;
 //! - the **users** of a deposit address are the senders of the receipts its forwards matched,
 //!   except senders that are contracts, token contracts, hot wallets or deposit addresses, that paid
 //!   no gas, or that paid into more than [`DepositConfig::max_sender_deposits`] deposit addresses
@@ -376,7 +377,13 @@ pub fn cluster_deposits(
             deposits: *count,
             known: known.exchanges.contains(address),
         })
-        .filter(|hot| hot.known || hot.deposits >= config.min_deposits)
+        // A hot wallet pays many (withdrawals, cold storage); an address that forwards everything
+        // to one address is a deposit address itself (a user's pass-through addresses would
+        // otherwise make the user's deposit address look like a hot wallet).
+        .filter(|hot| {
+            hot.known
+                || (hot.deposits >= config.min_deposits && !candidates.contains_key(&hot.address))
+        })
         .collect();
     let hot: BTreeSet<AddressId> = hot_wallets.iter().map(|hot| hot.address).collect();
     let deposit_of: BTreeMap<AddressId, AddressId> = candidates
@@ -686,6 +693,21 @@ mod tests {
                 },
                 config: default(),
                 merged: true,
+            },
+            Case {
+                name: "pass-through addresses do not make a deposit address a hot wallet",
+                build: |chain| {
+                    // u1 and u2 each pay three pass-through addresses of one user, which forward
+                    // everything to that user's deposit address d-c1.
+                    for (block, pass) in [(100, "p1"), (200, "p2"), (300, "p3")] {
+                        chain.send(block, "u1", pass, ETHER);
+                        chain.send(block + 1, "u2", pass, ETHER);
+                        chain.send(block + 2, pass, "d-c1", 2 * ETHER - 1);
+                        chain.send(block + 3, "d-c1", "hot", 2 * ETHER - 2);
+                    }
+                },
+                config: default(),
+                merged: false,
             },
             Case {
                 name: "token deposits forwarded whole",

@@ -3,11 +3,12 @@
 //!
 //! The generator plants users with several addresses each, exchanges with hot wallets and one
 //! deposit address per customer (some users at several exchanges, some sweeps slower than the
-//! heuristic's delay, ether and token deposits, the gas of token forwards paid by the exchange's gas
-//! station), and noise: payments between users, merchants paid
-//! by many users who cash out through their own deposit address, payout services paying into many
-//! customers' deposit addresses, a small exchange below the hot-wallet threshold, and a forwarder
-//! contract that passes everything it receives to a hot wallet (a false-positive trap).
+//! heuristic's delay, ether and token deposits, the gas of token forwards paid by the exchange's
+//! gas station, users' pass-through addresses forwarding everything to their deposit address), and
+//! noise: payments between users, merchants paid by many users who cash out through their own
+//! deposit address, payout services paying into many customers' deposit addresses, a small exchange
+//! below the hot-wallet threshold, and a forwarder contract that passes everything it receives to a
+//! hot wallet (a false-positive trap).
 //!
 //! Reproduce the figures of `docs/heuristics.md` with
 //! `cargo test -p cointrail-cluster --test it deposit -- --nocapture`.
@@ -259,6 +260,24 @@ fn generate(params: &Params) -> Synthetic {
                 block = builder.deposit(block, &payers, deposit, hot, asset, delay)
                     + builder.rng.range(1, 500);
             }
+            // One user in five also has three pass-through addresses: each is paid by a friend
+            // and sends it all on to the user's deposit address. They forward everything to one
+            // address, like deposit addresses do, so the deposit address has three "candidates"
+            // of its own and must not be taken for a hot wallet.
+            if asset == 0 && user % 5 == 4 {
+                for _ in 0..3 {
+                    let pass = builder.address(Owner::User(user as u32));
+                    let friend = builder.rng.pick(&all_user_addresses);
+                    let amount = builder.rng.range(ETHER / 10, 2 * ETHER);
+                    builder.tx(block, friend, pass, 0, amount);
+                    let sent = amount - 21_000 * 100 * GWEI;
+                    block += builder.rng.range(1, 200);
+                    builder.tx(block, pass, deposit, 0, sent);
+                    block += builder.rng.range(1, 300);
+                    builder.forward(block, deposit, hot, 0, sent);
+                    block += builder.rng.range(1, 500);
+                }
+            }
         }
     }
 
@@ -431,8 +450,9 @@ fn deposit_heuristic_precision_and_recall_on_planted_truth() {
     );
     // Floors a little under the measured figures (docs/heuristics.md), so that a regression fails.
     assert!(precision >= 0.95, "pair precision {precision:.4}");
-    assert!(recall >= 0.50, "pair recall {recall:.4}");
+    assert!(recall >= 0.70, "pair recall {recall:.4}");
     assert!(deposit_precision >= 0.99, "deposit precision {deposit_precision:.4}");
+    assert!(deposit_recall >= 0.95, "deposit recall {deposit_recall:.4}");
     // The forwarder contract is never a deposit address, so its 40 payers stay apart.
     let forwarder = synthetic.owners.iter().position(|owner| *owner == Owner::Contract).unwrap();
     assert!(!detected.contains(&u32::try_from(forwarder).unwrap()));
