@@ -118,4 +118,24 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     assert_eq!(summary["deposit_addresses"], 0);
     let alice = json(&["show", "address", ALICE, "--store", s]);
     assert!(members(&alice).is_empty());
+
+    // A label naming the hot wallet an exchange makes it one whatever the threshold, and a label
+    // on bob is inherited by alice through the cluster.
+    let csv = temp.path().join("labels.csv");
+    let rows = format!(
+        "address,label,category\n{HOT_WALLET},Example Exchange,exchange\n{BOB},Bob's shop,merchant\n"
+    );
+    fs_err::write(&csv, rows).unwrap();
+    ok(&["labels", "import", "--store", s, "--format", "csv", path(&csv)]);
+    let summary = json(&["cluster", "--store", s, "--chain", "anvil", "--min-deposits", "4"]);
+    assert_eq!(summary["deposit_addresses"], 3);
+    let alice = json(&["show", "address", ALICE, "--store", s]);
+    assert_eq!(members(&alice), [ALICE, BOB]);
+    let labels = &alice["clustering"]["cluster"]["labels"];
+    assert_eq!(labels.as_array().unwrap().len(), 1, "{labels}");
+    assert_eq!(labels[0]["name"], "Bob's shop");
+    assert_eq!(labels[0]["inherited"], true);
+    assert_eq!(labels[0]["via"], BOB);
+    let table = ok(&["show", "address", ALICE, "--store", s]);
+    assert!(table.contains("label     Bob's shop [merchant] (via its cluster)"), "{table}");
 }
