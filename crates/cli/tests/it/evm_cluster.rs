@@ -61,6 +61,17 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     assert_eq!(summary["clusters"], 1);
     assert_eq!(summary["largest_cluster"], 2);
     assert_eq!(summary["params"]["max_block_delay"], 10_000);
+    // Same chain, same bytes: a second run commits generation 1 with an identical map and
+    // evidence.
+    let dir = store.join("evm").join("anvil");
+    let first = fs_err::read_to_string(dir.join("DEPOSITS")).unwrap();
+    ok(&["cluster", "--store", s, "--chain", "anvil"]);
+    let second = fs_err::read_to_string(dir.join("DEPOSITS")).unwrap();
+    assert_eq!(second.replace("\"generation\": 1", "\"generation\": 0"), first);
+    assert_eq!(
+        fs_err::read(dir.join("deposit.map.1")).unwrap(),
+        fs_err::read(dir.join("deposit.map.0")).unwrap()
+    );
 
     let alice = json(&["show", "address", ALICE, "--store", s, "--chain", "anvil"]);
     assert_eq!(members(&alice), [ALICE, BOB]);
