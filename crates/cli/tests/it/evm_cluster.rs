@@ -39,6 +39,7 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     anvil.send(CAROL, DEPOSIT_CAROL, ETHER);
     anvil.send(DEPOSIT_CAROL, HOT_WALLET, ETHER - KEPT);
     anvil.send(DAVE, DEPOSIT_DAVE, 5 * ETHER);
+    let before_last = anvil.rpc("evm_snapshot", &serde_json::json!([]));
     anvil.send(DEPOSIT_DAVE, HOT_WALLET, 5 * ETHER - KEPT);
 
     let temp = tempfile::tempdir().unwrap();
@@ -149,4 +150,20 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     assert_eq!(labels[0]["via"], BOB);
     let table = ok(&["show", "address", ALICE, "--store", s]);
     assert!(table.contains("label     Bob's shop [merchant] (via its cluster)"), "{table}");
+
+    // A reorganisation replaces the block the clusters saw as tip: they are refused until re-run.
+    anvil.rpc("evm_revert", &serde_json::json!([before_last]));
+    anvil.send(DAVE, CAROL, ETHER);
+    anvil.send(DAVE, CAROL, ETHER);
+    ok(&["ingest", "evm", "--rpc", &anvil.url, "--store", s, "--chain", "anvil"]);
+    let alice = json(&["show", "address", ALICE, "--store", s]);
+    assert!(alice["clustering"].is_null());
+    let note = alice["clustering_note"].as_str().unwrap();
+    assert!(note.contains("re-run `cointrail cluster --chain anvil`"), "{note}");
+    let output = super::cointrail(&["explain", ALICE, BOB, "--store", s]);
+    assert!(!output.status.success());
+    let summary = json(&["cluster", "--store", s]);
+    // Dave's deposit address no longer forwards; the labelled hot wallet keeps the other two.
+    assert_eq!(summary["deposit_addresses"], 2);
+    assert_eq!(summary["merges"], 1);
 }

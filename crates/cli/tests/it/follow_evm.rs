@@ -87,7 +87,7 @@ impl Anvil {
         }
     }
 
-    fn rpc(&self, method: &str, params: &Value) -> Value {
+    pub(super) fn rpc(&self, method: &str, params: &Value) -> Value {
         self.try_rpc(method, params)
             .unwrap_or_else(|error| panic!("{method}({params}) failed: {error}"))
     }
