@@ -185,6 +185,12 @@ fn run_evm(
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if args.heuristics.iter().any(|name| name.trim() != "multi-input") {
+        bail!(
+            "--heuristics selects UTXO heuristics; an EVM chain is clustered with the \
+             deposit-address heuristic (tune it with --max-block-delay, --min-deposits, ...)"
+        );
+    }
     let amount = |text: &str, option: &str| {
         U256::from_dec_str(text.trim())
             .with_context(|| format!("--{option} takes a whole number of base units, not `{text}`"))

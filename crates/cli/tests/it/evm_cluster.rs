@@ -52,6 +52,10 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cointrail cluster --chain anvil"));
 
+    let output = super::cointrail(&["cluster", "--store", s, "--heuristics", "change:type"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("deposit-address heuristic"));
+
     // A store with only an EVM chain: `cluster` picks it without --chain.
     let summary = json(&["cluster", "--store", s]);
     assert_eq!(summary["chain"], "anvil");
