@@ -119,11 +119,20 @@ pub(crate) enum Command {
     /// each does, its sources and its measured precision). Re-running after more blocks were
     /// ingested only examines the new transactions; other heuristics start over.
     ///
+    /// With --chain NAME (or in a store holding only EVM chains), clusters an EVM chain with the
+    /// deposit-address heuristic instead (Victor 2020): addresses paying into one exchange deposit
+    /// address are one customer. The --max-* and --min-deposits options tune it; every run covers
+    /// the whole chain.
+    ///
     ///   cointrail cluster --store ./store
     ///   cointrail cluster --store ./store --heuristics multi-input,change:type
+    ///   cointrail cluster --store ./store --chain ethereum
     #[command(verbatim_doc_comment)]
     Cluster(ClusterArgs),
     /// Explain why two addresses are in one cluster: the chain of transactions and heuristics
+    ///
+    /// For EVM addresses (0x…, with --chain NAME when the store holds several chains): the
+    /// deposit addresses they paid into, the payments and the forwards to the hot wallet.
     Explain {
         /// First address
         address_a: String,
@@ -420,6 +429,28 @@ pub(crate) struct ClusterArgs {
     /// ...from two clusters that each have at least this many addresses is held and reported
     #[arg(long, default_value_t = 1_000, value_name = "N")]
     pub(crate) guard_min_side: u32,
+
+    /// EVM (deposit-address heuristic): largest shortfall of an ether forward against what the
+    /// deposit address received, in wei (default 0.01 ether, Victor 2020)
+    #[arg(long, default_value = "10000000000000000", value_name = "WEI")]
+    pub(crate) max_amount_difference: String,
+
+    /// EVM: largest shortfall of a token forward, in token units
+    #[arg(long, default_value = "0", value_name = "UNITS")]
+    pub(crate) max_token_difference: String,
+
+    /// EVM: largest number of blocks between a payment into a deposit address and its forward
+    #[arg(long, default_value_t = 10_000, value_name = "BLOCKS")]
+    pub(crate) max_block_delay: u64,
+
+    /// EVM: deposit addresses that must forward to one address before it counts as a hot wallet
+    /// (addresses labelled `exchange` count with one)
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub(crate) min_deposits: u32,
+
+    /// EVM: a sender paying into more deposit addresses than this is a service and not clustered
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub(crate) max_sender_deposits: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -532,7 +563,8 @@ pub(crate) enum ShowCommand {
     },
     /// A cluster (entity): size, labels, conflicts and members
     Cluster {
-        /// The cluster id (a number, as `show address` prints it) or any address in it
+        /// The cluster id (a number, as `show address` prints it) or any address in it; for an
+        /// EVM chain, an address (0x…) of the cluster
         cluster: String,
         /// List at most this many member addresses
         #[arg(long, default_value_t = 100, value_name = "N")]

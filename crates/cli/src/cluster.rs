@@ -7,10 +7,14 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use cointrail_btc::Network;
-use cointrail_cluster::{ClusterState, Clusterer, Config, Heuristic};
-use cointrail_query::{AttributedLabel, ClusterJson, Conflict};
-use cointrail_store::{ClusterReader, ClusterWriter, Store, StoredHeld, StoredLink};
-use cointrail_types::AddressId;
+use cointrail_cluster::{ClusterState, Clusterer, Config, DepositConfig, Heuristic};
+use cointrail_query::{
+    AttributedLabel, ClusterJson, Conflict, EvmClusteringJson, EvmExplanationJson,
+};
+use cointrail_store::{
+    ClusterReader, ClusterWriter, LabelTable, Store, StoreError, StoredHeld, StoredLink,
+};
+use cointrail_types::{AddressId, U256};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -36,12 +40,23 @@ struct ClusterSummary {
     merges_per_second: f64,
 }
 
+/// Whether a command without `--chain` is about the store's EVM chains: the store holds no UTXO
+/// chain but at least one EVM chain.
+fn evm_only(dir: &Path) -> anyhow::Result<bool> {
+    Ok(matches!(Store::open(dir), Err(StoreError::NotFound { .. }))
+        && !cointrail_store::evm::evm_chains(dir)?.is_empty())
+}
+
 pub(crate) fn run(
     args: &ClusterArgs,
+    chain: Option<&str>,
     dir: &Path,
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if chain.is_some() || evm_only(dir)? {
+        return run_evm(args, chain, dir, format, out);
+    }
     let config = Config {
         max_cluster_size: args.max_cluster_size,
         guard_min_side: args.guard_min_side,
@@ -162,6 +177,58 @@ pub(crate) fn run(
     })
 }
 
+/// `cluster --chain NAME`: the deposit-address heuristic over a stored EVM chain.
+fn run_evm(
+    args: &ClusterArgs,
+    chain: Option<&str>,
+    dir: &Path,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if args.heuristics.iter().any(|name| name.trim() != "multi-input") {
+        bail!(
+            "--heuristics selects UTXO heuristics; an EVM chain is clustered with the \
+             deposit-address heuristic (tune it with --max-block-delay, --min-deposits, ...)"
+        );
+    }
+    let amount = |text: &str, option: &str| {
+        U256::from_dec_str(text.trim())
+            .with_context(|| format!("--{option} takes a whole number of base units, not `{text}`"))
+    };
+    let config = DepositConfig {
+        max_amount_difference: amount(&args.max_amount_difference, "max-amount-difference")?,
+        max_token_difference: amount(&args.max_token_difference, "max-token-difference")?,
+        max_block_delay: args.max_block_delay,
+        min_deposits: args.min_deposits,
+        max_sender_deposits: args.max_sender_deposits,
+    };
+    let labels = LabelTable::load(dir)?;
+    let summary = cointrail_query::cluster_evm_chain(dir, &labels, chain, &config)?;
+    emit(out, format, &summary, |out, summary| {
+        writeln!(out, "chain        {} (heuristic {})", summary.chain, summary.heuristic)?;
+        let tip = summary.tip_height.map_or_else(|| "-".to_owned(), |tip| tip.to_string());
+        writeln!(out, "examined     {} flows up to block {tip}", summary.flows)?;
+        writeln!(
+            out,
+            "found        {} hot wallets, {} deposit addresses ({} candidates)",
+            summary.hot_wallets, summary.deposit_addresses, summary.candidates
+        )?;
+        writeln!(
+            out,
+            "clusters     {} of several addresses, largest {} ({} merges)",
+            summary.clusters, summary.largest_cluster, summary.merges
+        )?;
+        if summary.services_excluded > 0 {
+            writeln!(
+                out,
+                "services     {} senders paying into more than {} deposit addresses left out",
+                summary.services_excluded, summary.params.max_sender_deposits
+            )?;
+        }
+        Ok(())
+    })
+}
+
 fn network_of(store: &Store) -> anyhow::Result<Network> {
     let chain = store.chain();
     chain.network.parse().with_context(|| format!("store holds unknown network {chain}"))
@@ -198,11 +265,16 @@ struct Explanation {
 
 pub(crate) fn explain(
     dir: &Path,
+    chain: Option<&str>,
     a: &str,
     b: &str,
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if cointrail_query::is_evm_address(a) && cointrail_query::is_evm_address(b) {
+        let explanation = cointrail_query::evm_explain(dir, chain, a, b)?;
+        return emit(out, format, &explanation, print_evm_explanation);
+    }
     let store = Store::open(dir)?;
     let network = network_of(&store)?;
     let view = store.view();
@@ -257,6 +329,106 @@ pub(crate) fn explain(
         }
         Ok(())
     })
+}
+
+fn print_evm_explanation(
+    out: &mut dyn Write,
+    explanation: &EvmExplanationJson,
+) -> std::io::Result<()> {
+    if !explanation.joined {
+        return writeln!(
+            out,
+            "{} and {} are not in one cluster (evm chain {})",
+            explanation.address_a, explanation.address_b, explanation.chain
+        );
+    }
+    writeln!(
+        out,
+        "{} and {} are in cluster {} of evm chain {} ({} steps):",
+        explanation.address_a,
+        explanation.address_b,
+        explanation.cluster.unwrap_or_default(),
+        explanation.chain,
+        explanation.steps.len()
+    )?;
+    for step in &explanation.steps {
+        writeln!(
+            out,
+            "  {} and {} both paid deposit address {} (hot wallet {})",
+            step.from, step.to, step.deposit, step.hot_wallet
+        )?;
+        for (who, payment) in [(&step.from, &step.payment_from), (&step.to, &step.payment_to)] {
+            writeln!(
+                out,
+                "      payment  {who}: {} {} in block {}, tx {}",
+                payment.amount,
+                payment.symbol.as_deref().unwrap_or(&payment.asset),
+                payment.block,
+                payment.tx.as_deref().unwrap_or("-")
+            )?;
+        }
+        for forward in &step.forwards {
+            writeln!(
+                out,
+                "      forward  {} to {} in block {} ({} blocks later, {} base units short), tx {}",
+                forward.flow.amount,
+                forward.flow.to,
+                forward.flow.block,
+                forward.block_delay,
+                forward.amount_difference,
+                forward.flow.tx.as_deref().unwrap_or("-")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints an EVM address's deposit-address cluster and role.
+pub(crate) fn print_evm_clustering(
+    out: &mut dyn Write,
+    clustering: &EvmClusteringJson,
+) -> std::io::Result<()> {
+    if let Some(role) = &clustering.role {
+        match (&role.hot_wallet, role.deposits) {
+            (Some(hot), _) => writeln!(out, "role      {} of hot wallet {hot}", role.kind)?,
+            (None, Some(deposits)) => {
+                writeln!(out, "role      {} ({deposits} deposit addresses)", role.kind)?;
+            }
+            (None, None) => writeln!(out, "role      {}", role.kind)?,
+        }
+    }
+    let Some(cluster) = &clustering.cluster else {
+        return if clustering.role.is_none() {
+            writeln!(out, "cluster   - (alone: no deposit address joins it to another address)")
+        } else {
+            Ok(())
+        };
+    };
+    writeln!(
+        out,
+        "cluster   {} ({} addresses, deposit-address heuristic)",
+        cluster.id, cluster.size
+    )?;
+    for member in &cluster.members {
+        writeln!(out, "  member  {member}")?;
+    }
+    if cluster.members_truncated {
+        writeln!(
+            out,
+            "  ... {} more (--format json)",
+            cluster.size as usize - cluster.members.len()
+        )?;
+    }
+    for deposit in &cluster.deposits {
+        writeln!(
+            out,
+            "  deposit {} (hot wallet {}) paid by {}",
+            deposit.deposit,
+            deposit.hot_wallet,
+            deposit.payers.join(", ")
+        )?;
+    }
+    print_labels(out, &cluster.labels, &[])
 }
 
 /// Prints a cluster for people.

@@ -56,10 +56,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             show::run_on_chain(command, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
         }
         Command::Status => show::status(&store_dir(cli)?, format, &mut stdout),
-        Command::Cluster(args) => cluster::run(args, &store_dir(cli)?, format, &mut stdout),
-        Command::Explain { address_a, address_b } => {
-            cluster::explain(&store_dir(cli)?, address_a, address_b, format, &mut stdout)
+        Command::Cluster(args) => {
+            cluster::run(args, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
         }
+        Command::Explain { address_a, address_b } => cluster::explain(
+            &store_dir(cli)?,
+            cli.chain.as_deref(),
+            address_a,
+            address_b,
+            format,
+            &mut stdout,
+        ),
         Command::Trace(args) => {
             trace::run(args, cli.chain.as_deref(), &store_dir(cli)?, format, &mut stdout)
         }

@@ -30,6 +30,11 @@ pub(crate) fn run_on_chain(
             let json = cointrail_query::evm_address(store_dir, &labels, chain, address)?;
             return emit(out, format, &json, print_evm_address);
         }
+        ShowCommand::Cluster { cluster, limit } if cointrail_query::is_evm_address(cluster) => {
+            let labels = LabelTable::load(store_dir)?;
+            let json = cointrail_query::evm_cluster(store_dir, &labels, chain, cluster, *limit)?;
+            return emit(out, format, &json, crate::cluster::print_evm_clustering);
+        }
         ShowCommand::Tx { txid } if cointrail_query::is_evm_tx_hash(txid) => {
             let json = cointrail_query::evm_tx(store_dir, chain, txid)?;
             return emit(out, format, &json, print_evm_tx);
@@ -218,6 +223,12 @@ fn print_evm_address(out: &mut dyn Write, address: &EvmAddressJson) -> std::io::
     writeln!(out, "blocks    {} .. {}", block(address.first_block), block(address.last_block))?;
     for label in &address.labels {
         writeln!(out, "label     {} [{}] from {}", label.name, label.category, label.source)?;
+    }
+    if let Some(clustering) = &address.clustering {
+        crate::cluster::print_evm_clustering(out, clustering)?;
+    }
+    if let Some(note) = &address.clustering_note {
+        writeln!(out, "cluster   - ({note})")?;
     }
     writeln!(out, "\nbalances (base units)")?;
     for balance in &address.balances {

@@ -1,17 +1,24 @@
 //! Address clustering of cointrail: which addresses one entity controls, and why.
 //!
-//! Owns the heuristics (co-spend, change detection, CoinJoin recognition), the union-find over
-//! address ids, and the evidence of every merge. It sees the chain only through
+//! Owns the heuristics (co-spend, change detection, CoinJoin recognition; on account-model chains
+//! the deposit-address heuristic, [`cluster_deposits`]), the union-find over address ids, and the
+//! evidence of every merge. It sees the chain only through
 //! [`cointrail_types::ChainGraph`] and works on caller-provided slices, so it does no I/O: the store
 //! persists its state, and tests run it on an in-memory graph (`cointrail-testkit`).
 //!
 //! Start with [`Clusterer::run`]; every heuristic is described in `docs/heuristics.md`.
 
 mod coinjoin;
+mod deposit;
 mod heuristic;
 mod unionfind;
 
 pub use coinjoin::{CoinjoinShape, coinjoin_shape};
+pub use deposit::{
+    AccountFlow, AccountFlowKind, DEFAULT_MAX_AMOUNT_DIFFERENCE, DEFAULT_MAX_BLOCK_DELAY,
+    DepositAddress, DepositClustering, DepositConfig, DepositLink, DepositUser, Forward, HotWallet,
+    KnownAddresses, Receipt, Service, cluster_deposits,
+};
 pub use heuristic::{ChangeHeuristic, Config, Heuristic, ParseHeuristicError, detect_change};
 pub use unionfind::{ClusterState, UnionOutcome};
 

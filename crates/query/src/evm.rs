@@ -36,6 +36,11 @@ pub struct EvmAddressJson {
     pub flows: Vec<EvmFlowJson>,
     /// `true` when older flows were left out of `flows`.
     pub flows_truncated: bool,
+    /// Its deposit-address cluster and role, when `cointrail cluster --chain` ran on this chain.
+    pub clustering: Option<crate::EvmClusteringJson>,
+    /// Why `clustering` is missing although the chain was clustered (e.g. stale after a
+    /// reorganisation).
+    pub clustering_note: Option<String>,
 }
 
 /// An asset of an EVM chain.
@@ -230,7 +235,7 @@ impl Chain<'_> {
         }
     }
 
-    fn flow(&self, flow: &FlowRecord) -> EvmFlowJson {
+    pub(crate) fn flow(&self, flow: &FlowRecord) -> EvmFlowJson {
         let asset = self.asset(flow.asset);
         EvmFlowJson {
             block: flow.block,
@@ -272,7 +277,20 @@ pub fn evm_address(
     let flows = chain.view.flows_of(&address);
     let shown = flows.len().saturating_sub(EVM_ADDRESS_FLOWS);
     let address_text = address.to_string();
+    let (clustering, clustering_note) = match crate::evm_cluster::evm_cluster_of(
+        dir,
+        &chain.view,
+        labels,
+        &address,
+        crate::EVM_CLUSTER_MEMBERS,
+    ) {
+        Ok(clustering) => (clustering, None),
+        Err(QueryError::Invalid(note)) => (None, Some(note)),
+        Err(error) => return Err(error),
+    };
     Ok(EvmAddressJson {
+        clustering,
+        clustering_note,
         chain: chain.view.spec().name.clone(),
         balances: chain.view.balances(&address).iter().map(|b| chain.balance(b)).collect(),
         flow_count: flows.len() as u64,

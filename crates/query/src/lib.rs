@@ -6,6 +6,7 @@
 //! [`search_labels`]. Every function returns a serializable document; printing is the caller's.
 
 mod evm;
+mod evm_cluster;
 mod evm_risk;
 mod evm_trace;
 mod labels;
@@ -18,6 +19,11 @@ pub use evm::{
     EVM_ADDRESS_FLOWS, EvmAddressJson, EvmAssetJson, EvmBalanceJson, EvmChainStatusJson,
     EvmFlowJson, EvmTxJson, evm_address, evm_status, evm_tx, is_evm_address, is_evm_tx_hash,
     select_evm_chain,
+};
+pub use evm_cluster::{
+    EVM_CLUSTER_MEMBERS, EvmClusterJson, EvmClusterSummaryJson, EvmClusteringJson,
+    EvmDepositRefJson, EvmExplanationJson, EvmForwardJson, EvmRoleJson, EvmStepJson,
+    cluster_evm_chain, evm_cluster, evm_cluster_of, evm_explain,
 };
 pub use evm_risk::{
     EvmExposureJson, EvmPathJson, EvmRiskJson, EvmRiskTarget, ScreenedFlowJson, asset_units,

@@ -5,6 +5,7 @@ mod api;
 mod cluster;
 mod crash;
 mod errors;
+mod evm_cluster;
 mod evm_risk;
 mod evm_show;
 mod evm_trace;

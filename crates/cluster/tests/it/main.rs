@@ -1,6 +1,8 @@
 //! Named must-merge and must-not-merge cases for every heuristic, on hand-built graphs.
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code")]
 
+mod deposit;
+
 use cointrail_cluster::{
     ChangeHeuristic, ClusterState, Clusterer, CoinjoinShape, Config, Heuristic, coinjoin_shape,
 };

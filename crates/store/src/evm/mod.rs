@@ -6,6 +6,7 @@
 //! ever go from empty to a value past the committed counts, and one atomic commit (the manifest
 //! rename). Start with [`EvmStoreWriter::open`] to append and [`EvmStore::open`] to read.
 
+mod deposits;
 mod view;
 mod writer;
 
@@ -20,6 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
 
+pub use deposits::{
+    DEPOSITS_FORMAT_VERSION, DepositClusters, DepositManifest, StoredDeposit, StoredDepositLink,
+    StoredDepositParams, StoredDepositUser, StoredForward, StoredHotWallet, StoredService,
+    write_deposit_clusters,
+};
 pub use view::{AssetBalance, EvmStore, EvmView};
 pub use writer::EvmStoreWriter;
 

@@ -294,6 +294,17 @@ impl EvmView<'_> {
         (read_u32(self.flows, at + 20), read_u32(self.flows, at + 24))
     }
 
+    /// Returns the sender and recipient of flow `id` as address ids (`None`: `mint` / `burn`), for
+    /// scans that need ids rather than addresses.
+    pub fn flow_party_ids(&self, id: u64) -> Option<(Option<u32>, Option<u32>)> {
+        if id >= self.counts.flows {
+            return None;
+        }
+        let (from, to) = self.flow_parties(id);
+        let party = |party: u32| (party != NO_ACCOUNT).then_some(party);
+        Some((party(from), party(to)))
+    }
+
     /// Returns flow `id`.
     pub fn flow(&self, id: u64) -> Option<FlowRecord> {
         if id >= self.counts.flows {
