@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use cointrail_testkit::anvil::Anvil;
 use super::{json, ok, path};
+use cointrail_testkit::anvil::Anvil;
 
 /// Anvil's dev accounts 0-3 (funded).
 const ALICE: &str = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
