@@ -15,6 +15,7 @@ use cointrail_store::evm::{
     StoredDepositLink, StoredDepositParams, StoredDepositUser, StoredForward, StoredHotWallet,
     StoredService, write_deposit_clusters,
 };
+use cointrail_taint::StopLabel;
 use cointrail_types::{AddressId, EvmAddress};
 use serde::Serialize;
 
@@ -332,7 +333,7 @@ pub fn cluster_evm_chain(
 
 /// Opens the committed clusters of a chain and checks that the chain still holds the tip they saw
 /// (a reorganisation renumbers addresses).
-fn open_clusters(dir: &Path, view: &EvmView<'_>) -> Result<Option<DepositClusters>> {
+pub(crate) fn open_clusters(dir: &Path, view: &EvmView<'_>) -> Result<Option<DepositClusters>> {
     let Some(clusters) = DepositClusters::open(dir, &view.spec().name)? else { return Ok(None) };
     if let Some(tip) = clusters.manifest().tip
         && view.block(tip.number).map(|block| block.block.hash) != Some(tip.hash)
@@ -618,5 +619,87 @@ mod tests {
         assert_eq!(steps, [(5, 1, 10), (1, 9, 13)]);
         assert_eq!(shortest_path(&links, 5, 5).unwrap(), []);
         assert!(shortest_path(&links, 5, 42).is_none());
+    }
+}
+
+/// A label that stops an analysis at an EVM address: its own, or one of its deposit cluster's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EvmStop {
+    /// The label.
+    pub(crate) label: StopLabel,
+    /// The address that carries it (differs from the address stopped at through a cluster).
+    pub(crate) labeled: EvmAddress,
+    /// Where the label comes from.
+    pub(crate) source: String,
+}
+
+/// The labels of `labels` whose category passes `is_stop`, on the addresses of one EVM chain and,
+/// when the chain was clustered, on every member of their deposit clusters.
+pub(crate) struct EvmStops<'a> {
+    labels: &'a LabelTable,
+    view: EvmView<'a>,
+    clusters: Option<DepositClusters>,
+    /// Stop labels per cluster id (of labeled members).
+    by_cluster: HashMap<u32, Vec<EvmStop>>,
+    is_stop: Box<dyn Fn(&str) -> bool + 'a>,
+}
+
+impl<'a> EvmStops<'a> {
+    /// Indexes the labels of `labels` with a stop category by the clusters of the chain of
+    /// `view`.
+    ///
+    /// # Errors
+    ///
+    /// Stale clusters (see [`open_clusters`]) or a store error.
+    pub(crate) fn new(
+        dir: &Path,
+        view: EvmView<'a>,
+        labels: &'a LabelTable,
+        is_stop: impl Fn(&str) -> bool + 'a,
+    ) -> Result<Self> {
+        let clusters = open_clusters(dir, &view)?;
+        let mut by_cluster: HashMap<u32, Vec<EvmStop>> = HashMap::new();
+        if let Some(clusters) = &clusters {
+            for label in labels.all().iter().filter(|label| is_stop(&label.category)) {
+                let Ok(address) = EvmAddress::from_hex(&label.address) else { continue };
+                let Some(id) = view.address_id(&address) else { continue };
+                by_cluster.entry(clusters.cluster_of(id)).or_default().push(EvmStop {
+                    label: StopLabel { name: label.name.clone(), category: label.category.clone() },
+                    labeled: address,
+                    source: label.source.clone(),
+                });
+            }
+        }
+        Ok(Self { labels, view, clusters, by_cluster, is_stop: Box::new(is_stop) })
+    }
+
+    /// Returns every stop label of `address`: its own first, then its cluster's.
+    pub(crate) fn all(&self, address: &EvmAddress) -> Vec<EvmStop> {
+        let mut stops: Vec<EvmStop> = self
+            .labels
+            .of(&address.to_string())
+            .filter(|label| (self.is_stop)(&label.category))
+            .map(|label| EvmStop {
+                label: StopLabel { name: label.name.clone(), category: label.category.clone() },
+                labeled: *address,
+                source: label.source.clone(),
+            })
+            .collect();
+        if let Some(clusters) = &self.clusters
+            && let Some(id) = self.view.address_id(address)
+            && let Some(inherited) = self.by_cluster.get(&clusters.cluster_of(id))
+        {
+            for stop in inherited {
+                if !stops.iter().any(|known| known.label == stop.label) {
+                    stops.push(stop.clone());
+                }
+            }
+        }
+        stops
+    }
+
+    /// Returns the first stop label of `address` (own before inherited).
+    pub(crate) fn stop(&self, address: &EvmAddress) -> Option<StopLabel> {
+        self.all(address).into_iter().next().map(|stop| stop.label)
     }
 }

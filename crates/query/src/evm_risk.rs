@@ -12,6 +12,7 @@ use cointrail_types::{B256, EvmAddress};
 use serde::Serialize;
 
 use crate::evm::{Chain, EvmAssetJson, native_symbol, open_chain};
+use crate::evm_cluster::EvmStops;
 use crate::evm_trace::{Flows, account_flow};
 use crate::trace::truncation_name;
 use crate::{QueryError, Result};
@@ -156,7 +157,10 @@ pub struct EvmPathJson {
     pub txs: Vec<String>,
     /// Flow ids of the same steps (the store's flow numbers).
     pub flows: Vec<u64>,
-    /// The address that carries the label (none when the target itself is labeled).
+    /// The sender the value came from (none when the target itself is labeled).
+    pub from_address: Option<String>,
+    /// The address that carries the label: the sender, or another member of its deposit cluster
+    /// (none when the target itself is labeled).
     pub labeled_address: Option<String>,
     /// Where the label comes from.
     pub label_source: Option<String>,
@@ -223,19 +227,10 @@ pub fn evm_risk(
     let name = view.spec().name.clone();
     let native = native_symbol(view.spec().chain_id);
     let asked_asset = asset.map(|text| resolve_asset(&view, native, text)).transpose()?;
-    let risky = |address: &EvmAddress| -> Vec<(StopLabel, String)> {
-        labels
-            .of(&address.to_string())
-            .filter(|label| rules.is_risk_category(&label.category))
-            .map(|label| {
-                (
-                    StopLabel { name: label.name.clone(), category: label.category.clone() },
-                    label.source.clone(),
-                )
-            })
-            .collect()
-    };
-    let stops = |address: &EvmAddress| risky(address).into_iter().next().map(|(label, _)| label);
+    // Risk labels of an address: its own, then its deposit cluster's (`cluster --chain`).
+    let index =
+        EvmStops::new(dir, view.clone(), labels, |category| rules.is_risk_category(category))?;
+    let stops = |address: &EvmAddress| index.stop(address);
 
     let mut seeds: Vec<FlowRecord> = Vec::new();
     let mut flows_truncated = false;
@@ -255,8 +250,8 @@ pub fn evm_risk(
                 seeds.push(flow);
             }
             let received = seeds.iter().fold(0u128, |sum, flow| sum.saturating_add(amount(flow)));
-            for (label, _) in risky(&address) {
-                own.insert(label, received);
+            for stop in index.all(&address) {
+                own.insert(stop.label, received);
             }
             (address.to_string(), "address", asset_id)
         }
@@ -325,7 +320,7 @@ pub fn evm_risk(
 
     let chain_info = Chain { view: view.clone(), native };
     let asset_json = chain_info.asset(asset_id);
-    let exposures = exposures_json(&view, &risky, &assessment);
+    let exposures = exposures_json(&view, &index, &assessment);
     let explanation = explain(&text, kind, &asset_json, rules, options, &assessment, &exposures);
     let party = |address: Option<EvmAddress>, none: &str| {
         address.map_or_else(|| none.to_owned(), |address| address.to_string())
@@ -376,7 +371,7 @@ fn amount(flow: &FlowRecord) -> u128 {
 
 fn exposures_json(
     view: &EvmView<'_>,
-    risky: &impl Fn(&EvmAddress) -> Vec<(StopLabel, String)>,
+    index: &EvmStops<'_>,
     assessment: &AccountAssessment,
 ) -> Vec<EvmExposureJson> {
     let hash_of = |id: u64| {
@@ -405,18 +400,18 @@ fn exposures_json(
                             txs.push(text);
                         }
                     }
-                    let source = path.labeled.and_then(|address| {
-                        risky(&address)
-                            .into_iter()
-                            .find(|(label, _)| *label == exposure.label)
-                            .map(|(_, source)| source)
+                    // The sender reached, and the address carrying the label (another member of
+                    // its cluster when the label is inherited).
+                    let stop = path.labeled.and_then(|address| {
+                        index.all(&address).into_iter().find(|stop| stop.label == exposure.label)
                     });
                     EvmPathJson {
                         amount: path.amount,
                         txs,
                         flows: path.flows.clone(),
-                        labeled_address: path.labeled.map(|address| address.to_string()),
-                        label_source: source,
+                        from_address: path.labeled.map(|address| address.to_string()),
+                        labeled_address: stop.as_ref().map(|stop| stop.labeled.to_string()),
+                        label_source: stop.map(|stop| stop.source),
                     }
                 })
                 .collect(),
@@ -494,8 +489,12 @@ fn explain(
             && let Some(labeled) = &path.labeled_address
         {
             let source = path.label_source.as_deref().unwrap_or("?");
+            let via = match path.from_address.as_deref() {
+                Some(from) if from != labeled => format!(" via its cluster member {from}"),
+                _ => String::new(),
+            };
             line.push_str(&format!(
-                "; largest path: from {labeled} (source {source}) via tx {}",
+                "; largest path: from {labeled}{via} (source {source}) via tx {}",
                 path.txs.iter().rev().cloned().collect::<Vec<_>>().join(" -> ")
             ));
         }

@@ -8,7 +8,7 @@ use cointrail_report::{Edge, Node, Patterns, Reached, Reproduce, Source, TraceDo
 use cointrail_store::LabelTable;
 use cointrail_store::evm::{EvmStore, EvmView, FlowKind, FlowRecord};
 use cointrail_taint::{
-    AccountFlows, AccountLimits, AccountNode, AccountSeed, Flow, Policy, StopLabel, trace_account,
+    AccountFlows, AccountLimits, AccountNode, AccountSeed, Flow, Policy, trace_account,
 };
 use cointrail_types::EvmAddress;
 
@@ -98,12 +98,11 @@ pub fn evm_trace(
     let view = store.view();
     let native = crate::evm::native_symbol(view.spec().chain_id);
     let asset_id = asset.map(|text| resolve_asset(&view, native, text)).transpose()?.unwrap_or(0);
-    let stops = |address: &EvmAddress| {
-        labels
-            .of(&address.to_string())
-            .find(|label| stop_categories.contains(&label.category))
-            .map(|label| StopLabel { name: label.name.clone(), category: label.category.clone() })
-    };
+    // Stop labels: own, or inherited through the address's deposit cluster.
+    let index = crate::evm_cluster::EvmStops::new(dir, view.clone(), labels, |category| {
+        stop_categories.iter().any(|stop| stop == category)
+    })?;
+    let stops = |address: &EvmAddress| index.stop(address);
     let flows = Flows(view.clone());
     let report = trace_account(
         &flows,
@@ -170,13 +169,15 @@ pub fn evm_trace(
     let mut reached = Vec::with_capacity(report.reached.len());
     for at in &report.reached {
         for address in &at.addresses {
-            let text = address.to_string();
-            for label in labels.of(&text).filter(|label| label.name == at.label.name) {
+            for stop in index.all(address).into_iter().filter(|stop| stop.label == at.label) {
+                // Through a deposit cluster, the label sits on another member.
+                let reached = (stop.labeled != *address).then(|| address.to_string());
                 sources.insert((
-                    label.name.clone(),
-                    label.category.clone(),
-                    text.clone(),
-                    label.source.clone(),
+                    stop.label.name,
+                    stop.label.category,
+                    stop.labeled.to_string(),
+                    stop.source,
+                    reached,
                 ));
             }
         }
@@ -213,13 +214,13 @@ pub fn evm_trace(
         patterns: Patterns::default(),
         sources: sources
             .into_iter()
-            .map(|(label, category, address, source)| Source {
+            .map(|(label, category, address, source, reached)| Source {
                 label,
                 category,
                 address,
                 source,
-                via_cluster: false,
-                reached_address: None,
+                via_cluster: reached.is_some(),
+                reached_address: reached,
                 joined_by: Vec::new(),
             })
             .collect(),

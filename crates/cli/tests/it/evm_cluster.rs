@@ -3,7 +3,7 @@
 //! which forwards to an exchange's hot wallet; two other customers' deposit addresses forward to
 //! the same hot wallet, so that it passes the hot-wallet threshold.
 
-use serde_json::Value;
+use serde_json::{Value, json as value};
 
 use super::{json, ok, path};
 use cointrail_testkit::anvil::Anvil;
@@ -154,6 +154,28 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     assert_eq!(labels[0]["via"], BOB);
     let table = ok(&["show", "address", ALICE, "--store", s]);
     assert!(table.contains("label     Bob's shop [merchant] (via its cluster)"), "{table}");
+
+    // Risk labels are inherited through the cluster too: alice stolen from (theft) makes bob's
+    // payment into the deposit address a direct exposure, the label on alice.
+    let csv = temp.path().join("theft.csv");
+    fs_err::write(&csv, format!("address,label,category\n{ALICE},Test theft,theft\n")).unwrap();
+    ok(&["labels", "import", "--store", s, "--format", "csv", path(&csv)]);
+    let deposit = json(&["risk", DEPOSIT, "--store", s]);
+    let exposure = &deposit["exposures"][0];
+    assert_eq!(exposure["label"], "Test theft", "{deposit}");
+    assert_eq!(exposure["hops"], 1);
+    assert_eq!(exposure["amount"], value!(3 * ETHER), "both payments");
+    let via_bob = exposure["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|path| path["from_address"] == BOB)
+        .unwrap_or_else(|| panic!("{deposit}"));
+    assert_eq!(via_bob["labeled_address"], ALICE);
+    assert!(deposit["explanation"].to_string().contains("via its cluster member"), "{deposit}");
+    // A trace from dave reaches the exchange through its deposit address.
+    let trace = json(&["trace", "--from", DAVE, "--store", s, "--stop-category", "exchange"]);
+    assert_eq!(trace["reached"][0]["label"], "Example Exchange", "{trace}");
 
     // A reorganisation replaces the block the clusters saw as tip: they are refused until re-run.
     anvil.rpc("evm_revert", &serde_json::json!([before_last]));
