@@ -1,14 +1,11 @@
-//! `cointrail follow btc`, `cointrail follow evm` and `cointrail watch`: live blocks, watchlists
-//! and alerts (for EVM chains: flows out of watched 0x addresses, see `docs/evm.md`).
+//! `cointrail follow btc`, `cointrail follow evm` and `cointrail watch`: the commands around
+//! `cointrail-watch` (which transactions move watched coins; the alert outbox and webhook) and the
+//! followers of `cointrail-ingest` (Bitcoin) and `cointrail-evm`.
 //!
-//! An alert is raised when a transaction spends a watched coin: an output paid to a watched
-//! address, a watched outpoint, an output of a watched cluster or labeled address, or a coin
-//! tainted by a watched incident (forward, until an exchange or service, as `trace` stops).
 //! Alerts are written to the store's alert log and synced before their block is committed (none is
 //! lost), deduplicated per watch and transaction (none is sent twice), printed as JSON lines, and
 //! POSTed to the webhook, retried until it answers 2xx.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,15 +13,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use cointrail_btc::{DecodedBlock, Network};
 use cointrail_ingest::{BtcRpc, FollowEvents, FollowOptions, RpcAuth, follow_btc};
-use cointrail_store::evm::{EvmStore, FlowKind, FlowRecord};
+use cointrail_store::evm::EvmStore;
 use cointrail_store::{
-    ChainView, ClusterReader, LabelTable, Store, Watch, WatchKind, append_alerts, delivered_alerts,
-    load_incidents, load_watches, read_alerts, save_watches, set_delivered_alerts,
+    ChainView, Store, Watch, WatchKind, load_incidents, load_watches, save_watches,
 };
-use cointrail_taint::{Direction, Policy, StopLabel, TraceOptions, trace};
-use cointrail_types::{
-    AddressId, AddressKey, B256, ChainGraph, EvmAddress, Hash32, Height, InputId, OutputId, TxNum,
-    U256,
+use cointrail_types::{B256, EvmAddress, Height};
+use cointrail_watch::{
+    Delivered, Outbox, Watcher, evm_alerts, is_evm_address, parse_outpoint, read_scanned,
+    write_scanned,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -44,7 +40,7 @@ pub(crate) fn evm(
     _format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let delivery = Delivery {
+    let delivery = Outbox {
         store: store.to_owned(),
         file: args.follow.alerts.clone(),
         webhook: args.follow.webhook.clone(),
@@ -85,7 +81,7 @@ pub(crate) fn evm(
                     announced = tip;
                 }
                 if args.follow.exit_when_synced {
-                    follower.delivery.deliver();
+                    log_delivery(&follower.delivery.deliver());
                     break;
                 }
             }
@@ -101,7 +97,7 @@ pub(crate) fn evm(
                 }
             }
         }
-        follower.delivery.deliver();
+        log_delivery(&follower.delivery.deliver());
         std::thread::sleep(poll);
     }
     writeln!(
@@ -146,7 +142,7 @@ struct EvmFollower {
     /// The store's chain name (asked of the node's chain id at the first poll without `--chain`).
     chain: Option<String>,
     options: cointrail_evm::IngestOptions,
-    delivery: Delivery,
+    delivery: Outbox,
     blocks: u64,
     reorgs: u64,
     deepest_reorg: u64,
@@ -215,7 +211,11 @@ impl EvmFollower {
         let Some((tip, hash)) = report.tip else { return Ok(None) };
         if scan_from.is_none_or(|scanned| scanned < tip) {
             let alerts = evm_alerts(&self.store, &chain, scan_from).map_err(fatal)?;
-            self.delivery.publish(out, &alerts).map_err(|error| fatal(anyhow::anyhow!(error)))?;
+            let delivered = self
+                .delivery
+                .publish(out, &alerts)
+                .map_err(|error| fatal(anyhow::anyhow!(error)))?;
+            log_delivery(&delivered);
         }
         if read_scanned(&scanned_file).map_err(fatal)? != Some((tip, hash)) {
             write_scanned(&scanned_file, tip, hash).map_err(fatal)?;
@@ -239,142 +239,6 @@ fn evm_block_hash(store: &Path, chain: &str, number: u64) -> anyhow::Result<Opti
     }
     let opened = EvmStore::open(store, chain)?;
     Ok(opened.view().block(number).map(|info| info.block.hash))
-}
-
-/// Reads `number hash`, the last block whose alerts were raised.
-fn read_scanned(path: &Path) -> anyhow::Result<Option<(u64, B256)>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = fs_err::read_to_string(path)?;
-    let (number, hash) = text
-        .trim()
-        .split_once(' ')
-        .with_context(|| format!("{} is not `number hash`", path.display()))?;
-    Ok(Some((
-        number.parse().with_context(|| format!("bad block number in {}", path.display()))?,
-        B256::from_hex(hash).with_context(|| format!("bad block hash in {}", path.display()))?,
-    )))
-}
-
-/// Records (atomically, synced) that the alerts of the blocks up to `number` were raised.
-fn write_scanned(path: &Path, number: u64, hash: B256) -> anyhow::Result<()> {
-    let temporary = path.with_extension("tmp");
-    fs_err::write(&temporary, format!("{number} {hash}\n"))?;
-    fs_err::File::open(&temporary)?.sync_all()?;
-    fs_err::rename(&temporary, path)?;
-    Ok(())
-}
-
-/// True for `0x` and 40 hex digits: an EVM address.
-fn is_evm_address(text: &str) -> bool {
-    EvmAddress::from_hex(text).is_ok()
-}
-
-/// The alerts of the flows out of watched EVM addresses in the blocks above `scan_from` (all if
-/// `None`), in chain order, not yet in the alert log: one per watch, transaction and asset. Gas
-/// (fee and burn flows) is not an alert.
-fn evm_alerts(
-    store: &Path,
-    chain: &str,
-    scan_from: Option<u64>,
-) -> anyhow::Result<Vec<serde_json::Value>> {
-    let watches = load_watches(store)?;
-    let labels = LabelTable::load(store)?;
-    let mut watched: BTreeMap<EvmAddress, Vec<&Watch>> = BTreeMap::new();
-    for watch in &watches {
-        match watch.kind {
-            WatchKind::Address => {
-                if let Ok(address) = EvmAddress::from_hex(&watch.target) {
-                    watched.entry(address).or_default().push(watch);
-                }
-            }
-            WatchKind::Label => {
-                for label in labels.all().iter().filter(|label| label.name == watch.target) {
-                    if let Ok(address) = EvmAddress::from_hex(&label.address) {
-                        watched.entry(address).or_default().push(watch);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    if watched.is_empty() {
-        return Ok(Vec::new());
-    }
-    let opened = EvmStore::open(store, chain)?;
-    let view = opened.view();
-    let mut seen = alerted(store)?;
-    let mut alerts: Vec<((u64, u32), serde_json::Value)> = Vec::new();
-    for (address, watches) in &watched {
-        let mut moved: BTreeMap<(u64, u32, u32), Vec<FlowRecord>> = BTreeMap::new();
-        for flow in view.flows_of(address) {
-            if flow.from.as_ref() != Some(address)
-                || scan_from.is_some_and(|scanned| flow.block <= scanned)
-                || matches!(flow.kind, FlowKind::Fee | FlowKind::Burn)
-            {
-                continue;
-            }
-            let Some(tx) = flow.tx else { continue };
-            moved.entry((flow.block, tx, flow.asset)).or_default().push(flow);
-        }
-        for ((block, tx, asset), flows) in moved {
-            let Some(info) = view.tx(tx) else { continue };
-            let txid = info.hash.to_string();
-            let token = view.asset(asset);
-            let asset_name = token.as_ref().map_or("native".to_owned(), |t| t.contract.to_string());
-            let mut total = U256::ZERO;
-            for flow in &flows {
-                let amount =
-                    if flow.kind == FlowKind::Erc721 { U256::from_u64(1) } else { flow.amount };
-                total = total.checked_add(amount).unwrap_or(U256::MAX);
-            }
-            let destinations: Vec<serde_json::Value> = flows
-                .iter()
-                .map(|flow| {
-                    let to = flow.to.map(|to| to.to_string());
-                    let names: Vec<String> = to
-                        .as_deref()
-                        .map(|text| labels.of(text).map(|label| label.name.clone()).collect())
-                        .unwrap_or_default();
-                    json!({
-                        "address": to,
-                        "amount": flow.amount.to_string(),
-                        "kind": flow.kind.name(),
-                        "labels": names,
-                    })
-                })
-                .collect();
-            let block_info = view.block(block);
-            for watch in watches {
-                if !seen.insert((watch.id, format!("{txid}/{asset_name}"))) {
-                    continue;
-                }
-                alerts.push((
-                    (block, tx),
-                    json!({
-                        "event": "alert",
-                        "watch": watch.id,
-                        "watch_kind": watch.kind.name(),
-                        "watch_target": watch.target,
-                        "chain": chain,
-                        "txid": txid,
-                        "block": block,
-                        "block_hash": block_info.as_ref().map(|b| b.block.hash.to_string()),
-                        "time": block_info.as_ref().map(|b| b.block.timestamp),
-                        "from": address.to_string(),
-                        "moved": total.to_string(),
-                        "asset": asset_name,
-                        "symbol": token.as_ref().and_then(|t| t.symbol.clone()),
-                        "decimals": token.as_ref().and_then(|t| t.decimals),
-                        "destinations": destinations,
-                    }),
-                ));
-            }
-        }
-    }
-    alerts.sort_by_key(|(order, _)| *order);
-    Ok(alerts.into_iter().map(|(_, alert)| alert).collect())
 }
 
 pub(crate) fn btc(
@@ -401,7 +265,7 @@ pub(crate) fn btc(
     let mut alerts = Alerts {
         store: store.to_owned(),
         network,
-        delivery: Delivery {
+        delivery: Outbox {
             store: store.to_owned(),
             file: args.follow.alerts.clone(),
             webhook: args.follow.webhook.clone(),
@@ -427,97 +291,11 @@ pub(crate) fn btc(
     Ok(())
 }
 
-/// Where alerts go: the store's alert log, the `--alerts` file or stdout, and the webhook. Shared
-/// by `follow btc` and `follow evm`.
-struct Delivery {
-    store: PathBuf,
-    file: Option<PathBuf>,
-    webhook: Option<String>,
-}
-
-impl Delivery {
-    /// Appends `alerts` to the store's alert log (synced), then prints them to the `--alerts` file
-    /// or `out`, then POSTs what the webhook has not acknowledged yet.
-    fn publish(&self, out: &mut dyn Write, alerts: &[serde_json::Value]) -> Result<(), String> {
-        if alerts.is_empty() {
-            return Ok(());
-        }
-        let lines: Vec<String> = alerts.iter().map(ToString::to_string).collect();
-        append_alerts(&self.store, &lines).map_err(|error| error.to_string())?;
-        for line in &lines {
-            let written = match &self.file {
-                Some(path) => fs_err::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .and_then(|mut file| writeln!(file, "{line}")),
-                None => writeln!(out, "{line}").and_then(|()| out.flush()),
-            };
-            written.map_err(|error| error.to_string())?;
-        }
-        self.deliver();
-        Ok(())
-    }
-
-    /// POSTs undelivered alerts in order; stops at the first failure (retried at the next poll).
-    fn deliver(&self) {
-        let Some(url) = &self.webhook else { return };
-        let (Ok(lines), Ok(mut delivered)) =
-            (read_alerts(&self.store), delivered_alerts(&self.store))
-        else {
-            return;
-        };
-        while let Some(line) = lines.get(usize::try_from(delivered).unwrap_or(usize::MAX)) {
-            let headers = [("Content-Type", "application/json")];
-            match cointrail_ingest::http::post(
-                url,
-                &headers,
-                line.as_bytes(),
-                Duration::from_secs(5),
-            ) {
-                Ok(response) if (200..300).contains(&response.status) => {
-                    delivered += 1;
-                    if let Err(error) = set_delivered_alerts(&self.store, delivered) {
-                        log(&format!("cannot record webhook delivery: {error}"));
-                        return;
-                    }
-                }
-                Ok(response) => {
-                    log(&format!("webhook {url} answered {}; will retry", response.status));
-                    return;
-                }
-                Err(error) => {
-                    log(&format!("webhook {url}: {error}; will retry"));
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// The (watch, transaction) pairs of the store's alert log, as `(watch, txid)`; EVM alerts carry
-/// their asset too (`txid/asset`), since one transaction can move several.
-fn alerted(dir: &Path) -> anyhow::Result<HashSet<(u64, String)>> {
-    let mut seen = HashSet::new();
-    for line in read_alerts(dir)? {
-        if let Ok(alert) = serde_json::from_str::<serde_json::Value>(&line)
-            && let (Some(watch), Some(txid)) = (alert["watch"].as_u64(), alert["txid"].as_str())
-        {
-            let key = match alert["asset"].as_str() {
-                Some(asset) => format!("{txid}/{asset}"),
-                None => txid.to_owned(),
-            };
-            seen.insert((watch, key));
-        }
-    }
-    Ok(seen)
-}
-
 /// Alert delivery and the watch state, as the follow loop's event handler.
 struct Alerts<'a> {
     store: PathBuf,
     network: Network,
-    delivery: Delivery,
+    delivery: Outbox,
     /// Built at the first block, and again after a reorganisation or a change of the watchlist.
     watcher: Option<Watcher>,
     /// Modification time of `watches.json` when the watcher was built.
@@ -528,6 +306,13 @@ struct Alerts<'a> {
 #[allow(clippy::print_stderr, reason = "follow logs to stderr")]
 fn log(message: &str) {
     eprintln!("{message}");
+}
+
+/// Logs why a webhook delivery stopped early (it is retried at the next poll).
+fn log_delivery(delivered: &Delivered) {
+    if let Some(error) = &delivered.error {
+        log(error);
+    }
 }
 
 impl FollowEvents for Alerts<'_> {
@@ -551,7 +336,7 @@ impl FollowEvents for Alerts<'_> {
         }
         let watcher = self.watcher.as_mut().expect("loaded above");
         let alerts = watcher.check(view, height, block);
-        self.delivery.publish(self.out, &alerts)
+        self.delivery.publish(self.out, &alerts).map(|delivered| log_delivery(&delivered))
     }
 
     fn reorg(&mut self, from: Height, to: Height) {
@@ -574,213 +359,8 @@ impl FollowEvents for Alerts<'_> {
     }
 
     fn idle(&mut self) {
-        self.delivery.deliver();
+        log_delivery(&self.delivery.deliver());
     }
-}
-
-/// Resolved watches, and the coins tainted by watched incidents.
-struct Watcher {
-    network: Network,
-    watches: BTreeMap<u64, Watch>,
-    addresses: HashMap<AddressKey, Vec<u64>>,
-    outpoints: HashMap<(Hash32, u32), Vec<u64>>,
-    clusters: HashMap<AddressId, Vec<u64>>,
-    cluster_reader: Option<ClusterReader>,
-    tainted: HashMap<OutputId, Vec<u64>>,
-    labels: LabelTable,
-    seen: HashSet<(u64, String)>,
-}
-
-impl Watcher {
-    fn load(dir: &Path, network: Network, view: &ChainView<'_>) -> anyhow::Result<Self> {
-        let watches = load_watches(dir)?;
-        let labels = LabelTable::load(dir)?;
-        let mut watcher = Self {
-            network,
-            watches: watches.iter().map(|watch| (watch.id, watch.clone())).collect(),
-            addresses: HashMap::new(),
-            outpoints: HashMap::new(),
-            clusters: HashMap::new(),
-            cluster_reader: ClusterReader::open(dir)?,
-            tainted: HashMap::new(),
-            labels,
-            seen: HashSet::new(),
-        };
-        watcher.seen = alerted(dir)?;
-        let incidents = load_incidents(dir)?;
-        let mut stops: HashMap<AddressId, StopLabel> = HashMap::new();
-        for label in watcher
-            .labels
-            .all()
-            .iter()
-            .filter(|label| ["exchange", "service"].contains(&label.category.as_str()))
-        {
-            if let Ok(key) = network.parse_address(&label.address)
-                && let Some(id) = view.find_address(&key)
-            {
-                stops.insert(
-                    id,
-                    StopLabel { name: label.name.clone(), category: label.category.clone() },
-                );
-            }
-        }
-        for watch in &watches {
-            match watch.kind {
-                // EVM addresses are `follow evm`'s.
-                WatchKind::Address if is_evm_address(&watch.target) => {}
-                WatchKind::Address => {
-                    let key = network.parse_address(&watch.target)?;
-                    watcher.addresses.entry(key).or_default().push(watch.id);
-                }
-                WatchKind::Outpoint => {
-                    let (txid, vout) = parse_outpoint(&watch.target)?;
-                    watcher.outpoints.entry((txid, vout)).or_default().push(watch.id);
-                }
-                WatchKind::Cluster => {
-                    let id: u32 = watch.target.parse().context("cluster ids are numbers")?;
-                    watcher.clusters.entry(AddressId::new(id)).or_default().push(watch.id);
-                }
-                WatchKind::Label => {
-                    for label in
-                        watcher.labels.all().iter().filter(|label| label.name == watch.target)
-                    {
-                        if let Ok(key) = network.parse_address(&label.address) {
-                            watcher.addresses.entry(key).or_default().push(watch.id);
-                        }
-                    }
-                }
-                WatchKind::Incident => {
-                    let Some(incident) =
-                        incidents.iter().find(|incident| incident.name == watch.target)
-                    else {
-                        bail!("watch {}: no incident named {}", watch.id, watch.target);
-                    };
-                    let mut seeds = Vec::new();
-                    for seed in &incident.seeds {
-                        let (txid, vout) = parse_outpoint(seed)?;
-                        if let Some(txnum) = view.find_tx(&txid)
-                            && let Some(tx) = view.tx(txnum)
-                            && u64::from(vout) < tx.outputs.end - tx.outputs.start
-                        {
-                            seeds.push(OutputId::new(tx.outputs.start + u64::from(vout)));
-                        }
-                    }
-                    let mut options = TraceOptions::new(Policy::Poison, Direction::Forward);
-                    options.max_txs = 1_000_000;
-                    let report = trace(view, &stops, &seeds, &options);
-                    let mut tainted: HashSet<OutputId> = seeds.iter().copied().collect();
-                    tainted.extend(report.edges.iter().filter_map(|edge| edge.output));
-                    for output in tainted {
-                        watcher.tainted.entry(output).or_default().push(watch.id);
-                    }
-                }
-            }
-        }
-        Ok(watcher)
-    }
-
-    /// Alerts for the transactions of the block at `height` (already in `view`).
-    fn check(
-        &mut self,
-        view: &ChainView<'_>,
-        height: Height,
-        block: &DecodedBlock,
-    ) -> Vec<serde_json::Value> {
-        let Some(info) = view.block(height) else { return Vec::new() };
-        let mut alerts = Vec::new();
-        for index in 0..block.txs.len() {
-            let txnum = TxNum::new(info.first_tx.get() + u32::try_from(index).unwrap_or(0));
-            let mut moved: BTreeMap<u64, (u64, Vec<serde_json::Value>)> = BTreeMap::new();
-            let mut taints: Vec<u64> = Vec::new();
-            for input in view.tx_inputs(txnum) {
-                let spent = view.spent_output(InputId::new(input));
-                let output = view.output(spent);
-                let mut matched: Vec<u64> = Vec::new();
-                if let Some(address) = output.address {
-                    if let Some(ids) = self.addresses.get(&view.address_key(address)) {
-                        matched.extend(ids);
-                    }
-                    if let Some(reader) = &self.cluster_reader
-                        && let Some(ids) = self.clusters.get(&reader.cluster_of(address).0)
-                    {
-                        matched.extend(ids);
-                    }
-                }
-                let (spent_tx, vout) = view.output_location(spent);
-                if let Some(ids) = self.outpoints.get(&(view.txid(spent_tx), vout)) {
-                    matched.extend(ids);
-                }
-                if let Some(ids) = self.tainted.get(&spent) {
-                    matched.extend(ids);
-                    taints.extend(ids);
-                }
-                matched.sort_unstable();
-                matched.dedup();
-                for id in matched {
-                    let entry = moved.entry(id).or_default();
-                    entry.0 += output.value.to_sat();
-                    entry.1.push(json!({
-                        "outpoint": format!("{}:{vout}", view.txid(spent_tx)),
-                        "address": output.address.map(|a| self.network.encode_address(&view.address_key(a))),
-                        "value": output.value.to_sat(),
-                    }));
-                }
-            }
-            // Coins of a watched incident taint what they pay (poison), for later blocks.
-            taints.sort_unstable();
-            taints.dedup();
-            for output in view.tx_outputs(txnum) {
-                for id in &taints {
-                    self.tainted.entry(OutputId::new(output)).or_default().push(*id);
-                }
-            }
-            if moved.is_empty() {
-                continue;
-            }
-            let txid = view.txid(txnum).to_string();
-            let destinations: Vec<serde_json::Value> = view
-                .tx_outputs(txnum)
-                .map(|output| {
-                    let output = OutputId::new(output);
-                    let address = view.output_address(output).map(|a| self.network.encode_address(&view.address_key(a)));
-                    let labels: Vec<String> = address
-                        .as_deref()
-                        .map(|text| self.labels.of(text).map(|label| label.name.clone()).collect())
-                        .unwrap_or_default();
-                    json!({"address": address, "value": view.output_value(output).to_sat(), "labels": labels})
-                })
-                .collect();
-            for (id, (amount, inputs)) in moved {
-                if !self.seen.insert((id, txid.clone())) {
-                    continue;
-                }
-                let watch = &self.watches[&id];
-                alerts.push(json!({
-                    "event": "alert",
-                    "watch": id,
-                    "watch_kind": watch.kind.name(),
-                    "watch_target": watch.target,
-                    "txid": txid,
-                    "height": height.get(),
-                    "block_hash": info.hash.to_string(),
-                    "time": info.time(),
-                    "moved": amount,
-                    "inputs": inputs,
-                    "destinations": destinations,
-                }));
-            }
-        }
-        alerts
-    }
-}
-
-fn parse_outpoint(text: &str) -> anyhow::Result<(Hash32, u32)> {
-    let (txid, vout) =
-        text.split_once(':').with_context(|| format!("`{text}` is not txid:vout"))?;
-    Ok((
-        Hash32::from_display_hex(txid)?,
-        vout.parse().with_context(|| format!("bad output index in `{text}`"))?,
-    ))
 }
 
 #[derive(Serialize)]
