@@ -4,7 +4,10 @@
 #     between two people (Satoshi to Hal Finney, height 170);
 #  2. an investigation: a synthetic chain with planted thefts laundered through peel chains,
 #     CoinJoins and exchange deposits; ingest, cluster, import labels (the scenario's exchanges,
-#     the bundled OFAC lists and SDN XML), record the thefts, trace them, and write HTML reports.
+#     the bundled OFAC lists and SDN XML), record the thefts, trace them, and write HTML reports;
+#  3. Ethereum on a real node: a theft played on anvil (installed from npm), ingested over
+#     JSON-RPC, labeled (the case and Etherscan's label dump), clustered by deposit address,
+#     traced in ether and tokens, and screened as an exchange would screen a deposit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cointrail/target}"
@@ -41,5 +44,35 @@ step "$cointrail" trace --from "$first_seeds" --policy haircut --deposit-forward
 step "$cointrail" actor report "Lazarus Group" --policy haircut --deposit-forwarding --prices data/prices/btc-usd-demo.csv
 step "$cointrail" actor report "Lazarus Group" --policy haircut --deposit-forwarding --format html --output "$work/lazarus-group.html"
 
-printf '\nreports: %s/theft-1.html and %s/lazarus-group.html\n' "$work" "$work"
-printf 'stores: %s/mainnet and %s/case (ground truth of the planted thefts: %s/chain/truth.json)\n' "$work" "$work" "$work"
+printf '\n\033[1m== 3. Ethereum: a theft on a real node (anvil) ==\033[0m\n'
+if ! command -v npm >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq npm >/dev/null
+fi
+anvil="$(scripts/install-anvil.sh)"
+port=$((20000 + RANDOM % 20000))
+"$anvil" --port "$port" --host 127.0.0.1 --auto-impersonate --silent >/dev/null 2>&1 &
+anvil_pid=$!
+trap 'kill "$anvil_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+cargo build --release --locked --quiet -p cointrail-testkit --example evm_laundering
+"$CARGO_TARGET_DIR/release/examples/evm_laundering" "http://127.0.0.1:$port" "$work/eth-case.csv" | tee "$work/eth-case.txt"
+screen_tx="$(awk '/^screen tx/ {print $3}' "$work/eth-case.txt")"
+export COINTRAIL_STORE="$work/eth"
+step "$cointrail" ingest evm --rpc "http://127.0.0.1:$port" --chain anvil
+step "$cointrail" labels import --format csv "$work/eth-case.csv"
+step "$cointrail" labels import --format etherscan data/labels/etherscan/combinedAccountLabels_excerpt.json
+step "$cointrail" cluster --chain anvil
+step "$cointrail" explain 0x000000000000000000000000000000000000b001 0x000000000000000000000000000000000000b003
+step "$cointrail" trace --from 0x000000000000000000000000000000000000a001 --policy haircut
+step "$cointrail" trace --from 0x000000000000000000000000000000000000a001 --policy fifo --asset TST
+step "$cointrail" risk "$screen_tx"
+step "$cointrail" trace --from 0x000000000000000000000000000000000000a001 --format html --output "$work/eth-theft.html"
+
+printf '\nreports: %s/theft-1.html, %s/lazarus-group.html and %s/eth-theft.html\n' "$work" "$work" "$work"
+printf 'stores: %s/mainnet, %s/case (ground truth of the planted thefts: %s/chain/truth.json) and %s/eth\n' "$work" "$work" "$work" "$work"

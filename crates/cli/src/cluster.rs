@@ -360,9 +360,8 @@ fn print_evm_explanation(
         for (who, payment) in [(&step.from, &step.payment_from), (&step.to, &step.payment_to)] {
             writeln!(
                 out,
-                "      payment  {who}: {} {} in block {}, tx {}",
-                payment.amount,
-                payment.symbol.as_deref().unwrap_or(&payment.asset),
+                "      payment  {who}: {} in block {}, tx {}",
+                payment.amount_text(),
                 payment.block,
                 payment.tx.as_deref().unwrap_or("-")
             )?;
@@ -371,7 +370,7 @@ fn print_evm_explanation(
             writeln!(
                 out,
                 "      forward  {} to {} in block {} ({} blocks later, {} base units short), tx {}",
-                forward.flow.amount,
+                forward.flow.amount_text(),
                 forward.flow.to,
                 forward.flow.block,
                 forward.block_delay,

@@ -93,8 +93,24 @@ pub struct EvmFlowJson {
     pub asset: String,
     /// Token symbol, when known (the native symbol for native flows).
     pub symbol: Option<String>,
+    /// Decimals of the asset, when known (18 for native flows).
+    pub decimals: Option<u8>,
     /// Amount in base units (the token id for EIP-721), exact decimal.
     pub amount: String,
+}
+
+impl EvmFlowJson {
+    /// Returns the amount in whole units with the symbol (`29 ETH`), or in base units when the
+    /// decimals are unknown (or the amount exceeds 128 bits).
+    pub fn amount_text(&self) -> String {
+        let symbol = self.symbol.as_deref().unwrap_or(&self.asset);
+        match (self.amount.parse::<u128>(), self.decimals) {
+            (Ok(amount), Some(decimals)) => {
+                format!("{} {symbol}", crate::asset_units(amount, Some(decimals)))
+            }
+            _ => format!("{} base units of {symbol}", self.amount),
+        }
+    }
 }
 
 /// An EVM transaction (`show tx 0x…`): its value flows.
@@ -245,6 +261,7 @@ impl Chain<'_> {
             to: flow.to.map_or_else(|| "burn".to_owned(), |address| address.to_string()),
             asset: asset.contract.clone().or_else(|| asset.symbol.clone()).unwrap_or_default(),
             symbol: asset.symbol,
+            decimals: asset.decimals,
             amount: flow.amount.to_string(),
         }
     }

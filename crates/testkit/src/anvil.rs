@@ -48,18 +48,20 @@ pub fn anvil_binary() -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
-/// A running anvil node, killed on drop.
+/// A running anvil node, killed on drop (unless it was only connected to).
 #[derive(Debug)]
 pub struct Anvil {
-    child: Child,
+    child: Option<Child>,
     /// Its JSON-RPC URL.
     pub url: String,
 }
 
 impl Drop for Anvil {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -79,13 +81,18 @@ impl Anvil {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let anvil = Self { child: Some(child), url: format!("http://127.0.0.1:{port}") };
         let started = Instant::now();
         while anvil.try_rpc("eth_chainId", &json!([])).is_err() {
             assert!(started.elapsed() < Duration::from_secs(30), "anvil did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
         anvil
+    }
+
+    /// Connects to a node already running at `url` (left running on drop).
+    pub fn connect(url: &str) -> Self {
+        Self { child: None, url: url.to_owned() }
     }
 
     /// Calls `method`; the node's error object as text on failure.
