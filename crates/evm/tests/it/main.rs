@@ -7,6 +7,7 @@
 )]
 
 mod anvil;
+mod contracts;
 mod golden;
 mod node;
 mod robust;
