@@ -8,7 +8,9 @@
 //! ingest goes on from there. An error leaves the last commit in force.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
+use std::thread::ScopedJoinHandle;
 
 use cointrail_store::evm::{Asset, AssetInfo, EvmChainSpec, EvmStoreWriter, NewFlow, evm_chains};
 use cointrail_types::B256;
@@ -173,7 +175,7 @@ pub fn ingest_with(
     {
         unwind_to_fork(&source, &mut writer, &mut report, progress)?;
     }
-    let mut next = match (writer.view().tip(), from) {
+    let next = match (writer.view().tip(), from) {
         (Some(tip), Some(from)) if from > tip.block.number + 1 => {
             return Err(EvmError::Range {
                 what: format!(
@@ -186,15 +188,64 @@ pub fn ingest_with(
         (None, from) => from.unwrap_or(0),
     };
     progress.start(next, to);
+    std::thread::scope(|scope| {
+        ingest_batches(scope, &source, &mut writer, next, to, options, &mut report, progress)
+    })?;
+    let view = writer.view();
+    report.tip = view.tip().map(|tip| (tip.block.number, tip.block.hash));
+    report.coverage_gaps = view.coverage_gaps();
+    writer.finish()?;
+    Ok(report)
+}
+
+/// Fetches and transforms blocks `range` (on a thread of its own while the previous batch is
+/// written).
+fn fetch_and_transform(source: &RpcSource, range: Range<u64>) -> Result<Vec<BlockFlows>> {
+    let raw = source.fetch_blocks(range)?;
+    let mut blocks = Vec::with_capacity(raw.len());
+    for raw in &raw {
+        blocks.push(transform_block(raw)?);
+    }
+    Ok(blocks)
+}
+
+/// The batches from `next` to `to`: while one batch is checked and written, the next one is
+/// fetched and transformed on another thread (discarded if a reorganisation moves `next`).
+#[allow(clippy::too_many_arguments, reason = "the state of one ingest run, passed once")]
+fn ingest_batches<'scope, 'env: 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    source: &'env RpcSource,
+    writer: &mut EvmStoreWriter,
+    mut next: u64,
+    to: u64,
+    options: &IngestOptions,
+    report: &mut IngestReport,
+    progress: &mut dyn Progress,
+) -> Result<()> {
+    let batch_end =
+        |next: u64| next.saturating_add(options.batch_blocks.max(1)).min(to.saturating_add(1));
+    let mut pending: Option<(Range<u64>, ScopedJoinHandle<'scope, Result<Vec<BlockFlows>>>)> =
+        None;
     let mut assets_before = writer.view().counts().assets;
     let mut reorg_budget = 64u32;
     'batches: while next <= to {
-        let end = next.saturating_add(options.batch_blocks.max(1)).min(to.saturating_add(1));
+        let end = batch_end(next);
         report.trace_mode = Some(source.trace_mode(next)?);
-        let raw = source.fetch_blocks(next..end)?;
-        let mut blocks = Vec::with_capacity(raw.len());
-        for raw in &raw {
-            blocks.push(transform_block(raw)?);
+        let blocks = match pending.take() {
+            Some((range, handle)) if range == (next..end) => {
+                handle.join().map_err(|_| EvmError::Range {
+                    what: "the fetching thread panicked".to_owned(),
+                })??
+            }
+            _ => fetch_and_transform(source, next..end)?,
+        };
+        if end <= to {
+            let range = end..batch_end(end);
+            let handle = scope.spawn({
+                let range = range.clone();
+                move || fetch_and_transform(source, range)
+            });
+            pending = Some((range, handle));
         }
         // Token metadata, once per token, for the tokens this batch meets first.
         let mut new_tokens = Vec::new();
@@ -216,10 +267,10 @@ pub fn ingest_with(
                 reorg_budget = reorg_budget.checked_sub(1).ok_or_else(|| EvmError::Range {
                     what: "the node keeps switching branches; try again later".to_owned(),
                 })?;
-                next = unwind_to_fork(&source, &mut writer, &mut report, progress)?;
+                next = unwind_to_fork(source, writer, report, progress)?;
                 continue 'batches;
             }
-            append(&mut writer, block, &infos, &mut report)?;
+            append(writer, block, &infos, report)?;
         }
         writer.commit()?;
         report.from.get_or_insert(next);
@@ -229,11 +280,7 @@ pub fn ingest_with(
         report.assets += view.counts().assets - assets_before;
         assets_before = view.counts().assets;
     }
-    let view = writer.view();
-    report.tip = view.tip().map(|tip| (tip.block.number, tip.block.hash));
-    report.coverage_gaps = view.coverage_gaps();
-    writer.finish()?;
-    Ok(report)
+    Ok(())
 }
 
 /// Appends one block's rows.

@@ -212,7 +212,7 @@ impl RpcSource {
         };
         let mut results: Vec<Option<Result<Value, EvmError>>> =
             calls.iter().map(|_| None).collect();
-        for entry in entries {
+        for mut entry in entries {
             let id = entry
                 .get("id")
                 .and_then(Value::as_u64)
@@ -229,8 +229,9 @@ impl RpcSource {
                     message,
                 })
             } else {
-                match entry.get("result") {
-                    Some(result) => Ok(result.clone()),
+                // Taken, not cloned: a batch of blocks with receipts and traces is megabytes.
+                match entry.get_mut("result") {
+                    Some(result) => Ok(result.take()),
                     None => Err(EvmError::Answer {
                         method: call.method.to_owned(),
                         block: call.block,
