@@ -16,7 +16,9 @@
     clippy::unwrap_used,
     clippy::print_stdout,
     clippy::print_stderr,
-    reason = "a benchmark driver: any failure ends it"
+    clippy::cast_possible_truncation,
+    clippy::needless_pass_by_value,
+    reason = "a benchmark driver (any failure ends it), and the test code it includes"
 )]
 
 #[path = "../tests/it/contracts.rs"]
@@ -136,7 +138,9 @@ fn main() {
     let mut nonces = Vec::with_capacity(count);
     for account in &accounts {
         let nonce = node.rpc("eth_getTransactionCount", json!([account.to_string(), "pending"]));
-        nonces.push(u64::from_str_radix(nonce.as_str().unwrap().trim_start_matches("0x"), 16).unwrap());
+        nonces.push(
+            u64::from_str_radix(nonce.as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+        );
     }
     let mut senders = Senders { accounts: accounts.clone(), nonces, next: 0 };
     let started = Instant::now();

@@ -209,6 +209,9 @@ fn fetch_and_transform(source: &RpcSource, range: Range<u64>) -> Result<Vec<Bloc
     Ok(blocks)
 }
 
+/// The next batch, being fetched and transformed on its own thread.
+type Prefetch<'scope> = ScopedJoinHandle<'scope, Result<Vec<BlockFlows>>>;
+
 /// The batches from `next` to `to`: while one batch is checked and written, the next one is
 /// fetched and transformed on another thread (discarded if a reorganisation moves `next`).
 #[allow(clippy::too_many_arguments, reason = "the state of one ingest run, passed once")]
@@ -224,19 +227,16 @@ fn ingest_batches<'scope, 'env: 'scope>(
 ) -> Result<()> {
     let batch_end =
         |next: u64| next.saturating_add(options.batch_blocks.max(1)).min(to.saturating_add(1));
-    let mut pending: Option<(Range<u64>, ScopedJoinHandle<'scope, Result<Vec<BlockFlows>>>)> =
-        None;
+    let mut pending: Option<(Range<u64>, Prefetch<'scope>)> = None;
     let mut assets_before = writer.view().counts().assets;
     let mut reorg_budget = 64u32;
     'batches: while next <= to {
         let end = batch_end(next);
         report.trace_mode = Some(source.trace_mode(next)?);
         let blocks = match pending.take() {
-            Some((range, handle)) if range == (next..end) => {
-                handle.join().map_err(|_| EvmError::Range {
-                    what: "the fetching thread panicked".to_owned(),
-                })??
-            }
+            Some((range, handle)) if range == (next..end) => handle.join().map_err(|_| {
+                EvmError::Range { what: "the fetching thread panicked".to_owned() }
+            })??,
             _ => fetch_and_transform(source, next..end)?,
         };
         if end <= to {

@@ -646,10 +646,11 @@ pub fn transform_block(raw: &RawBlock) -> Result<BlockFlows, TransformError> {
             }
         }
         let (from, value) = if lean {
-            let value = traced.as_ref().and_then(|traced| traced.top_value[index]).ok_or_else(|| {
-                Reader { block: raw.number, method: method::TRACE_BLOCK }
-                    .error(format!("{at} ({hash}): no top-level trace"))
-            })?;
+            let value =
+                traced.as_ref().and_then(|traced| traced.top_value[index]).ok_or_else(|| {
+                    Reader { block: raw.number, method: method::TRACE_BLOCK }
+                        .error(format!("{at} ({hash}): no top-level trace"))
+                })?;
             (receipts_reader.address(receipt, "from", receipt_at)?, value)
         } else {
             (reader.address(tx, "from", at)?, reader.quantity(tx, "value", at)?)

@@ -64,7 +64,8 @@ pub(crate) fn creation(constructor: Vec<Op>, runtime: &[u8]) -> Vec<u8> {
     code
 }
 
-pub(crate) const TRANSFER_TOPIC: &str = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+pub(crate) const TRANSFER_TOPIC: &str =
+    "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
 
 /// A minimal EIP-20 token: balances in storage slot = holder address; `transfer` (reverts on
 /// insufficient balance), `balanceOf`, `symbol` ("TST"), `decimals` (18), `Transfer` events; the
@@ -211,4 +212,3 @@ pub(crate) fn address_of(value: &Value) -> EvmAddress {
 pub(crate) fn transfer_data(to: &EvmAddress, amount: u64) -> String {
     format!("0xa9059cbb{:0>64}{amount:064x}", &to.to_string()[2..])
 }
-
