@@ -183,6 +183,12 @@ impl RpcSource {
     ///
     /// [`EvmError`] when the exchange fails or the answer is not a JSON-RPC batch answer.
     pub fn batch(&self, calls: &[Call]) -> Result<Vec<Result<Value, EvmError>>> {
+        self.exchange(calls, false)
+    }
+
+    /// [`Self::batch`], with the answer parsed without the fields the transform never reads when
+    /// `prune` is set (`crate::prune`).
+    fn exchange(&self, calls: &[Call], prune: bool) -> Result<Vec<Result<Value, EvmError>>> {
         let Some(first) = calls.first() else { return Ok(Vec::new()) };
         let label = if calls.len() == 1 {
             first.method.to_owned()
@@ -201,7 +207,8 @@ impl RpcSource {
         let bad =
             |what: String| EvmError::Answer { method: label.clone(), block: first.block, what };
         let answer: Value =
-            serde_json::from_slice(&answer).map_err(|error| bad(format!("not json: {error}")))?;
+            if prune { crate::prune::from_slice(&answer) } else { serde_json::from_slice(&answer) }
+                .map_err(|error| bad(format!("not json: {error}")))?;
         let entries = match answer {
             Value::Array(entries) => entries,
             Value::Object(_) => {
@@ -461,7 +468,7 @@ impl RpcSource {
                 TraceMode::None => {}
             }
         }
-        let mut results = self.batch(&calls)?.into_iter();
+        let mut results = self.exchange(&calls, true)?.into_iter();
         let mut blocks = Vec::with_capacity(numbers.len());
         for number in numbers {
             let block = results.next().unwrap_or(Ok(Value::Null))?;
