@@ -1,23 +1,23 @@
 //! Ingest: the order of work from a node into the store, resumable and reorganisation-safe.
 //!
-//! Starts after the stored tip; fetches a batch of blocks (extraction, concurrent), transforms each
-//! (pure), checks that it extends the stored tip (its `parentHash` is the tip's hash), appends it,
-//! and commits the batch with its checkpoint (the manifest's tip). A block that does not extend
+//! Starts after the stored tip; fetches and transforms blocks ahead (extraction, concurrent; the
+//! transform is pure; `pipeline.rs`), takes them a batch at a time, checks that each extends the
+//! stored tip (its `parentHash` is the tip's hash), appends it, and commits the batch with its
+//! checkpoint (the manifest's tip). A block that does not extend
 //! the tip means the node switched branches: the pending batch is rolled back, the store is
 //! unwound to the fork point (the highest stored block whose hash the node still has) and the
 //! ingest goes on from there. An error leaves the last commit in force.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::path::Path;
-use std::thread::ScopedJoinHandle;
 
 use cointrail_store::evm::{Asset, AssetInfo, EvmChainSpec, EvmStoreWriter, NewFlow, evm_chains};
 use cointrail_types::B256;
 
 use crate::error::{EvmError, Result};
+use crate::pipeline::Pipeline;
 use crate::source::{RpcSource, SourceOptions, TraceMode};
-use crate::transform::{BlockFlows, transform_block};
+use crate::transform::BlockFlows;
 
 /// How to ingest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,22 +198,8 @@ pub fn ingest_with(
     Ok(report)
 }
 
-/// Fetches and transforms blocks `range` (on a thread of its own while the previous batch is
-/// written).
-fn fetch_and_transform(source: &RpcSource, range: Range<u64>) -> Result<Vec<BlockFlows>> {
-    let raw = source.fetch_blocks(range)?;
-    let mut blocks = Vec::with_capacity(raw.len());
-    for raw in &raw {
-        blocks.push(transform_block(raw)?);
-    }
-    Ok(blocks)
-}
-
-/// The next batch, being fetched and transformed on its own thread.
-type Prefetch<'scope> = ScopedJoinHandle<'scope, Result<Vec<BlockFlows>>>;
-
-/// The batches from `next` to `to`: while one batch is checked and written, the next one is
-/// fetched and transformed on another thread (discarded if a reorganisation moves `next`).
+/// The batches from `next` to `to`: a [`Pipeline`] fetches and transforms blocks ahead while
+/// each batch is checked and written; a reorganisation restarts it from the fork.
 #[allow(clippy::too_many_arguments, reason = "the state of one ingest run, passed once")]
 fn ingest_batches<'scope, 'env: 'scope>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
@@ -225,27 +211,27 @@ fn ingest_batches<'scope, 'env: 'scope>(
     report: &mut IngestReport,
     progress: &mut dyn Progress,
 ) -> Result<()> {
-    let batch_end =
-        |next: u64| next.saturating_add(options.batch_blocks.max(1)).min(to.saturating_add(1));
-    let mut pending: Option<(Range<u64>, Prefetch<'scope>)> = None;
+    if next > to {
+        return Ok(());
+    }
+    let batch = options.batch_blocks.max(1);
+    let batch_len = usize::try_from(batch).unwrap_or(usize::MAX);
+    // Up to two batches of requests ahead of the writer (and at least one per thread).
+    let per_request = options.source.blocks_per_request.max(1);
+    let window = (2 * batch_len / per_request).max(options.source.concurrency);
+    report.trace_mode = Some(source.probe(next)?);
+    let mut pipeline = Pipeline::start(scope, source, next, to, window);
     let mut assets_before = writer.view().counts().assets;
     let mut reorg_budget = 64u32;
     'batches: while next <= to {
-        let end = batch_end(next);
-        report.trace_mode = Some(source.trace_mode(next)?);
-        let blocks = match pending.take() {
-            Some((range, handle)) if range == (next..end) => handle.join().map_err(|_| {
-                EvmError::Range { what: "the fetching thread panicked".to_owned() }
-            })??,
-            _ => fetch_and_transform(source, next..end)?,
-        };
-        if end <= to {
-            let range = end..batch_end(end);
-            let handle = scope.spawn({
-                let range = range.clone();
-                move || fetch_and_transform(source, range)
+        let end = next.saturating_add(batch).min(to.saturating_add(1));
+        let blocks = pipeline.take(batch_len)?;
+        if blocks.len() as u64 != end - next
+            || blocks.first().is_some_and(|block| block.block.number != next)
+        {
+            return Err(EvmError::Range {
+                what: format!("the fetching pipeline lost blocks {next}..{end}"),
             });
-            pending = Some((range, handle));
         }
         // Token metadata, once per token, for the tokens this batch meets first.
         let mut new_tokens = Vec::new();
@@ -267,7 +253,9 @@ fn ingest_batches<'scope, 'env: 'scope>(
                 reorg_budget = reorg_budget.checked_sub(1).ok_or_else(|| EvmError::Range {
                     what: "the node keeps switching branches; try again later".to_owned(),
                 })?;
+                drop(pipeline);
                 next = unwind_to_fork(source, writer, report, progress)?;
+                pipeline = Pipeline::start(scope, source, next, to, window);
                 continue 'batches;
             }
             append(writer, block, &infos, report)?;

@@ -31,6 +31,7 @@
 
 mod error;
 mod ingest;
+mod pipeline;
 mod prune;
 pub mod source;
 pub mod transform;

@@ -116,7 +116,7 @@ impl<'de> Visitor<'de> for Pruned {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element_seed(Pruned)? {
+        while let Some(item) = seq.next_element_seed(Self)? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -127,7 +127,7 @@ impl<'de> Visitor<'de> for Pruned {
         while let Some(key) = map.next_key_seed(Key)? {
             match key {
                 Some(key) => {
-                    let value = map.next_value_seed(Pruned)?;
+                    let value = map.next_value_seed(Self)?;
                     object.insert(key, value);
                 }
                 None => {

@@ -378,6 +378,38 @@ impl RpcSource {
         Ok(known)
     }
 
+    /// The options this client was made with.
+    pub fn options(&self) -> &SourceOptions {
+        &self.options
+    }
+
+    /// Probes what the node offers (tracer, block receipts) on block `probe`, once per client.
+    ///
+    /// # Errors
+    ///
+    /// [`EvmError`] when the node cannot be reached.
+    pub(crate) fn probe(&self, probe: u64) -> Result<TraceMode> {
+        let mode = self.trace_mode(probe)?;
+        self.block_receipts(probe)?;
+        Ok(mode)
+    }
+
+    /// Fetches blocks `range` with their receipts and traces in one batch request, on the calling
+    /// thread (the ingest's pipeline runs [`SourceOptions::concurrency`] of these at once).
+    ///
+    /// # Errors
+    ///
+    /// The first [`EvmError`] met (naming the method and block).
+    pub(crate) fn fetch_request(&self, range: Range<u64>) -> Result<Vec<RawBlock>> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mode = self.trace_mode(range.start)?;
+        let block_receipts = self.block_receipts(range.start)?;
+        let numbers: Vec<u64> = range.collect();
+        self.fetch_chunk(&numbers, mode, block_receipts)
+    }
+
     /// Fetches blocks `range` with their receipts and traces: batches of
     /// [`SourceOptions::blocks_per_request`] blocks, [`SourceOptions::concurrency`] at once.
     /// Returns them in block order.
