@@ -105,7 +105,8 @@ timed() {
 }
 
 run_cointrail() {
-  local dir=$data/runs/cointrail-$1
+  local dir=$data/runs/cointrail-$1 load
+  load=$(cut -d' ' -f1 /proc/loadavg)
   rm -rf "$dir"
   mkdir -p "$dir"
   local a0 a1
@@ -120,13 +121,14 @@ run_cointrail() {
   t=$(jq '.evm_chains[0].counts.txs' <<<"$status")
   f=$(jq '.evm_chains[0].counts.flows' <<<"$status")
   read -r wall cpu rss < <(awk '{ w += $1; c += $2; if ($3 > r) r = $3 } END { print w, c, r }' "$dir/times")
-  printf 'cointrail\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$wall" "$cpu" \
+  printf 'cointrail\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t-\t-\t-\t%s\n' "$1" "$wall" "$cpu" \
     "$(awk -v a="$a0" -v b="$a1" 'BEGIN { printf "%.2f", b - a }')" "$rss" "$b" "$t" "$f" \
-    "$(jq -r '.traces // ""' "$dir/summary.json")" >>"$data/results.tsv"
+    "$(jq -r '.traces // ""' "$dir/summary.json")" "$load" >>"$data/results.tsv"
 }
 
 run_etl() {
-  local dir=$data/runs/etl-$1
+  local dir=$data/runs/etl-$1 load
+  load=$(cut -d' ' -f1 /proc/loadavg)
   rm -rf "$dir"
   mkdir -p "$dir"
   local a0 a1
@@ -149,11 +151,11 @@ run_etl() {
   ) 2>"$dir/log"
   a1=$(cpu_of "$anvil_pid")
   read -r wall cpu rss < <(awk '{ w += $1; c += $2; if ($3 > r) r = $3 } END { print w, c, r }' "$dir/times")
-  printf 'ethereum-etl\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$wall" "$cpu" \
+  printf 'ethereum-etl\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$wall" "$cpu" \
     "$(awk -v a="$a0" -v b="$a1" 'BEGIN { printf "%.2f", b - a }')" "$rss" \
     "$(rows "$dir/blocks.csv")" "$(rows "$dir/transactions.csv")" "$(rows "$dir/receipts.csv")" \
     "$(rows "$dir/logs.csv")" "$(rows "$dir/token_transfers.csv")" "$(rows "$dir/traces.csv")" \
-    "$etl_traces" >>"$data/results.tsv"
+    "$etl_traces" "$load" >>"$data/results.tsv"
 }
 
 : >"$data/results.tsv"
@@ -182,7 +184,7 @@ awk -F'\t' -v blocks="$range_blocks" '
     n[tool]++
     wall[tool, n[tool]] = $3; cpu[tool, n[tool]] = $4; acpu[tool, n[tool]] = $5; rss[tool, n[tool]] = $6
     rowcount[tool] = out; desc[tool] = what
-    printf "| %s | run %s | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f |\n", tool, $2, $3, $4, $5, $6 / 1024, blocks / $3, out / $3 > "/dev/stderr"
+    printf "| %s | run %s | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %s |\n", tool, $2, $3, $4, $5, $6 / 1024, blocks / $3, out / $3, $14 > "/dev/stderr"
   }
   END {
     print "| tool | wall s | CPU s (tool) | CPU s (anvil) | peak RSS MiB | blocks/s | rows/s | rows |"
@@ -197,5 +199,15 @@ awk -F'\t' -v blocks="$range_blocks" '
     printf "\nRatio (ethereum-etl median wall / cointrail median wall, same blocks): %.1fx\n", mw["ethereum-etl"] / mw["cointrail"]
   }' "$data/results.tsv" 2>"$data/runs.md" | tee "$data/table.md"
 echo
-echo "Each run (tool, run, wall s, CPU s, anvil CPU s, RSS MiB, blocks/s, rows/s):"
+echo "Each run (tool, run, wall s, CPU s, anvil CPU s, RSS MiB, blocks/s, rows/s, load average at its start):"
 cat "$data/runs.md"
+echo
+echo "ethereum-etl per command (wall s, CPU s, peak RSS KiB), run 1:"
+etl_commands="export_blocks_and_transactions extract_csv_column export_receipts_and_logs extract_token_transfers"
+if [ "$etl_traces" = export_geth_traces ]; then
+  etl_commands="$etl_commands export_geth_traces extract_geth_traces"
+else
+  etl_commands="$etl_commands export_traces"
+fi
+# shellcheck disable=SC2086 # one word per command
+paste <(printf '%s\n' $etl_commands) "$data/runs/etl-1/times"
