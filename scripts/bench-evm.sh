@@ -28,8 +28,10 @@
 # WORKERS (8), BATCH (10), TXS ("4 4 2": ether, token, forwarder txs per block), PORT (18645),
 # ETL_TRACES (export_traces: parity trace_block; or export_geth_traces: debug_traceBlockByNumber
 # with the call tracer, then extract_geth_traces).
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# A failing step stops the script; say which (the tools' own logs are under $BENCH_DATA/runs).
+trap 'echo "error: bench-evm.sh line $LINENO failed (exit $?); logs under ${data:-BENCH_DATA}/runs" >&2' ERR
 
 blocks=${1:-5000}
 data=${BENCH_DATA:-$HOME/.cache/cointrail/bench-evm}

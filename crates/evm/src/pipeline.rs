@@ -1,5 +1,5 @@
-//! The ingest's fetch pipeline: [`SourceOptions::concurrency`](crate::SourceOptions) threads fetch
-//! and transform one batch request each ([`SourceOptions::blocks_per_request`] blocks) at a time,
+//! The ingest's fetch pipeline: `SourceOptions::concurrency` threads fetch
+//! and transform one batch request each (`SourceOptions::blocks_per_request` blocks) at a time,
 //! running ahead of the writer by at most a window of requests, and the writer takes the blocks
 //! in order. Unlike one batch of requests after another, the node always has as many requests in
 //! flight as allowed, including while the writer commits.
