@@ -1,8 +1,9 @@
 //! Ingest: the order of work from a node into the store, resumable and reorganisation-safe.
 //!
-//! Starts after the stored tip; fetches a batch of blocks (extraction, concurrent), transforms each
-//! (pure), checks that it extends the stored tip (its `parentHash` is the tip's hash), appends it,
-//! and commits the batch with its checkpoint (the manifest's tip). A block that does not extend
+//! Starts after the stored tip; fetches and transforms blocks ahead (extraction, concurrent; the
+//! transform is pure; `pipeline.rs`), takes them a batch at a time, checks that each extends the
+//! stored tip (its `parentHash` is the tip's hash), appends it, and commits the batch with its
+//! checkpoint (the manifest's tip). A block that does not extend
 //! the tip means the node switched branches: the pending batch is rolled back, the store is
 //! unwound to the fork point (the highest stored block whose hash the node still has) and the
 //! ingest goes on from there. An error leaves the last commit in force.
@@ -14,8 +15,9 @@ use cointrail_store::evm::{Asset, AssetInfo, EvmChainSpec, EvmStoreWriter, NewFl
 use cointrail_types::B256;
 
 use crate::error::{EvmError, Result};
+use crate::pipeline::Pipeline;
 use crate::source::{RpcSource, SourceOptions, TraceMode};
-use crate::transform::{BlockFlows, transform_block};
+use crate::transform::BlockFlows;
 
 /// How to ingest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +175,7 @@ pub fn ingest_with(
     {
         unwind_to_fork(&source, &mut writer, &mut report, progress)?;
     }
-    let mut next = match (writer.view().tip(), from) {
+    let next = match (writer.view().tip(), from) {
         (Some(tip), Some(from)) if from > tip.block.number + 1 => {
             return Err(EvmError::Range {
                 what: format!(
@@ -186,15 +188,50 @@ pub fn ingest_with(
         (None, from) => from.unwrap_or(0),
     };
     progress.start(next, to);
+    std::thread::scope(|scope| {
+        ingest_batches(scope, &source, &mut writer, next, to, options, &mut report, progress)
+    })?;
+    let view = writer.view();
+    report.tip = view.tip().map(|tip| (tip.block.number, tip.block.hash));
+    report.coverage_gaps = view.coverage_gaps();
+    writer.finish()?;
+    Ok(report)
+}
+
+/// The batches from `next` to `to`: a [`Pipeline`] fetches and transforms blocks ahead while
+/// each batch is checked and written; a reorganisation restarts it from the fork.
+#[allow(clippy::too_many_arguments, reason = "the state of one ingest run, passed once")]
+fn ingest_batches<'scope, 'env: 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    source: &'env RpcSource,
+    writer: &mut EvmStoreWriter,
+    mut next: u64,
+    to: u64,
+    options: &IngestOptions,
+    report: &mut IngestReport,
+    progress: &mut dyn Progress,
+) -> Result<()> {
+    if next > to {
+        return Ok(());
+    }
+    let batch = options.batch_blocks.max(1);
+    let batch_len = usize::try_from(batch).unwrap_or(usize::MAX);
+    // Up to two batches of requests ahead of the writer (and at least one per thread).
+    let per_request = options.source.blocks_per_request.max(1);
+    let window = (2 * batch_len / per_request).max(options.source.concurrency);
+    report.trace_mode = Some(source.probe(next)?);
+    let mut pipeline = Pipeline::start(scope, source, next, to, window);
     let mut assets_before = writer.view().counts().assets;
     let mut reorg_budget = 64u32;
     'batches: while next <= to {
-        let end = next.saturating_add(options.batch_blocks.max(1)).min(to.saturating_add(1));
-        report.trace_mode = Some(source.trace_mode(next)?);
-        let raw = source.fetch_blocks(next..end)?;
-        let mut blocks = Vec::with_capacity(raw.len());
-        for raw in &raw {
-            blocks.push(transform_block(raw)?);
+        let end = next.saturating_add(batch).min(to.saturating_add(1));
+        let blocks = pipeline.take(batch_len)?;
+        if blocks.len() as u64 != end - next
+            || blocks.first().is_some_and(|block| block.block.number != next)
+        {
+            return Err(EvmError::Range {
+                what: format!("the fetching pipeline lost blocks {next}..{end}"),
+            });
         }
         // Token metadata, once per token, for the tokens this batch meets first.
         let mut new_tokens = Vec::new();
@@ -216,10 +253,12 @@ pub fn ingest_with(
                 reorg_budget = reorg_budget.checked_sub(1).ok_or_else(|| EvmError::Range {
                     what: "the node keeps switching branches; try again later".to_owned(),
                 })?;
-                next = unwind_to_fork(&source, &mut writer, &mut report, progress)?;
+                drop(pipeline);
+                next = unwind_to_fork(source, writer, report, progress)?;
+                pipeline = Pipeline::start(scope, source, next, to, window);
                 continue 'batches;
             }
-            append(&mut writer, block, &infos, &mut report)?;
+            append(writer, block, &infos, report)?;
         }
         writer.commit()?;
         report.from.get_or_insert(next);
@@ -229,11 +268,7 @@ pub fn ingest_with(
         report.assets += view.counts().assets - assets_before;
         assets_before = view.counts().assets;
     }
-    let view = writer.view();
-    report.tip = view.tip().map(|tip| (tip.block.number, tip.block.hash));
-    report.coverage_gaps = view.coverage_gaps();
-    writer.finish()?;
-    Ok(report)
+    Ok(())
 }
 
 /// Appends one block's rows.

@@ -31,6 +31,8 @@
 
 mod error;
 mod ingest;
+mod pipeline;
+mod prune;
 pub mod source;
 pub mod transform;
 

@@ -59,7 +59,7 @@ impl Default for SourceOptions {
 pub enum TraceMode {
     /// `debug_traceBlockByNumber` with the call tracer (Geth, Reth, Anvil, Erigon, Nethermind).
     CallTracer,
-    /// `trace_block` (OpenEthereum, Erigon, Nethermind, Reth).
+    /// `trace_block` (OpenEthereum, Erigon, Nethermind, Reth, Anvil): preferred when offered.
     Parity,
     /// Neither: internal transfers are not covered (recorded as a coverage gap).
     None,
@@ -183,6 +183,12 @@ impl RpcSource {
     ///
     /// [`EvmError`] when the exchange fails or the answer is not a JSON-RPC batch answer.
     pub fn batch(&self, calls: &[Call]) -> Result<Vec<Result<Value, EvmError>>> {
+        self.exchange(calls, false)
+    }
+
+    /// [`Self::batch`], with the answer parsed without the fields the transform never reads when
+    /// `prune` is set (`crate::prune`).
+    fn exchange(&self, calls: &[Call], prune: bool) -> Result<Vec<Result<Value, EvmError>>> {
         let Some(first) = calls.first() else { return Ok(Vec::new()) };
         let label = if calls.len() == 1 {
             first.method.to_owned()
@@ -201,7 +207,8 @@ impl RpcSource {
         let bad =
             |what: String| EvmError::Answer { method: label.clone(), block: first.block, what };
         let answer: Value =
-            serde_json::from_slice(&answer).map_err(|error| bad(format!("not json: {error}")))?;
+            if prune { crate::prune::from_slice(&answer) } else { serde_json::from_slice(&answer) }
+                .map_err(|error| bad(format!("not json: {error}")))?;
         let entries = match answer {
             Value::Array(entries) => entries,
             Value::Object(_) => {
@@ -212,7 +219,7 @@ impl RpcSource {
         };
         let mut results: Vec<Option<Result<Value, EvmError>>> =
             calls.iter().map(|_| None).collect();
-        for entry in entries {
+        for mut entry in entries {
             let id = entry
                 .get("id")
                 .and_then(Value::as_u64)
@@ -229,8 +236,9 @@ impl RpcSource {
                     message,
                 })
             } else {
-                match entry.get("result") {
-                    Some(result) => Ok(result.clone()),
+                // Taken, not cloned: a batch of blocks with receipts and traces is megabytes.
+                match entry.get_mut("result") {
+                    Some(result) => Ok(result.take()),
                     None => Err(EvmError::Answer {
                         method: call.method.to_owned(),
                         block: call.block,
@@ -329,12 +337,14 @@ impl RpcSource {
             return Ok(mode);
         }
         // A node error (unknown method, tracer disabled) means "not offered"; a transport
-        // failure is an error.
-        let mode = match self.call(method::CALL_TRACER, call_tracer_params(probe), Some(probe)) {
-            Ok(result) if result.is_array() => TraceMode::CallTracer,
+        // failure is an error. `trace_block` first: it carries block rewards and self-destruct
+        // balances, and nodes that keep traces (anvil) answer it without re-executing the block,
+        // which `debug_traceBlockByNumber` always does (on anvil, over 100 times slower).
+        let mode = match self.call(method::TRACE_BLOCK, json!([hex(probe)]), Some(probe)) {
+            Ok(result) if result.is_array() => TraceMode::Parity,
             Ok(_) | Err(EvmError::Node { .. } | EvmError::Answer { .. }) => {
-                match self.call(method::TRACE_BLOCK, json!([hex(probe)]), Some(probe)) {
-                    Ok(result) if result.is_array() => TraceMode::Parity,
+                match self.call(method::CALL_TRACER, call_tracer_params(probe), Some(probe)) {
+                    Ok(result) if result.is_array() => TraceMode::CallTracer,
                     Ok(_) | Err(EvmError::Node { .. } | EvmError::Answer { .. }) => TraceMode::None,
                     Err(error) => return Err(error),
                 }
@@ -366,6 +376,38 @@ impl RpcSource {
         *self.block_receipts.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
             Some(known);
         Ok(known)
+    }
+
+    /// The options this client was made with.
+    pub fn options(&self) -> &SourceOptions {
+        &self.options
+    }
+
+    /// Probes what the node offers (tracer, block receipts) on block `probe`, once per client.
+    ///
+    /// # Errors
+    ///
+    /// [`EvmError`] when the node cannot be reached.
+    pub(crate) fn probe(&self, probe: u64) -> Result<TraceMode> {
+        let mode = self.trace_mode(probe)?;
+        self.block_receipts(probe)?;
+        Ok(mode)
+    }
+
+    /// Fetches blocks `range` with their receipts and traces in one batch request, on the calling
+    /// thread (the ingest's pipeline runs [`SourceOptions::concurrency`] of these at once).
+    ///
+    /// # Errors
+    ///
+    /// The first [`EvmError`] met (naming the method and block).
+    pub(crate) fn fetch_request(&self, range: Range<u64>) -> Result<Vec<RawBlock>> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mode = self.trace_mode(range.start)?;
+        let block_receipts = self.block_receipts(range.start)?;
+        let numbers: Vec<u64> = range.collect();
+        self.fetch_chunk(&numbers, mode, block_receipts)
     }
 
     /// Fetches blocks `range` with their receipts and traces: batches of
@@ -431,10 +473,16 @@ impl RpcSource {
         mode: TraceMode,
         block_receipts: bool,
     ) -> Result<Vec<RawBlock>> {
+        // With block receipts and `trace_block`, blocks come with transaction hashes only: the
+        // receipts and the top-level traces have the rest (sender, recipient, value), and full
+        // transaction objects cost nodes the most to serialise (and re-sign: on anvil, several
+        // times as much as the receipts and traces together). A block whose receipts or traces
+        // lack a field this needs is asked again with full transactions.
+        let lean = block_receipts && mode == TraceMode::Parity;
         let mut calls = Vec::with_capacity(numbers.len() * 3);
         for number in numbers {
             let block = Some(*number);
-            calls.push(Call { method: method::BLOCK, params: json!([hex(*number), true]), block });
+            calls.push(Call { method: method::BLOCK, params: json!([hex(*number), !lean]), block });
             if block_receipts {
                 calls.push(Call { method: method::RECEIPTS, params: json!([hex(*number)]), block });
             }
@@ -452,7 +500,7 @@ impl RpcSource {
                 TraceMode::None => {}
             }
         }
-        let mut results = self.batch(&calls)?.into_iter();
+        let mut results = self.exchange(&calls, true)?.into_iter();
         let mut blocks = Vec::with_capacity(numbers.len());
         for number in numbers {
             let block = results.next().unwrap_or(Ok(Value::Null))?;
@@ -477,7 +525,11 @@ impl RpcSource {
                 }
                 TraceMode::None => None,
             };
-            blocks.push(RawBlock { number: *number, block, receipts, traces });
+            let mut raw = RawBlock { number: *number, block, receipts, traces };
+            if lean && !lean_complete(&raw) {
+                raw.block = self.call(method::BLOCK, json!([hex(*number), true]), Some(*number))?;
+            }
+            blocks.push(raw);
         }
         if !block_receipts {
             self.fetch_receipts_one_by_one(&mut blocks)?;
@@ -545,6 +597,35 @@ impl RpcSource {
         }
         Ok(infos)
     }
+}
+
+/// Whether a block fetched with transaction hashes only has what the transform takes from full
+/// transactions elsewhere: every receipt's `from` and `effectiveGasPrice`, and one top-level
+/// `call` or `create` trace per transaction (for its value).
+fn lean_complete(raw: &RawBlock) -> bool {
+    let Some(hashes) = raw.block.get("transactions").and_then(Value::as_array) else {
+        return true; // malformed: the transform names the problem
+    };
+    let Some(receipts) = raw.receipts.as_array() else { return true };
+    let receipts_complete = receipts.iter().all(|receipt| {
+        receipt.get("from").is_some_and(Value::is_string)
+            && receipt.get("effectiveGasPrice").is_some_and(|price| !price.is_null())
+    });
+    let Some(Traces::Parity(Value::Array(traces))) = &raw.traces else { return false };
+    let mut topped = vec![false; hashes.len()];
+    for trace in traces {
+        let top = trace.get("traceAddress").and_then(Value::as_array).is_some_and(Vec::is_empty);
+        let kind = trace.get("type").and_then(Value::as_str);
+        if top && matches!(kind, Some("call" | "create")) {
+            let position = trace.get("transactionPosition").and_then(Value::as_u64);
+            if let Some(slot) =
+                position.and_then(|p| usize::try_from(p).ok()).and_then(|p| topped.get_mut(p))
+            {
+                *slot = true;
+            }
+        }
+    }
+    receipts_complete && topped.iter().all(|topped| *topped)
 }
 
 fn call_tracer_params(number: u64) -> Value {

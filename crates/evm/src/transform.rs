@@ -275,6 +275,9 @@ pub struct TraceFlows {
     pub failed: Vec<bool>,
     /// Reward flows (from `trace_block` only).
     pub rewards: Vec<Flow>,
+    /// The value of each transaction's top-level call or creation (from `trace_block` only): the
+    /// transaction's own value, for blocks fetched with transaction hashes only.
+    pub top_value: Vec<Option<U256>>,
 }
 
 /// Turns a block's call traces into internal flows (and rewards).
@@ -295,6 +298,7 @@ pub fn internal_flows(
         per_tx: vec![Vec::new(); tx_hashes.len()],
         failed: vec![false; tx_hashes.len()],
         rewards: Vec::new(),
+        top_value: vec![None; tx_hashes.len()],
     };
     match traces {
         Traces::CallTracer(result) => {
@@ -450,6 +454,9 @@ fn parity_trace(
         .iter()
         .map(|step| step.as_u64().ok_or_else(|| reader.error(format!("{at}: bad traceAddress"))))
         .collect::<Result<_, _>>()?;
+    if address.is_empty() && matches!(kind, "call" | "create") {
+        out.top_value[tx] = Some(reader.quantity(action, "value", at)?);
+    }
     let failed = reader.optional(trace, "error").is_some();
     if failed {
         if address.is_empty() {
@@ -571,12 +578,24 @@ pub fn transform_block(raw: &RawBlock) -> Result<BlockFlows, TransformError> {
         .transpose()?;
     let txs =
         reader.array(reader.field(block, "transactions", At::Block)?, "transactions", At::Block)?;
+    // Transactions as hashes only (a lean block): each one's sender and recipient come from its
+    // receipt and its value from its top-level `trace_block` trace.
+    let lean = txs.first().is_some_and(Value::is_string);
+    if lean && !matches!(raw.traces, Some(Traces::Parity(_))) {
+        return Err(reader.error(
+            "transactions are hashes: ask with full transactions, or with trace_block".into(),
+        ));
+    }
     let mut hashes = Vec::with_capacity(txs.len());
     for (index, tx) in txs.iter().enumerate() {
-        if tx.is_string() {
-            return Err(reader.error("transactions are hashes: ask with full transactions".into()));
+        if tx.is_string() != lean {
+            return Err(reader.error("transactions mix hashes and objects".into()));
         }
-        hashes.push(reader.hash(tx, "hash", At::Tx(index))?);
+        hashes.push(if lean {
+            reader.hash_of(tx, "transactions", At::Tx(index))?
+        } else {
+            reader.hash(tx, "hash", At::Tx(index))?
+        });
     }
 
     let receipts_reader = Reader { block: raw.number, method: method::RECEIPTS };
@@ -626,8 +645,16 @@ pub fn transform_block(raw: &RawBlock) -> Result<BlockFlows, TransformError> {
                 )));
             }
         }
-        let from = reader.address(tx, "from", at)?;
-        let value = reader.quantity(tx, "value", at)?;
+        let (from, value) = if lean {
+            let value =
+                traced.as_ref().and_then(|traced| traced.top_value[index]).ok_or_else(|| {
+                    Reader { block: raw.number, method: method::TRACE_BLOCK }
+                        .error(format!("{at} ({hash}): no top-level trace"))
+                })?;
+            (receipts_reader.address(receipt, "from", receipt_at)?, value)
+        } else {
+            (reader.address(tx, "from", at)?, reader.quantity(tx, "value", at)?)
+        };
         let status = match receipts_reader.optional(receipt, "status") {
             Some(status) => {
                 Some(!receipts_reader.quantity_of(status, "status", receipt_at)?.is_zero())
@@ -638,7 +665,12 @@ pub fn transform_block(raw: &RawBlock) -> Result<BlockFlows, TransformError> {
         let success = status.unwrap_or(!failed_trace);
 
         if success && !value.is_zero() {
-            let to = match reader.optional_address(tx, "to", at)? {
+            let to = if lean {
+                receipts_reader.optional_address(receipt, "to", receipt_at)?
+            } else {
+                reader.optional_address(tx, "to", at)?
+            };
+            let to = match to {
                 Some(to) => to,
                 None => receipts_reader.address(receipt, "contractAddress", receipt_at)?,
             };
@@ -673,6 +705,7 @@ pub fn transform_block(raw: &RawBlock) -> Result<BlockFlows, TransformError> {
         let gas_used = receipts_reader.quantity(receipt, "gasUsed", receipt_at)?;
         let price = match receipts_reader.optional(receipt, "effectiveGasPrice") {
             Some(price) => receipts_reader.quantity_of(price, "effectiveGasPrice", receipt_at)?,
+            None if lean => receipts_reader.quantity(receipt, "effectiveGasPrice", receipt_at)?,
             None => reader.quantity(tx, "gasPrice", at)?,
         };
         let total = receipts_reader.product(gas_used, price, receipt_at)?;

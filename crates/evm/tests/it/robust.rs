@@ -250,3 +250,60 @@ fn mutated_answers_never_panic() {
         }
     }
 }
+
+/// Block 483920 as a node with `trace_block` gives it: receipts with `from` and
+/// `effectiveGasPrice`, one top-level trace per transaction.
+fn with_parity_traces() -> RawBlock {
+    let mut raw = good();
+    let txs = raw.block["transactions"].as_array().unwrap().clone();
+    let mut traces = Vec::new();
+    for (index, tx) in txs.iter().enumerate() {
+        let receipt = &mut raw.receipts[index];
+        receipt["from"] = tx["from"].clone();
+        receipt["to"] = tx["to"].clone();
+        receipt["effectiveGasPrice"] = tx["gasPrice"].clone();
+        let (kind, action, result) = if tx["to"].is_null() {
+            let created = json!({"address": receipt["contractAddress"].clone()});
+            ("create", json!({"from": tx["from"], "value": tx["value"]}), created)
+        } else {
+            let action = json!({"callType": "call", "from": tx["from"], "to": tx["to"], "value": tx["value"]});
+            ("call", action, json!({}))
+        };
+        traces.push(json!({
+            "type": kind, "action": action, "result": result, "traceAddress": [],
+            "transactionPosition": index, "transactionHash": tx["hash"],
+        }));
+    }
+    raw.traces = Some(Traces::Parity(Value::Array(traces)));
+    raw
+}
+
+#[test]
+fn a_block_with_hashes_only_gives_the_flows_of_the_full_block() {
+    let full = with_parity_traces();
+    let mut lean = full.clone();
+    let hashes: Vec<Value> = lean.block["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tx| tx["hash"].clone())
+        .collect();
+    lean.block["transactions"] = Value::Array(hashes);
+    let expected = transform_block(&full).unwrap();
+    assert!(expected.flows.iter().any(|flow| flow.kind == FlowKind::Native));
+    assert_eq!(transform_block(&lean).unwrap(), expected);
+
+    // Without a top-level trace, a receipt's `from` or the call traces, it is refused.
+    let mut raw = lean.clone();
+    if let Some(Traces::Parity(Value::Array(traces))) = &mut raw.traces {
+        traces.remove(1);
+    }
+    let error = error_of(&raw).to_string();
+    assert!(error.contains("trace_block: transaction 1") && error.contains("no top-level trace"));
+    let mut raw = lean.clone();
+    raw.receipts[2].as_object_mut().unwrap().remove("from");
+    assert!(error_of(&raw).to_string().contains("receipt 2: missing field `from`"));
+    let mut raw = lean;
+    raw.traces = Some(Traces::CallTracer(json!([])));
+    assert!(error_of(&raw).to_string().contains("ask with full transactions, or with trace_block"));
+}
