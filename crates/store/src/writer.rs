@@ -1,10 +1,13 @@
 //! The single writer of a store: appends blocks, transactions, inputs and outputs, and commits.
 //!
-//! Crash safety rests on three rules (see `docs/store-format.md`):
+//! Crash safety rests on four rules (see `docs/store-format.md`):
 //! 1. rows past the committed counts in the manifest do not exist for readers;
-//! 2. in-place fields written by a batch (`out.spent`, `out.next`, index slots) only ever change
-//!    from empty to a value that points past the committed counts, so readers ignore them;
-//! 3. the one overwritten field, `addr.last`, is repaired from the committed links on recovery.
+//! 2. in-place fields written by a batch (`out.spent`, `out.next`) only ever change from empty to
+//!    a value that points past the committed counts, so readers ignore them;
+//! 3. the one overwritten field, `addr.last`, is repaired from the committed links on recovery;
+//! 4. the hash indexes are derived from the columns: the writer keeps them in memory and writes
+//!    them to their files only at checkpoints (sequentially, through a rename), so a commit never
+//!    writes back index pages; rows after the last checkpoint are indexed again at open.
 //!
 //! A `DIRTY` marker exists while a writer has the store open. Opening a store that still has one
 //! runs recovery, which restores exactly the bytes of the last commit.
@@ -16,7 +19,7 @@ use fs_err as fs;
 
 use crate::column::{RwFile, read_u32, read_u64, to_usize, write_u64};
 use crate::error::{Result, StoreError};
-use crate::manifest::{Counts, FORMAT_VERSION, MANIFEST, Manifest, sync_dir};
+use crate::manifest::{Counts, FORMAT_VERSION, MANIFEST, Manifest, replace_file, sync_dir};
 use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
 use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
 
@@ -56,7 +59,8 @@ pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 11] {
 /// What recovery found and repaired after an interrupted writer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// Index entries of uncommitted rows that were cleared.
+    /// Index entries cleared (entries of rows past the last index checkpoint found in an index
+    /// file) or re-derived from the columns (committed rows after the last index checkpoint).
     pub index_entries: u64,
     /// `out.spent` and `out.next` links to uncommitted rows that were cleared.
     pub links: u64,
@@ -72,9 +76,11 @@ pub struct StoreWriter {
     committed: Manifest,
     counts: Counts,
     files: Vec<RwFile>,
-    txid_index: RwFile,
+    /// The txid index of every committed and pending tx, in memory (its file is a checkpoint).
+    txid_index: Vec<u8>,
     txid_index_bits: u32,
-    address_index: RwFile,
+    /// The address index of every committed and pending address, in memory.
+    address_index: Vec<u8>,
     address_index_bits: u32,
     recovery: Option<RecoveryReport>,
 }
@@ -113,13 +119,13 @@ impl StoreWriter {
             .zip(lengths)
             .map(|(name, len)| RwFile::open(&dir.join(name), len))
             .collect::<Result<Vec<_>>>()?;
-        let txid_index = RwFile::open(
+        let txid_index = load_table(
             &dir.join(txid_index_file(committed.txid_index_bits)),
-            index::table_bytes(committed.txid_index_bits),
+            committed.txid_index_bits,
         )?;
-        let address_index = RwFile::open(
+        let address_index = load_table(
             &dir.join(address_index_file(committed.address_index_bits)),
-            index::table_bytes(committed.address_index_bits),
+            committed.address_index_bits,
         )?;
         let mut writer = Self {
             dir: dir.to_owned(),
@@ -134,8 +140,11 @@ impl StoreWriter {
             recovery: None,
         };
         if dir.join(DIRTY).exists() {
-            writer.recovery = Some(writer.recover()?);
+            let mut report = writer.recover()?;
+            report.index_entries += writer.reindex(true)?;
+            writer.recovery = Some(report);
         } else {
+            writer.reindex(false)?;
             fs::write(dir.join(DIRTY), b"a writer has this store open\n")?;
             sync_dir(dir)?;
         }
@@ -162,10 +171,14 @@ impl StoreWriter {
                 out_next: file(OUT_NEXT),
                 addr_key: file(ADDR_KEY),
                 addr_first: file(ADDR_FIRST),
-                txid_index: self.txid_index.bytes(),
-                address_index: self.address_index.bytes(),
+                txid_index: &self.txid_index,
+                address_index: &self.address_index,
                 txid_index_bits: self.txid_index_bits,
                 address_index_bits: self.address_index_bits,
+                txid_tail: &[],
+                address_tail: &[],
+                txid_tail_bits: 0,
+                address_tail_bits: 0,
             },
             counts: self.counts,
         }
@@ -214,7 +227,7 @@ impl StoreWriter {
         if index::bits_for(self.counts.txs + 1) > self.txid_index_bits {
             self.grow_txid_index()?;
         }
-        index::insert(self.txid_index.bytes_mut(), self.txid_index_bits, txid.prefix_u64(), txnum);
+        index::insert(&mut self.txid_index, self.txid_index_bits, txid.prefix_u64(), txnum);
         self.counts.txs += 1;
         Ok(TxNum::new(txnum))
     }
@@ -274,7 +287,7 @@ impl StoreWriter {
         if index::bits_for(self.counts.addresses + 1) > self.address_index_bits {
             self.grow_address_index()?;
         }
-        index::insert(self.address_index.bytes_mut(), self.address_index_bits, key.hash64(), id);
+        index::insert(&mut self.address_index, self.address_index_bits, key.hash64(), id);
         self.counts.addresses += 1;
         Ok(id)
     }
@@ -283,21 +296,17 @@ impl StoreWriter {
         self.rebuild_txid_index(index::bits_for(self.counts.txs + 1))
     }
 
+    /// Replaces the in-memory txid index with one of `bits` holding every tx so far.
     fn rebuild_txid_index(&mut self, bits: u32) -> Result<()> {
-        let mut table = new_table(&self.dir.join(txid_index_file(bits)), bits)?;
+        let mut table = vec![0u8; to_usize(index::table_bytes(bits))];
         let txids = self.files[TX_TXID].bytes();
         for (txnum, row) in txids.chunks_exact(TXID_ROW).take(to_usize(self.counts.txs)).enumerate()
         {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(row);
             let txnum = u32::try_from(txnum).expect("tx numbers fit u32");
-            index::insert(table.bytes_mut(), bits, Hash32(hash).prefix_u64(), txnum);
+            index::insert(&mut table, bits, read_u64(row, 0), txnum);
         }
-        let old_bits = std::mem::replace(&mut self.txid_index_bits, bits);
+        self.txid_index_bits = bits;
         self.txid_index = table;
-        if old_bits != self.committed.txid_index_bits {
-            fs::remove_file(self.dir.join(txid_index_file(old_bits)))?;
-        }
         Ok(())
     }
 
@@ -305,64 +314,115 @@ impl StoreWriter {
         self.rebuild_address_index(index::bits_for(self.counts.addresses + 1))
     }
 
+    /// Replaces the in-memory address index with one of `bits` holding every address so far.
     fn rebuild_address_index(&mut self, bits: u32) -> Result<()> {
-        let mut table = new_table(&self.dir.join(address_index_file(bits)), bits)?;
+        let mut table = vec![0u8; to_usize(index::table_bytes(bits))];
         let keys = self.files[ADDR_KEY].bytes();
         for (id, row) in
             keys.chunks_exact(ADDR_KEY_ROW).take(to_usize(self.counts.addresses)).enumerate()
         {
             let key = key_from_row(row)?;
             let id = u32::try_from(id).expect("address ids fit u32");
-            index::insert(table.bytes_mut(), bits, key.hash64(), id);
+            index::insert(&mut table, bits, key.hash64(), id);
         }
-        let old_bits = std::mem::replace(&mut self.address_index_bits, bits);
+        self.address_index_bits = bits;
         self.address_index = table;
-        if old_bits != self.committed.address_index_bits {
-            fs::remove_file(self.dir.join(address_index_file(old_bits)))?;
-        }
         Ok(())
     }
 
+    /// Brings the in-memory indexes loaded from the checkpoint files up to the counts: clears
+    /// entries of rows past the checkpoint (`clear`: a checkpoint file renamed into place just
+    /// before a crash, without its manifest), then indexes the rows after the checkpoint in order.
+    /// Returns how many entries it cleared and added.
+    fn reindex(&mut self, clear: bool) -> Result<u64> {
+        let checkpoint = (self.committed.txid_indexed, self.committed.addresses_indexed);
+        let mut entries = 0;
+        if clear {
+            entries += index::clear_from(&mut self.txid_index, checkpoint.0);
+            entries += index::clear_from(&mut self.address_index, checkpoint.1);
+        }
+        let bits = index::bits_for(self.counts.txs);
+        if bits == self.txid_index_bits {
+            let txids = self.files[TX_TXID].bytes();
+            for txnum in checkpoint.0..self.counts.txs {
+                let hash = read_u64(txids, to_usize(txnum) * TXID_ROW);
+                let txnum = u32::try_from(txnum).expect("tx numbers fit u32");
+                index::insert(&mut self.txid_index, bits, hash, txnum);
+            }
+        } else {
+            self.rebuild_txid_index(bits)?;
+        }
+        let bits = index::bits_for(self.counts.addresses);
+        if bits == self.address_index_bits {
+            let keys = self.files[ADDR_KEY].bytes();
+            for address in checkpoint.1..self.counts.addresses {
+                let key = key_from_row(&keys[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW])?;
+                let id = u32::try_from(address).expect("address ids fit u32");
+                index::insert(&mut self.address_index, bits, key.hash64(), id);
+            }
+        } else {
+            self.rebuild_address_index(bits)?;
+        }
+        entries += (self.counts.txs - checkpoint.0) + (self.counts.addresses - checkpoint.1);
+        Ok(entries)
+    }
+
     /// Makes everything pushed so far durable and visible to readers, in one atomic step.
+    ///
+    /// The columns are flushed at every commit; an index is written to its file only when the
+    /// rows it holds beyond its last checkpoint reach half of those checkpointed (so the index
+    /// bytes written over a whole ingest are about three times the final index), and by
+    /// [`StoreWriter::finish`].
     ///
     /// # Errors
     ///
     /// An I/O error; the previous commit then stays in force.
     pub fn commit(&mut self) -> Result<()> {
+        self.commit_with(false)
+    }
+
+    /// Commits; `checkpoint` writes both indexes to their files whatever their tails.
+    fn commit_with(&mut self, checkpoint: bool) -> Result<()> {
         for file in &self.files {
             file.sync()?;
         }
-        self.txid_index.sync()?;
-        self.address_index.sync()?;
-        let manifest = Manifest {
-            counts: self.counts,
-            txid_index_bits: self.txid_index_bits,
-            address_index_bits: self.address_index_bits,
-            ..self.committed.clone()
-        };
+        let mut manifest = Manifest { counts: self.counts, ..self.committed.clone() };
+        if checkpoint || checkpoint_due(self.committed.txid_indexed, self.counts.txs) {
+            replace_file(&self.dir, &txid_index_file(self.txid_index_bits), &self.txid_index)?;
+            manifest.txid_index_bits = self.txid_index_bits;
+            manifest.txid_indexed = self.counts.txs;
+        }
+        if checkpoint || checkpoint_due(self.committed.addresses_indexed, self.counts.addresses) {
+            replace_file(
+                &self.dir,
+                &address_index_file(self.address_index_bits),
+                &self.address_index,
+            )?;
+            manifest.address_index_bits = self.address_index_bits;
+            manifest.addresses_indexed = self.counts.addresses;
+        }
         manifest.write(&self.dir)?;
         let previous = std::mem::replace(&mut self.committed, manifest);
-        if previous.txid_index_bits != self.txid_index_bits {
+        if previous.txid_index_bits != self.committed.txid_index_bits {
             fs::remove_file(self.dir.join(txid_index_file(previous.txid_index_bits)))?;
         }
-        if previous.address_index_bits != self.address_index_bits {
+        if previous.address_index_bits != self.committed.address_index_bits {
             fs::remove_file(self.dir.join(address_index_file(previous.address_index_bits)))?;
         }
         Ok(())
     }
 
-    /// Commits, trims every file to its content and closes the store cleanly.
+    /// Commits, checkpoints both indexes, trims every file to its content and closes the store
+    /// cleanly.
     ///
     /// # Errors
     ///
     /// An I/O error; the store is then recovered at the next open.
     pub fn finish(mut self) -> Result<()> {
-        self.commit()?;
+        self.commit_with(true)?;
         for file in &mut self.files {
             file.trim()?;
         }
-        self.txid_index.trim()?;
-        self.address_index.trim()?;
         fs::remove_file(self.dir.join(DIRTY))?;
         sync_dir(&self.dir)
     }
@@ -373,26 +433,24 @@ impl StoreWriter {
     ///
     /// An I/O error.
     pub fn rollback(&mut self) -> Result<()> {
-        let committed = self.committed.clone();
-        if self.txid_index_bits != committed.txid_index_bits {
-            self.txid_index = RwFile::open(
-                &self.dir.join(txid_index_file(committed.txid_index_bits)),
-                index::table_bytes(committed.txid_index_bits),
-            )?;
-            self.txid_index_bits = committed.txid_index_bits;
-        }
-        if self.address_index_bits != committed.address_index_bits {
-            self.address_index = RwFile::open(
-                &self.dir.join(address_index_file(committed.address_index_bits)),
-                index::table_bytes(committed.address_index_bits),
-            )?;
-            self.address_index_bits = committed.address_index_bits;
-        }
-        for (file, len) in self.files.iter_mut().zip(committed_lengths(&committed.counts)) {
+        let committed = self.committed.counts;
+        for (file, len) in self.files.iter_mut().zip(committed_lengths(&committed)) {
             file.truncate(len);
         }
-        self.counts = committed.counts;
-        self.recover()?;
+        self.counts = committed;
+        // Pending entries were inserted after every committed one: clearing them is exact. A
+        // table that grew in the batch is rebuilt at the committed size.
+        if index::bits_for(committed.txs) == self.txid_index_bits {
+            index::clear_from(&mut self.txid_index, committed.txs);
+        } else {
+            self.rebuild_txid_index(index::bits_for(committed.txs))?;
+        }
+        if index::bits_for(committed.addresses) == self.address_index_bits {
+            index::clear_from(&mut self.address_index, committed.addresses);
+        } else {
+            self.rebuild_address_index(index::bits_for(committed.addresses))?;
+        }
+        self.repair_links()?;
         Ok(())
     }
 
@@ -464,7 +522,7 @@ impl StoreWriter {
             );
             let id = u32::try_from(txnum).expect("tx numbers fit u32");
             index::remove(
-                self.txid_index.bytes_mut(),
+                &mut self.txid_index,
                 self.txid_index_bits,
                 Hash32(hash).prefix_u64(),
                 id,
@@ -475,12 +533,7 @@ impl StoreWriter {
                 &self.files[ADDR_KEY].bytes()[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW],
             )?;
             let id = u32::try_from(address).expect("address ids fit u32");
-            index::remove(
-                self.address_index.bytes_mut(),
-                self.address_index_bits,
-                key.hash64(),
-                id,
-            );
+            index::remove(&mut self.address_index, self.address_index_bits, key.hash64(), id);
         }
         // 4. Cut the columns.
         self.counts = Counts {
@@ -500,14 +553,17 @@ impl StoreWriter {
         if index::bits_for(self.counts.addresses) < self.address_index_bits {
             self.rebuild_address_index(index::bits_for(self.counts.addresses))?;
         }
-        self.commit()
+        // The index files must not keep entries of the removed rows.
+        self.commit_with(true)
     }
 
-    /// Restores the bytes of the last commit after an interrupted writer.
+    /// Restores the bytes of the last commit after an interrupted writer (the indexes are brought
+    /// up to date by [`StoreWriter::reindex`] afterwards).
     fn recover(&mut self) -> Result<RecoveryReport> {
-        let mut report = RecoveryReport::default();
-        let keep =
-            [txid_index_file(self.txid_index_bits), address_index_file(self.address_index_bits)];
+        let keep = [
+            txid_index_file(self.committed.txid_index_bits),
+            address_index_file(self.committed.address_index_bits),
+        ];
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
             let stray_index = (name.starts_with("txid.idx.") || name.starts_with("addr.idx."))
@@ -516,9 +572,14 @@ impl StoreWriter {
                 fs::remove_file(self.dir.join(&name))?;
             }
         }
+        self.repair_links()
+    }
+
+    /// Clears `out.spent`/`out.next` links past the counts and re-derives `addr.last` where it
+    /// points past them, then flushes the columns.
+    fn repair_links(&mut self) -> Result<RecoveryReport> {
+        let mut report = RecoveryReport::default();
         let counts = self.counts;
-        report.index_entries += index::clear_from(self.txid_index.bytes_mut(), counts.txs);
-        report.index_entries += index::clear_from(self.address_index.bytes_mut(), counts.addresses);
         report.links += clear_links(self.files[OUT_SPENT].bytes_mut(), counts.inputs);
         report.links += clear_links(self.files[OUT_NEXT].bytes_mut(), counts.outputs);
         for address in 0..counts.addresses {
@@ -537,10 +598,30 @@ impl StoreWriter {
         for file in &self.files {
             file.sync()?;
         }
-        self.txid_index.sync()?;
-        self.address_index.sync()?;
         Ok(report)
     }
+}
+
+/// Whether an index holding `indexed` rows in its file and `count` in memory is due for a
+/// checkpoint: when the rows since the last one reach half of those before it.
+fn checkpoint_due(indexed: u64, count: u64) -> bool {
+    count > indexed && (count - indexed) * 2 >= indexed
+}
+
+/// Reads a checkpointed index table of `bits` into memory.
+fn load_table(path: &Path, bits: u32) -> Result<Vec<u8>> {
+    let table = fs::read(path)?;
+    let expected = index::table_bytes(bits);
+    if table.len() as u64 != expected {
+        return Err(StoreError::Corrupt {
+            what: format!(
+                "index file {} is {} bytes, not the {expected} bytes of 2^{bits} slots",
+                path.display(),
+                table.len()
+            ),
+        });
+    }
+    Ok(table)
 }
 
 /// Sets every `id + 1` link above `limit` to 0 and returns how many it cleared.
@@ -555,19 +636,11 @@ fn clear_links(column: &mut [u8], limit: u64) -> u64 {
     cleared
 }
 
-fn key_from_row(row: &[u8]) -> Result<AddressKey> {
+pub(crate) fn key_from_row(row: &[u8]) -> Result<AddressKey> {
     let mut bytes = [0u8; ADDR_KEY_ROW];
     bytes.copy_from_slice(row);
     AddressKey::from_bytes(&bytes)
         .ok_or_else(|| StoreError::Corrupt { what: format!("unknown address kind {}", bytes[0]) })
-}
-
-/// Creates a zero-filled index table file, replacing any leftover of an interrupted growth.
-fn new_table(path: &Path, bits: u32) -> Result<RwFile> {
-    let file = fs::File::create(path)?;
-    file.set_len(index::table_bytes(bits))?;
-    drop(file);
-    RwFile::open(path, index::table_bytes(bits))
 }
 
 /// Creates the files of an empty store and its first manifest.
@@ -600,6 +673,8 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
         counts: Counts::default(),
         txid_index_bits: index::MIN_BITS,
         address_index_bits: index::MIN_BITS,
+        txid_indexed: 0,
+        addresses_indexed: 0,
     };
     manifest.write(dir)?;
     debug_assert!(dir.join(MANIFEST).exists());
