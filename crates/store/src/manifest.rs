@@ -48,6 +48,17 @@ pub(crate) struct Manifest {
     /// Addresses `0..addresses_indexed` are in the checkpointed address index; later ones are
     /// indexed from `addr.key` when the store is opened.
     pub(crate) addresses_indexed: u64,
+    /// Minimum sizes of the indexes, chosen when the store was created.
+    pub(crate) index_reserve: IndexReserve,
+}
+
+/// The counts the hash indexes of a store are sized for at least (`StoreWriter::reserve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct IndexReserve {
+    /// Transactions.
+    pub(crate) txs: u64,
+    /// Addresses.
+    pub(crate) addresses: u64,
 }
 
 #[derive(Deserialize)]

@@ -17,9 +17,11 @@ use std::path::{Path, PathBuf};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{RwFile, read_u32, read_u64, to_usize, write_u64};
+use crate::column::{RwFile, prefetch, read_u32, read_u64, to_usize, write_u64};
 use crate::error::{Result, StoreError};
-use crate::manifest::{Counts, FORMAT_VERSION, MANIFEST, Manifest, replace_file, sync_dir};
+use crate::manifest::{
+    Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
+};
 use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
 use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
 
@@ -34,6 +36,12 @@ const OUT_NEXT: usize = 7;
 const ADDR_KEY: usize = 8;
 const ADDR_FIRST: usize = 9;
 const ADDR_LAST: usize = 10;
+
+/// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
+const MAX_RESERVE_BITS: u32 = 28;
+
+/// How many ids ahead a rebuild prefetches the slot it will insert into.
+const REBUILD_LOOKAHEAD: usize = 16;
 
 const DIRTY: &str = "DIRTY";
 const LOCK: &str = "LOCK";
@@ -82,6 +90,8 @@ pub struct StoreWriter {
     /// The address index of every committed and pending address, in memory.
     address_index: Vec<u8>,
     address_index_bits: u32,
+    /// Minimum index sizes (see [`StoreWriter::reserve`]); committed in the manifest.
+    reserve: IndexReserve,
     recovery: Option<RecoveryReport>,
 }
 
@@ -133,6 +143,7 @@ impl StoreWriter {
             counts: committed.counts,
             txid_index_bits: committed.txid_index_bits,
             address_index_bits: committed.address_index_bits,
+            reserve: committed.index_reserve,
             committed,
             files,
             txid_index,
@@ -224,7 +235,7 @@ impl StoreWriter {
         row[..8].copy_from_slice(&self.counts.inputs.to_le_bytes());
         row[8..].copy_from_slice(&self.counts.outputs.to_le_bytes());
         self.files[TX_IO].append(&row)?;
-        if index::bits_for(self.counts.txs + 1) > self.txid_index_bits {
+        if self.txid_bits(self.counts.txs + 1) > self.txid_index_bits {
             self.grow_txid_index()?;
         }
         index::insert(&mut self.txid_index, self.txid_index_bits, txid.prefix_u64(), txnum);
@@ -245,6 +256,63 @@ impl StoreWriter {
         write_u64(self.files[OUT_SPENT].bytes_mut(), to_usize(spent.get()) * 8, id + 1);
         self.counts.inputs += 1;
         Ok(InputId::new(id))
+    }
+
+    /// Prefetches what the coming transactions will touch: the txid index slots of the new `txids`,
+    /// and what the lookups of their inputs (`prevouts`: txid and output index) and outputs
+    /// (`addresses` paid) will read: index slots, then the rows they point at (`tx.txid`,
+    /// `tx.io`, `addr.key`, `addr.last`), then `out.spent` and `out.next`. Three passes, each over
+    /// all the lookups, so that their cache misses overlap instead of stalling the writer one at a
+    /// time. Only a hint: calling it or not gives the same store.
+    pub fn prefetch<'k>(
+        &self,
+        new_txids: impl Iterator<Item = &'k Hash32>,
+        prevouts: impl Iterator<Item = (&'k Hash32, u32)> + Clone,
+        addresses: impl Iterator<Item = &'k AddressKey> + Clone,
+    ) {
+        let (txids, keys) = (&self.txid_index, &self.address_index);
+        let (txid_bits, address_bits) = (self.txid_index_bits, self.address_index_bits);
+        for txid in new_txids {
+            index::prefetch_slot(txids, txid_bits, txid.prefix_u64());
+        }
+        for (txid, _) in prevouts.clone() {
+            index::prefetch_slot(txids, txid_bits, txid.prefix_u64());
+        }
+        for key in addresses.clone() {
+            index::prefetch_slot(keys, address_bits, key.hash64());
+        }
+        let (tx_txid, tx_io) = (self.files[TX_TXID].bytes(), self.files[TX_IO].bytes());
+        let (addr_key, addr_last) = (self.files[ADDR_KEY].bytes(), self.files[ADDR_LAST].bytes());
+        for (txid, _) in prevouts.clone() {
+            index::for_each_candidate(txids, txid_bits, txid.prefix_u64(), self.counts.txs, |id| {
+                prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
+                prefetch(tx_io, to_usize(u64::from(id)) * TXIO_ROW);
+            });
+        }
+        for key in addresses.clone() {
+            let limit = self.counts.addresses;
+            index::for_each_candidate(keys, address_bits, key.hash64(), limit, |id| {
+                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
+                prefetch(addr_last, to_usize(u64::from(id)) * 8);
+            });
+        }
+        let (out_spent, out_next) = (self.files[OUT_SPENT].bytes(), self.files[OUT_NEXT].bytes());
+        for (txid, vout) in prevouts {
+            index::for_each_candidate(txids, txid_bits, txid.prefix_u64(), self.counts.txs, |id| {
+                let at = to_usize(u64::from(id)) * TXIO_ROW + 8;
+                if at + 8 <= tx_io.len() {
+                    let output = read_u64(tx_io, at) + u64::from(vout);
+                    prefetch(out_spent, to_usize(output) * 8);
+                }
+            });
+        }
+        for key in addresses {
+            let limit = self.counts.addresses;
+            index::for_each_candidate(keys, address_bits, key.hash64(), limit, |id| {
+                let last = read_u64(addr_last, to_usize(u64::from(id)) * 8);
+                prefetch(out_next, to_usize(last) * 8);
+            });
+        }
     }
 
     /// Appends an output of the last transaction, paying `address` (or nothing for `OP_RETURN`).
@@ -284,7 +352,7 @@ impl StoreWriter {
         self.files[ADDR_KEY].append(&key.to_bytes())?;
         self.files[ADDR_FIRST].append(&first_output.to_le_bytes())?;
         self.files[ADDR_LAST].append(&first_output.to_le_bytes())?;
-        if index::bits_for(self.counts.addresses + 1) > self.address_index_bits {
+        if self.address_bits(self.counts.addresses + 1) > self.address_index_bits {
             self.grow_address_index()?;
         }
         index::insert(&mut self.address_index, self.address_index_bits, key.hash64(), id);
@@ -292,18 +360,54 @@ impl StoreWriter {
         Ok(id)
     }
 
+    /// Log2 slots of the txid index for `count` txs: [`index::bits_for`], at least the reserve.
+    fn txid_bits(&self, count: u64) -> u32 {
+        index::bits_for(count.max(self.reserve.txs))
+    }
+
+    /// Log2 slots of the address index for `count` addresses, at least the reserve.
+    fn address_bits(&self, count: u64) -> u32 {
+        index::bits_for(count.max(self.reserve.addresses))
+    }
+
+    /// Sizes the hash indexes of an empty store for `txs` transactions and `addresses` addresses
+    /// (each capped at 2^28 slots, 2 GiB), so that they are not rebuilt again and
+    /// again while they grow to that size. The reserve is part of the store (`index_reserve` in
+    /// the manifest, committed with the next commit) and never shrinks an index below it, which
+    /// keeps the bytes a pure function of the reserve and the rows. Ignored once the store holds
+    /// any row: a store keeps the reserve it was created with.
+    ///
+    /// # Errors
+    ///
+    /// None today; `Result` for symmetry with the other writes.
+    pub fn reserve(&mut self, txs: u64, addresses: u64) -> Result<()> {
+        if self.counts != Counts::default() {
+            return Ok(());
+        }
+        let cap = |count: u64| {
+            count.min((1u64 << MAX_RESERVE_BITS) * index::MAX_LOAD_NUM / index::MAX_LOAD_DEN)
+        };
+        self.reserve = IndexReserve { txs: cap(txs), addresses: cap(addresses) };
+        self.rebuild_txid_index(self.txid_bits(0))?;
+        self.rebuild_address_index(self.address_bits(0))
+    }
+
     fn grow_txid_index(&mut self) -> Result<()> {
-        self.rebuild_txid_index(index::bits_for(self.counts.txs + 1))
+        self.rebuild_txid_index(self.txid_bits(self.counts.txs + 1))
     }
 
     /// Replaces the in-memory txid index with one of `bits` holding every tx so far.
     fn rebuild_txid_index(&mut self, bits: u32) -> Result<()> {
         let mut table = vec![0u8; to_usize(index::table_bytes(bits))];
-        let txids = self.files[TX_TXID].bytes();
-        for (txnum, row) in txids.chunks_exact(TXID_ROW).take(to_usize(self.counts.txs)).enumerate()
-        {
-            let txnum = u32::try_from(txnum).expect("tx numbers fit u32");
-            index::insert(&mut table, bits, read_u64(row, 0), txnum);
+        let txids = &self.files[TX_TXID].bytes()[..to_usize(self.counts.txs) * TXID_ROW];
+        let hash = |txnum: usize| read_u64(txids, txnum * TXID_ROW);
+        let count = txids.len() / TXID_ROW;
+        for txnum in 0..count {
+            if txnum + REBUILD_LOOKAHEAD < count {
+                index::prefetch_slot(&table, bits, hash(txnum + REBUILD_LOOKAHEAD));
+            }
+            let id = u32::try_from(txnum).expect("tx numbers fit u32");
+            index::insert(&mut table, bits, hash(txnum), id);
         }
         self.txid_index_bits = bits;
         self.txid_index = table;
@@ -311,17 +415,20 @@ impl StoreWriter {
     }
 
     fn grow_address_index(&mut self) -> Result<()> {
-        self.rebuild_address_index(index::bits_for(self.counts.addresses + 1))
+        self.rebuild_address_index(self.address_bits(self.counts.addresses + 1))
     }
 
     /// Replaces the in-memory address index with one of `bits` holding every address so far.
     fn rebuild_address_index(&mut self, bits: u32) -> Result<()> {
         let mut table = vec![0u8; to_usize(index::table_bytes(bits))];
-        let keys = self.files[ADDR_KEY].bytes();
-        for (id, row) in
-            keys.chunks_exact(ADDR_KEY_ROW).take(to_usize(self.counts.addresses)).enumerate()
-        {
-            let key = key_from_row(row)?;
+        let keys = &self.files[ADDR_KEY].bytes()[..to_usize(self.counts.addresses) * ADDR_KEY_ROW];
+        let hash = |id: usize| key_from_row(&keys[id * ADDR_KEY_ROW..][..ADDR_KEY_ROW]);
+        let count = keys.len() / ADDR_KEY_ROW;
+        for id in 0..count {
+            if id + REBUILD_LOOKAHEAD < count {
+                index::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?.hash64());
+            }
+            let key = hash(id)?;
             let id = u32::try_from(id).expect("address ids fit u32");
             index::insert(&mut table, bits, key.hash64(), id);
         }
@@ -341,7 +448,7 @@ impl StoreWriter {
             entries += index::clear_from(&mut self.txid_index, checkpoint.0);
             entries += index::clear_from(&mut self.address_index, checkpoint.1);
         }
-        let bits = index::bits_for(self.counts.txs);
+        let bits = self.txid_bits(self.counts.txs);
         if bits == self.txid_index_bits {
             let txids = self.files[TX_TXID].bytes();
             for txnum in checkpoint.0..self.counts.txs {
@@ -352,7 +459,7 @@ impl StoreWriter {
         } else {
             self.rebuild_txid_index(bits)?;
         }
-        let bits = index::bits_for(self.counts.addresses);
+        let bits = self.address_bits(self.counts.addresses);
         if bits == self.address_index_bits {
             let keys = self.files[ADDR_KEY].bytes();
             for address in checkpoint.1..self.counts.addresses {
@@ -386,7 +493,8 @@ impl StoreWriter {
         for file in &self.files {
             file.sync()?;
         }
-        let mut manifest = Manifest { counts: self.counts, ..self.committed.clone() };
+        let mut manifest =
+            Manifest { counts: self.counts, index_reserve: self.reserve, ..self.committed.clone() };
         if checkpoint || checkpoint_due(self.committed.txid_indexed, self.counts.txs) {
             replace_file(&self.dir, &txid_index_file(self.txid_index_bits), &self.txid_index)?;
             manifest.txid_index_bits = self.txid_index_bits;
@@ -438,17 +546,18 @@ impl StoreWriter {
             file.truncate(len);
         }
         self.counts = committed;
+        self.reserve = self.committed.index_reserve;
         // Pending entries were inserted after every committed one: clearing them is exact. A
         // table that grew in the batch is rebuilt at the committed size.
-        if index::bits_for(committed.txs) == self.txid_index_bits {
+        if self.txid_bits(committed.txs) == self.txid_index_bits {
             index::clear_from(&mut self.txid_index, committed.txs);
         } else {
-            self.rebuild_txid_index(index::bits_for(committed.txs))?;
+            self.rebuild_txid_index(self.txid_bits(committed.txs))?;
         }
-        if index::bits_for(committed.addresses) == self.address_index_bits {
+        if self.address_bits(committed.addresses) == self.address_index_bits {
             index::clear_from(&mut self.address_index, committed.addresses);
         } else {
-            self.rebuild_address_index(index::bits_for(committed.addresses))?;
+            self.rebuild_address_index(self.address_bits(committed.addresses))?;
         }
         self.repair_links()?;
         Ok(())
@@ -547,11 +656,11 @@ impl StoreWriter {
             file.truncate(len);
         }
         // 5. Tables that grew with the removed rows shrink back to the size a fresh ingest has.
-        if index::bits_for(self.counts.txs) < self.txid_index_bits {
-            self.rebuild_txid_index(index::bits_for(self.counts.txs))?;
+        if self.txid_bits(self.counts.txs) != self.txid_index_bits {
+            self.rebuild_txid_index(self.txid_bits(self.counts.txs))?;
         }
-        if index::bits_for(self.counts.addresses) < self.address_index_bits {
-            self.rebuild_address_index(index::bits_for(self.counts.addresses))?;
+        if self.address_bits(self.counts.addresses) != self.address_index_bits {
+            self.rebuild_address_index(self.address_bits(self.counts.addresses))?;
         }
         // The index files must not keep entries of the removed rows.
         self.commit_with(true)
@@ -675,6 +784,7 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
         address_index_bits: index::MIN_BITS,
         txid_indexed: 0,
         addresses_indexed: 0,
+        index_reserve: IndexReserve::default(),
     };
     manifest.write(dir)?;
     debug_assert!(dir.join(MANIFEST).exists());

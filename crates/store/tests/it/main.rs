@@ -231,3 +231,34 @@ fn commits_after_the_last_index_checkpoint_are_indexed_again_after_a_crash() {
     writer.finish().unwrap();
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
 }
+
+#[test]
+fn a_reserve_sizes_the_indexes_once_and_is_kept_across_a_crash() {
+    let reference = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
+    writer.reserve(10_000, 20_000).unwrap();
+    write_growing_chain(&mut writer, 0, 300, 1000);
+    writer.finish().unwrap();
+    // 2^14 slots hold 10,000 txs at 0.7 load, 2^15 hold 20,000 addresses: no growth from 2^12.
+    let names: Vec<String> = fs_err::read_dir(reference.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".idx."))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"txid.idx.14".to_owned()) && names.contains(&"addr.idx.15".to_owned()));
+
+    // The reserve is committed with the first commit; a resumed writer keeps it and ignores
+    // another one.
+    let crashed = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    writer.reserve(10_000, 20_000).unwrap();
+    write_growing_chain(&mut writer, 0, 120, 40);
+    write_growing_chain(&mut writer, 120, 150, 1000);
+    drop(writer);
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    writer.reserve(1, 1).unwrap();
+    write_growing_chain(&mut writer, 120, 300, 1000);
+    writer.finish().unwrap();
+    assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
+}
