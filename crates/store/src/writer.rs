@@ -477,9 +477,8 @@ impl StoreWriter {
     /// Makes everything pushed so far durable and visible to readers, in one atomic step.
     ///
     /// The columns are flushed at every commit; an index is written to its file only when the
-    /// rows it holds beyond its last checkpoint reach half of those checkpointed (so the index
-    /// bytes written over a whole ingest are about three times the final index), and by
-    /// [`StoreWriter::finish`].
+    /// rows it holds beyond its last checkpoint reach half of its slots (at most 16 bytes written
+    /// per row indexed), and by [`StoreWriter::finish`].
     ///
     /// # Errors
     ///
@@ -495,12 +494,15 @@ impl StoreWriter {
         }
         let mut manifest =
             Manifest { counts: self.counts, index_reserve: self.reserve, ..self.committed.clone() };
-        if checkpoint || checkpoint_due(self.committed.txid_indexed, self.counts.txs) {
+        if checkpoint
+            || checkpoint_due(self.committed.txid_indexed, self.counts.txs, self.txid_index_bits)
+        {
             replace_file(&self.dir, &txid_index_file(self.txid_index_bits), &self.txid_index)?;
             manifest.txid_index_bits = self.txid_index_bits;
             manifest.txid_indexed = self.counts.txs;
         }
-        if checkpoint || checkpoint_due(self.committed.addresses_indexed, self.counts.addresses) {
+        let (indexed, bits) = (self.committed.addresses_indexed, self.address_index_bits);
+        if checkpoint || checkpoint_due(indexed, self.counts.addresses, bits) {
             replace_file(
                 &self.dir,
                 &address_index_file(self.address_index_bits),
@@ -711,10 +713,12 @@ impl StoreWriter {
     }
 }
 
-/// Whether an index holding `indexed` rows in its file and `count` in memory is due for a
-/// checkpoint: when the rows since the last one reach half of those before it.
-fn checkpoint_due(indexed: u64, count: u64) -> bool {
-    count > indexed && (count - indexed) * 2 >= indexed
+/// Whether an index of `bits` holding `indexed` rows in its file and `count` in memory is due for
+/// a checkpoint: when the rows since the last one reach half of its slots. A checkpoint writes
+/// 8 bytes per slot, so this bounds the index bytes written to 16 per row indexed, and the rows to
+/// index again after a crash (or for a reader's tail) to half the table.
+fn checkpoint_due(indexed: u64, count: u64, bits: u32) -> bool {
+    count > indexed && (count - indexed) * 2 >= 1u64 << bits
 }
 
 /// Reads a checkpointed index table of `bits` into memory.

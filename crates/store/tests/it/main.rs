@@ -187,18 +187,19 @@ fn write_growing_chain(writer: &mut StoreWriter, from: u64, blocks: u64, commit_
 fn commits_after_the_last_index_checkpoint_are_indexed_again_after_a_crash() {
     let reference = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
-    write_growing_chain(&mut writer, 0, 700, 1000);
+    write_growing_chain(&mut writer, 0, 2400, 1000);
     writer.finish().unwrap();
     let txs_in = |blocks: u64| (0..blocks).map(|block| block % 3 + 1).sum::<u64>();
-    assert_eq!(manifest_field(reference.path(), "txid_indexed"), txs_in(700));
-    let committed = txs_in(530);
+    assert_eq!(manifest_field(reference.path(), "txid_indexed"), txs_in(2400));
+    let committed = txs_in(2000);
 
     // Commits every 10 blocks: the indexes are checkpointed only when the rows since the last
-    // checkpoint reach half of those before it, so most commits leave a tail out of the files.
+    // checkpoint reach half of their slots (2^12 at first), so most commits leave a tail out of
+    // the files.
     let crashed = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
-    write_growing_chain(&mut writer, 0, 530, 10);
-    write_growing_chain(&mut writer, 530, 600, 1000); // uncommitted when the writer dies
+    write_growing_chain(&mut writer, 0, 2000, 10);
+    write_growing_chain(&mut writer, 2000, 2100, 1000); // uncommitted when the writer dies
     drop(writer);
     let txs = manifest_field(crashed.path(), "txid_indexed");
     let addresses = manifest_field(crashed.path(), "addresses_indexed");
@@ -227,7 +228,7 @@ fn commits_after_the_last_index_checkpoint_are_indexed_again_after_a_crash() {
     let view = writer.view();
     let last = TxNum::new(committed as u32 - 1);
     assert_eq!(view.find_tx(&hash(10_000 + committed - 1)), Some(last));
-    write_growing_chain(&mut writer, 530, 700, 25);
+    write_growing_chain(&mut writer, 2000, 2400, 25);
     writer.finish().unwrap();
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
 }
