@@ -664,8 +664,11 @@ impl StoreWriter {
         if self.address_bits(self.counts.addresses) != self.address_index_bits {
             self.rebuild_address_index(self.address_bits(self.counts.addresses))?;
         }
-        // The index files must not keep entries of the removed rows.
-        self.commit_with(true)
+        // An index file must not keep entries of the removed rows: rewrite it if its checkpoint
+        // covers any (rare: checkpoints are far apart, reorganisations remove a few blocks).
+        let covers_removed = self.committed.txid_indexed > self.counts.txs
+            || self.committed.addresses_indexed > self.counts.addresses;
+        self.commit_with(covers_removed)
     }
 
     /// Restores the bytes of the last commit after an interrupted writer (the indexes are brought

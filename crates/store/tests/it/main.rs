@@ -263,3 +263,28 @@ fn a_reserve_sizes_the_indexes_once_and_is_kept_across_a_crash() {
     writer.finish().unwrap();
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
 }
+
+#[test]
+fn unwinding_below_an_index_checkpoint_rewrites_the_index_files() {
+    let reference = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
+    write_growing_chain(&mut writer, 0, 2400, 1000);
+    writer.finish().unwrap();
+
+    let unwound = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(unwound.path(), &spec()).unwrap();
+    write_growing_chain(&mut writer, 0, 2000, 10);
+    let checkpointed = manifest_field(unwound.path(), "txid_indexed");
+    let kept = (0..500u64).map(|block| block % 3 + 1).sum::<u64>();
+    assert!(checkpointed > kept, "the checkpoint ({checkpointed} txs) holds rows to remove");
+    writer.unwind_to(cointrail_types::Height::new(499)).unwrap();
+    assert!(manifest_field(unwound.path(), "txid_indexed") <= kept);
+    // A reader of the unwound store finds no removed tx.
+    let store = Store::open(unwound.path()).unwrap();
+    assert_eq!(store.view().find_tx(&hash(10_000 + kept)), None);
+    assert_eq!(store.view().find_tx(&hash(10_000 + kept - 1)), Some(TxNum::new(kept as u32 - 1)));
+    drop(store);
+    write_growing_chain(&mut writer, 500, 2400, 100);
+    writer.finish().unwrap();
+    assert_eq!(snapshot(unwound.path()), snapshot(reference.path()));
+}
