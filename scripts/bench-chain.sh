@@ -23,7 +23,8 @@
 # prints the tables of earlier runs of the given sizes without running anything, REPEAT=N runs
 # each tool N times and keeps the fastest (for a shared, noisy machine),
 # COMPARE_TARGET (cargo target dir for benches/compare; default /work/target-compare if /work
-# exists, else BENCH_DATA/target).
+# exists, else BENCH_DATA/target), ONLY=cointrail (or bbp, blocks_iterator) re-runs only that
+# tool's rows of the given sizes, keeping the other tools' rows of the earlier run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -55,6 +56,7 @@ cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # run SIZE TOOL PHASE CMD...: times CMD (REPEAT times, keeping the fastest run), appends one row
 # to results-SIZE.tsv.
 run() {
+  if [ -n "${ONLY:-}" ] && [ "$2" != "$ONLY" ]; then return 0; fi
   local best="" row i
   for ((i = 0; i < ${REPEAT:-1}; i++)); do
     row=$(run_once "$@") || return 1
@@ -117,7 +119,13 @@ run_once() {
 
 for size in "${sizes[@]}"; do
   [ "${TABLES_ONLY:-0}" = 1 ] && continue
-  : >"$data/results-$size.tsv"
+  if [ -n "${ONLY:-}" ]; then # drop that tool's earlier rows, keep the others
+    touch "$data/results-$size.tsv"
+    awk -F'\t' -v t="$ONLY" '$2 != t' "$data/results-$size.tsv" >"$data/results-$size.tsv.keep"
+    mv "$data/results-$size.tsv.keep" "$data/results-$size.tsv"
+  else
+    : >"$data/results-$size.tsv"
+  fi
   blocks=$(awk -v s="$size" -v t="$txs_per_block" 'BEGIN { printf "%d", s * 1e9 / (t * 362) }')
   chain=$data/chain-$size
   if [ ! -f "$chain/summary.json" ]; then
@@ -139,7 +147,7 @@ for size in "${sizes[@]}"; do
 
   store=$data/store-$size
   run "$size" cointrail ingest --fresh "$store" "$cointrail" ingest btc --blocks-dir "$chain" --store "$store" --network regtest --format json
-  "$cointrail" status --store "$store" --format json >"$data/status-$size.json"
+  if [ -d "$store" ]; then "$cointrail" status --store "$store" --format json >"$data/status-$size.json"; fi
   rm -rf "$store"
 
   filter=$data/filter-$size.bin

@@ -72,7 +72,7 @@ pub enum StoreError {
         what: String,
     },
     /// An id or count outgrew its on-disk width.
-    #[error("{what} exceeds the capacity of store format v1")]
+    #[error("{what} exceeds the capacity of the store format")]
     Capacity {
         /// Which counter overflowed.
         what: &'static str,

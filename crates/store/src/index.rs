@@ -16,8 +16,8 @@ use crate::column::{read_u64, to_usize, write_u64};
 pub(crate) const MIN_BITS: u32 = 12;
 
 /// The table grows when it would be fuller than `MAX_LOAD_NUM / MAX_LOAD_DEN`.
-const MAX_LOAD_NUM: u64 = 7;
-const MAX_LOAD_DEN: u64 = 10;
+pub(crate) const MAX_LOAD_NUM: u64 = 7;
+pub(crate) const MAX_LOAD_DEN: u64 = 10;
 
 /// Returns the log2 slot count a table needs to hold `count` entries.
 pub(crate) fn bits_for(count: u64) -> u32 {
@@ -83,6 +83,37 @@ pub(crate) fn find(
             if is_key(id) {
                 found = Some(found.map_or(id, |best: u32| best.max(id)));
             }
+        }
+        slot = (slot + 1) & mask;
+    }
+}
+
+/// Prefetches the cache line of `hash`'s start slot (see [`crate::column::prefetch`]).
+#[inline]
+pub(crate) fn prefetch_slot(table: &[u8], bits: u32, hash: u64) {
+    crate::column::prefetch(table, to_usize(start_slot(hash, bits) * 8));
+}
+
+/// Calls `candidate(id)` for every id below `limit` whose tag matches `hash`, in probe order.
+#[inline]
+pub(crate) fn for_each_candidate(
+    table: &[u8],
+    bits: u32,
+    hash: u64,
+    limit: u64,
+    mut candidate: impl FnMut(u32),
+) {
+    let mask = (1u64 << bits) - 1;
+    let mut slot = start_slot(hash, bits);
+    let tag = tag_of(hash);
+    loop {
+        let current = read_u64(table, to_usize(slot * 8));
+        if current == 0 {
+            return;
+        }
+        let stored = current & 0xFFFF_FFFF;
+        if current >> 32 == tag && stored <= limit {
+            candidate(u32::try_from(stored - 1).expect("low half of a slot fits in u32"));
         }
         slot = (slot + 1) & mask;
     }

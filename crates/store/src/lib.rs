@@ -90,6 +90,42 @@ pub struct Store {
     files: Vec<RoFile>,
     txid_index: RoFile,
     address_index: RoFile,
+    /// Index of the txs after the txid index file's checkpoint (see [`Tail`]).
+    txid_tail: Tail,
+    /// Index of the addresses after the address index file's checkpoint.
+    address_tail: Tail,
+}
+
+/// An in-memory hash index of the rows a store's index file does not hold yet (rows committed
+/// after its last checkpoint: the writer checkpoints its indexes only now and then, and always when
+/// it finishes), built when the store is opened.
+#[derive(Debug, Default)]
+struct Tail {
+    table: Vec<u8>,
+    bits: u32,
+}
+
+impl Tail {
+    /// Indexes rows `from..to` of `column` (rows of `width` bytes, hashed by `hash`).
+    fn build(
+        column: &[u8],
+        width: usize,
+        from: u64,
+        to: u64,
+        hash: impl Fn(&[u8]) -> Result<u64>,
+    ) -> Result<Self> {
+        if from >= to {
+            return Ok(Self::default());
+        }
+        let bits = index::bits_for(to - from);
+        let mut table = vec![0u8; column::to_usize(index::table_bytes(bits))];
+        for row in from..to {
+            let at = column::to_usize(row) * width;
+            let id = u32::try_from(row).expect("ids fit u32");
+            index::insert(&mut table, bits, hash(&column[at..at + width])?, id);
+        }
+        Ok(Self { table, bits })
+    }
 }
 
 impl Store {
@@ -104,7 +140,7 @@ impl Store {
             Manifest::read(dir)?.ok_or_else(|| StoreError::NotFound { path: dir.to_owned() })?;
         let files =
             FILES.iter().map(|name| RoFile::open(&dir.join(name))).collect::<Result<Vec<_>>>()?;
-        let store = Self {
+        let mut store = Self {
             dir: dir.to_owned(),
             txid_index: RoFile::open(&dir.join(txid_index_file(manifest.txid_index_bits)))?,
             address_index: RoFile::open(
@@ -112,8 +148,25 @@ impl Store {
             )?,
             manifest,
             files,
+            txid_tail: Tail::default(),
+            address_tail: Tail::default(),
         };
         store.check_lengths()?;
+        let counts = store.manifest.counts;
+        store.txid_tail = Tail::build(
+            store.files[1].bytes(),
+            view::TXID_ROW,
+            store.manifest.txid_indexed,
+            counts.txs,
+            |row| Ok(column::read_u64(row, 0)),
+        )?;
+        store.address_tail = Tail::build(
+            store.files[8].bytes(),
+            view::ADDR_KEY_ROW,
+            store.manifest.addresses_indexed,
+            counts.addresses,
+            |row| writer::key_from_row(row).map(|key| key.hash64()),
+        )?;
         Ok(store)
     }
 
@@ -130,10 +183,15 @@ impl Store {
                 counts: Counts::default(),
                 txid_index_bits: 0,
                 address_index_bits: 0,
+                txid_indexed: 0,
+                addresses_indexed: 0,
+                index_reserve: manifest::IndexReserve::default(),
             },
             files: FILES.iter().map(|_| RoFile::empty()).collect(),
             txid_index: RoFile::empty(),
             address_index: RoFile::empty(),
+            txid_tail: Tail::default(),
+            address_tail: Tail::default(),
         }
     }
 
@@ -187,6 +245,10 @@ impl Store {
                 address_index: self.address_index.bytes(),
                 txid_index_bits: self.manifest.txid_index_bits,
                 address_index_bits: self.manifest.address_index_bits,
+                txid_tail: &self.txid_tail.table,
+                address_tail: &self.address_tail.table,
+                txid_tail_bits: self.txid_tail.bits,
+                address_tail_bits: self.address_tail.bits,
             },
             counts: self.manifest.counts,
         }

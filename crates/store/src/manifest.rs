@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 
 /// Version of the on-disk layout described in `docs/store-format.md`.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// File name of the manifest inside the store directory.
 pub(crate) const MANIFEST: &str = "MANIFEST";
@@ -38,8 +38,27 @@ pub(crate) struct Manifest {
     pub(crate) chain: String,
     pub(crate) network: String,
     pub(crate) counts: Counts,
+    /// Log2 slots of the checkpointed `txid.idx.B` file.
     pub(crate) txid_index_bits: u32,
+    /// Log2 slots of the checkpointed `addr.idx.B` file.
     pub(crate) address_index_bits: u32,
+    /// Transactions `0..txid_indexed` are in the checkpointed txid index; later ones are indexed
+    /// from `tx.txid` when the store is opened.
+    pub(crate) txid_indexed: u64,
+    /// Addresses `0..addresses_indexed` are in the checkpointed address index; later ones are
+    /// indexed from `addr.key` when the store is opened.
+    pub(crate) addresses_indexed: u64,
+    /// Minimum sizes of the indexes, chosen when the store was created.
+    pub(crate) index_reserve: IndexReserve,
+}
+
+/// The counts the hash indexes of a store are sized for at least (`StoreWriter::reserve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct IndexReserve {
+    /// Transactions.
+    pub(crate) txs: u64,
+    /// Addresses.
+    pub(crate) addresses: u64,
 }
 
 #[derive(Deserialize)]

@@ -91,6 +91,13 @@ pub(crate) struct Columns<'a> {
     pub(crate) address_index: &'a [u8],
     pub(crate) txid_index_bits: u32,
     pub(crate) address_index_bits: u32,
+    /// Readers only: an in-memory index of the txs after the index file's checkpoint (empty when
+    /// the file holds every tx, and for the writer, whose index is complete).
+    pub(crate) txid_tail: &'a [u8],
+    /// Readers only: the same for the addresses after the checkpoint.
+    pub(crate) address_tail: &'a [u8],
+    pub(crate) txid_tail_bits: u32,
+    pub(crate) address_tail_bits: u32,
 }
 
 /// A consistent read view of the chain: committed data for readers, committed plus pending data for
@@ -165,14 +172,17 @@ impl<'a> ChainView<'a> {
             // An empty store may have no index table at all.
             return None;
         }
-        let found = index::find(
-            self.columns.txid_index,
-            self.columns.txid_index_bits,
-            txid.prefix_u64(),
-            self.counts.txs,
-            |candidate| self.txid(TxNum::new(candidate)) == *txid,
-        )?;
-        Some(TxNum::new(found))
+        let is_key = |candidate| self.txid(TxNum::new(candidate)) == *txid;
+        let (hash, limit) = (txid.prefix_u64(), self.counts.txs);
+        let found =
+            index::find(self.columns.txid_index, self.columns.txid_index_bits, hash, limit, is_key);
+        let tail = if self.columns.txid_tail.is_empty() {
+            None
+        } else {
+            index::find(self.columns.txid_tail, self.columns.txid_tail_bits, hash, limit, is_key)
+        };
+        // The highest match (BIP-0030 duplicates); the tail holds the later txs.
+        found.max(tail).map(TxNum::new)
     }
 
     fn tx_io(&self, txnum: u64) -> (u64, u64) {
@@ -282,14 +292,23 @@ impl<'a> ChainView<'a> {
             return None;
         }
         // Addresses are inserted once, so the first match is the only one.
-        let found = index::find_first(
-            self.columns.address_index,
-            self.columns.address_index_bits,
-            key.hash64(),
-            self.counts.addresses,
-            |candidate| self.address_key(AddressId::new(candidate)) == *key,
-        )?;
-        Some(AddressId::new(found))
+        let is_key = |candidate| self.address_key(AddressId::new(candidate)) == *key;
+        let (hash, limit) = (key.hash64(), self.counts.addresses);
+        let columns = &self.columns;
+        index::find_first(columns.address_index, columns.address_index_bits, hash, limit, is_key)
+            .or_else(|| {
+                if columns.address_tail.is_empty() {
+                    return None;
+                }
+                index::find_first(
+                    columns.address_tail,
+                    columns.address_tail_bits,
+                    hash,
+                    limit,
+                    is_key,
+                )
+            })
+            .map(AddressId::new)
     }
 
     /// Returns the outputs paid to an address, in chain order.

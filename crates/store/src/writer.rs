@@ -1,10 +1,13 @@
 //! The single writer of a store: appends blocks, transactions, inputs and outputs, and commits.
 //!
-//! Crash safety rests on three rules (see `docs/store-format.md`):
+//! Crash safety rests on four rules (see `docs/store-format.md`):
 //! 1. rows past the committed counts in the manifest do not exist for readers;
-//! 2. in-place fields written by a batch (`out.spent`, `out.next`, index slots) only ever change
-//!    from empty to a value that points past the committed counts, so readers ignore them;
-//! 3. the one overwritten field, `addr.last`, is repaired from the committed links on recovery.
+//! 2. in-place fields written by a batch (`out.spent`, `out.next`) only ever change from empty to
+//!    a value that points past the committed counts, so readers ignore them;
+//! 3. the one overwritten field, `addr.last`, is repaired from the committed links on recovery;
+//! 4. the hash indexes are derived from the columns: the writer keeps them in memory and writes
+//!    them to their files only at checkpoints (sequentially, through a rename), so a commit never
+//!    writes back index pages; rows after the last checkpoint are indexed again at open.
 //!
 //! A `DIRTY` marker exists while a writer has the store open. Opening a store that still has one
 //! runs recovery, which restores exactly the bytes of the last commit.
@@ -14,9 +17,11 @@ use std::path::{Path, PathBuf};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{RwFile, read_u32, read_u64, to_usize, write_u64};
+use crate::column::{RwFile, prefetch, read_u32, read_u64, to_usize, write_u64};
 use crate::error::{Result, StoreError};
-use crate::manifest::{Counts, FORMAT_VERSION, MANIFEST, Manifest, sync_dir};
+use crate::manifest::{
+    Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
+};
 use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
 use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
 
@@ -31,6 +36,12 @@ const OUT_NEXT: usize = 7;
 const ADDR_KEY: usize = 8;
 const ADDR_FIRST: usize = 9;
 const ADDR_LAST: usize = 10;
+
+/// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
+const MAX_RESERVE_BITS: u32 = 28;
+
+/// How many ids ahead a rebuild prefetches the slot it will insert into.
+const REBUILD_LOOKAHEAD: usize = 16;
 
 const DIRTY: &str = "DIRTY";
 const LOCK: &str = "LOCK";
@@ -56,7 +67,8 @@ pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 11] {
 /// What recovery found and repaired after an interrupted writer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// Index entries of uncommitted rows that were cleared.
+    /// Index entries cleared (entries of rows past the last index checkpoint found in an index
+    /// file) or re-derived from the columns (committed rows after the last index checkpoint).
     pub index_entries: u64,
     /// `out.spent` and `out.next` links to uncommitted rows that were cleared.
     pub links: u64,
@@ -72,10 +84,14 @@ pub struct StoreWriter {
     committed: Manifest,
     counts: Counts,
     files: Vec<RwFile>,
-    txid_index: RwFile,
+    /// The txid index of every committed and pending tx, in memory (its file is a checkpoint).
+    txid_index: Vec<u8>,
     txid_index_bits: u32,
-    address_index: RwFile,
+    /// The address index of every committed and pending address, in memory.
+    address_index: Vec<u8>,
     address_index_bits: u32,
+    /// Minimum index sizes (see [`StoreWriter::reserve`]); committed in the manifest.
+    reserve: IndexReserve,
     recovery: Option<RecoveryReport>,
 }
 
@@ -113,13 +129,13 @@ impl StoreWriter {
             .zip(lengths)
             .map(|(name, len)| RwFile::open(&dir.join(name), len))
             .collect::<Result<Vec<_>>>()?;
-        let txid_index = RwFile::open(
+        let txid_index = load_table(
             &dir.join(txid_index_file(committed.txid_index_bits)),
-            index::table_bytes(committed.txid_index_bits),
+            committed.txid_index_bits,
         )?;
-        let address_index = RwFile::open(
+        let address_index = load_table(
             &dir.join(address_index_file(committed.address_index_bits)),
-            index::table_bytes(committed.address_index_bits),
+            committed.address_index_bits,
         )?;
         let mut writer = Self {
             dir: dir.to_owned(),
@@ -127,6 +143,7 @@ impl StoreWriter {
             counts: committed.counts,
             txid_index_bits: committed.txid_index_bits,
             address_index_bits: committed.address_index_bits,
+            reserve: committed.index_reserve,
             committed,
             files,
             txid_index,
@@ -134,8 +151,11 @@ impl StoreWriter {
             recovery: None,
         };
         if dir.join(DIRTY).exists() {
-            writer.recovery = Some(writer.recover()?);
+            let mut report = writer.recover()?;
+            report.index_entries += writer.reindex(true)?;
+            writer.recovery = Some(report);
         } else {
+            writer.reindex(false)?;
             fs::write(dir.join(DIRTY), b"a writer has this store open\n")?;
             sync_dir(dir)?;
         }
@@ -162,10 +182,14 @@ impl StoreWriter {
                 out_next: file(OUT_NEXT),
                 addr_key: file(ADDR_KEY),
                 addr_first: file(ADDR_FIRST),
-                txid_index: self.txid_index.bytes(),
-                address_index: self.address_index.bytes(),
+                txid_index: &self.txid_index,
+                address_index: &self.address_index,
                 txid_index_bits: self.txid_index_bits,
                 address_index_bits: self.address_index_bits,
+                txid_tail: &[],
+                address_tail: &[],
+                txid_tail_bits: 0,
+                address_tail_bits: 0,
             },
             counts: self.counts,
         }
@@ -211,10 +235,10 @@ impl StoreWriter {
         row[..8].copy_from_slice(&self.counts.inputs.to_le_bytes());
         row[8..].copy_from_slice(&self.counts.outputs.to_le_bytes());
         self.files[TX_IO].append(&row)?;
-        if index::bits_for(self.counts.txs + 1) > self.txid_index_bits {
+        if self.txid_bits(self.counts.txs + 1) > self.txid_index_bits {
             self.grow_txid_index()?;
         }
-        index::insert(self.txid_index.bytes_mut(), self.txid_index_bits, txid.prefix_u64(), txnum);
+        index::insert(&mut self.txid_index, self.txid_index_bits, txid.prefix_u64(), txnum);
         self.counts.txs += 1;
         Ok(TxNum::new(txnum))
     }
@@ -232,6 +256,63 @@ impl StoreWriter {
         write_u64(self.files[OUT_SPENT].bytes_mut(), to_usize(spent.get()) * 8, id + 1);
         self.counts.inputs += 1;
         Ok(InputId::new(id))
+    }
+
+    /// Prefetches what the coming transactions will touch: the txid index slots of the new `txids`,
+    /// and what the lookups of their inputs (`prevouts`: txid and output index) and outputs
+    /// (`addresses` paid) will read: index slots, then the rows they point at (`tx.txid`,
+    /// `tx.io`, `addr.key`, `addr.last`), then `out.spent` and `out.next`. Three passes, each over
+    /// all the lookups, so that their cache misses overlap instead of stalling the writer one at a
+    /// time. Only a hint: calling it or not gives the same store.
+    pub fn prefetch<'k>(
+        &self,
+        new_txids: impl Iterator<Item = &'k Hash32>,
+        prevouts: impl Iterator<Item = (&'k Hash32, u32)> + Clone,
+        addresses: impl Iterator<Item = &'k AddressKey> + Clone,
+    ) {
+        let (txids, keys) = (&self.txid_index, &self.address_index);
+        let (txid_bits, address_bits) = (self.txid_index_bits, self.address_index_bits);
+        for txid in new_txids {
+            index::prefetch_slot(txids, txid_bits, txid.prefix_u64());
+        }
+        for (txid, _) in prevouts.clone() {
+            index::prefetch_slot(txids, txid_bits, txid.prefix_u64());
+        }
+        for key in addresses.clone() {
+            index::prefetch_slot(keys, address_bits, key.hash64());
+        }
+        let (tx_txid, tx_io) = (self.files[TX_TXID].bytes(), self.files[TX_IO].bytes());
+        let (addr_key, addr_last) = (self.files[ADDR_KEY].bytes(), self.files[ADDR_LAST].bytes());
+        for (txid, _) in prevouts.clone() {
+            index::for_each_candidate(txids, txid_bits, txid.prefix_u64(), self.counts.txs, |id| {
+                prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
+                prefetch(tx_io, to_usize(u64::from(id)) * TXIO_ROW);
+            });
+        }
+        for key in addresses.clone() {
+            let limit = self.counts.addresses;
+            index::for_each_candidate(keys, address_bits, key.hash64(), limit, |id| {
+                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
+                prefetch(addr_last, to_usize(u64::from(id)) * 8);
+            });
+        }
+        let (out_spent, out_next) = (self.files[OUT_SPENT].bytes(), self.files[OUT_NEXT].bytes());
+        for (txid, vout) in prevouts {
+            index::for_each_candidate(txids, txid_bits, txid.prefix_u64(), self.counts.txs, |id| {
+                let at = to_usize(u64::from(id)) * TXIO_ROW + 8;
+                if at + 8 <= tx_io.len() {
+                    let output = read_u64(tx_io, at) + u64::from(vout);
+                    prefetch(out_spent, to_usize(output) * 8);
+                }
+            });
+        }
+        for key in addresses {
+            let limit = self.counts.addresses;
+            index::for_each_candidate(keys, address_bits, key.hash64(), limit, |id| {
+                let last = read_u64(addr_last, to_usize(u64::from(id)) * 8);
+                prefetch(out_next, to_usize(last) * 8);
+            });
+        }
     }
 
     /// Appends an output of the last transaction, paying `address` (or nothing for `OP_RETURN`).
@@ -271,98 +352,187 @@ impl StoreWriter {
         self.files[ADDR_KEY].append(&key.to_bytes())?;
         self.files[ADDR_FIRST].append(&first_output.to_le_bytes())?;
         self.files[ADDR_LAST].append(&first_output.to_le_bytes())?;
-        if index::bits_for(self.counts.addresses + 1) > self.address_index_bits {
+        if self.address_bits(self.counts.addresses + 1) > self.address_index_bits {
             self.grow_address_index()?;
         }
-        index::insert(self.address_index.bytes_mut(), self.address_index_bits, key.hash64(), id);
+        index::insert(&mut self.address_index, self.address_index_bits, key.hash64(), id);
         self.counts.addresses += 1;
         Ok(id)
     }
 
-    fn grow_txid_index(&mut self) -> Result<()> {
-        self.rebuild_txid_index(index::bits_for(self.counts.txs + 1))
+    /// Log2 slots of the txid index for `count` txs: [`index::bits_for`], at least the reserve.
+    fn txid_bits(&self, count: u64) -> u32 {
+        index::bits_for(count.max(self.reserve.txs))
     }
 
+    /// Log2 slots of the address index for `count` addresses, at least the reserve.
+    fn address_bits(&self, count: u64) -> u32 {
+        index::bits_for(count.max(self.reserve.addresses))
+    }
+
+    /// Sizes the hash indexes of an empty store for `txs` transactions and `addresses` addresses
+    /// (each capped at 2^28 slots, 2 GiB), so that they are not rebuilt again and
+    /// again while they grow to that size. The reserve is part of the store (`index_reserve` in
+    /// the manifest, committed with the next commit) and never shrinks an index below it, which
+    /// keeps the bytes a pure function of the reserve and the rows. Ignored once the store holds
+    /// any row: a store keeps the reserve it was created with.
+    ///
+    /// # Errors
+    ///
+    /// None today; `Result` for symmetry with the other writes.
+    pub fn reserve(&mut self, txs: u64, addresses: u64) -> Result<()> {
+        if self.counts != Counts::default() {
+            return Ok(());
+        }
+        let cap = |count: u64| {
+            count.min((1u64 << MAX_RESERVE_BITS) * index::MAX_LOAD_NUM / index::MAX_LOAD_DEN)
+        };
+        self.reserve = IndexReserve { txs: cap(txs), addresses: cap(addresses) };
+        self.rebuild_txid_index(self.txid_bits(0))?;
+        self.rebuild_address_index(self.address_bits(0))
+    }
+
+    fn grow_txid_index(&mut self) -> Result<()> {
+        self.rebuild_txid_index(self.txid_bits(self.counts.txs + 1))
+    }
+
+    /// Replaces the in-memory txid index with one of `bits` holding every tx so far.
     fn rebuild_txid_index(&mut self, bits: u32) -> Result<()> {
-        let mut table = new_table(&self.dir.join(txid_index_file(bits)), bits)?;
-        let txids = self.files[TX_TXID].bytes();
-        for (txnum, row) in txids.chunks_exact(TXID_ROW).take(to_usize(self.counts.txs)).enumerate()
-        {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(row);
-            let txnum = u32::try_from(txnum).expect("tx numbers fit u32");
-            index::insert(table.bytes_mut(), bits, Hash32(hash).prefix_u64(), txnum);
+        let mut table = vec![0u8; to_usize(index::table_bytes(bits))];
+        let txids = &self.files[TX_TXID].bytes()[..to_usize(self.counts.txs) * TXID_ROW];
+        let hash = |txnum: usize| read_u64(txids, txnum * TXID_ROW);
+        let count = txids.len() / TXID_ROW;
+        for txnum in 0..count {
+            if txnum + REBUILD_LOOKAHEAD < count {
+                index::prefetch_slot(&table, bits, hash(txnum + REBUILD_LOOKAHEAD));
+            }
+            let id = u32::try_from(txnum).expect("tx numbers fit u32");
+            index::insert(&mut table, bits, hash(txnum), id);
         }
-        let old_bits = std::mem::replace(&mut self.txid_index_bits, bits);
+        self.txid_index_bits = bits;
         self.txid_index = table;
-        if old_bits != self.committed.txid_index_bits {
-            fs::remove_file(self.dir.join(txid_index_file(old_bits)))?;
-        }
         Ok(())
     }
 
     fn grow_address_index(&mut self) -> Result<()> {
-        self.rebuild_address_index(index::bits_for(self.counts.addresses + 1))
+        self.rebuild_address_index(self.address_bits(self.counts.addresses + 1))
     }
 
+    /// Replaces the in-memory address index with one of `bits` holding every address so far.
     fn rebuild_address_index(&mut self, bits: u32) -> Result<()> {
-        let mut table = new_table(&self.dir.join(address_index_file(bits)), bits)?;
-        let keys = self.files[ADDR_KEY].bytes();
-        for (id, row) in
-            keys.chunks_exact(ADDR_KEY_ROW).take(to_usize(self.counts.addresses)).enumerate()
-        {
-            let key = key_from_row(row)?;
+        let mut table = vec![0u8; to_usize(index::table_bytes(bits))];
+        let keys = &self.files[ADDR_KEY].bytes()[..to_usize(self.counts.addresses) * ADDR_KEY_ROW];
+        let hash = |id: usize| key_from_row(&keys[id * ADDR_KEY_ROW..][..ADDR_KEY_ROW]);
+        let count = keys.len() / ADDR_KEY_ROW;
+        for id in 0..count {
+            if id + REBUILD_LOOKAHEAD < count {
+                index::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?.hash64());
+            }
+            let key = hash(id)?;
             let id = u32::try_from(id).expect("address ids fit u32");
-            index::insert(table.bytes_mut(), bits, key.hash64(), id);
+            index::insert(&mut table, bits, key.hash64(), id);
         }
-        let old_bits = std::mem::replace(&mut self.address_index_bits, bits);
+        self.address_index_bits = bits;
         self.address_index = table;
-        if old_bits != self.committed.address_index_bits {
-            fs::remove_file(self.dir.join(address_index_file(old_bits)))?;
-        }
         Ok(())
     }
 
+    /// Brings the in-memory indexes loaded from the checkpoint files up to the counts: clears
+    /// entries of rows past the checkpoint (`clear`: a checkpoint file renamed into place just
+    /// before a crash, without its manifest), then indexes the rows after the checkpoint in order.
+    /// Returns how many entries it cleared and added.
+    fn reindex(&mut self, clear: bool) -> Result<u64> {
+        let checkpoint = (self.committed.txid_indexed, self.committed.addresses_indexed);
+        let mut entries = 0;
+        if clear {
+            entries += index::clear_from(&mut self.txid_index, checkpoint.0);
+            entries += index::clear_from(&mut self.address_index, checkpoint.1);
+        }
+        let bits = self.txid_bits(self.counts.txs);
+        if bits == self.txid_index_bits {
+            let txids = self.files[TX_TXID].bytes();
+            for txnum in checkpoint.0..self.counts.txs {
+                let hash = read_u64(txids, to_usize(txnum) * TXID_ROW);
+                let txnum = u32::try_from(txnum).expect("tx numbers fit u32");
+                index::insert(&mut self.txid_index, bits, hash, txnum);
+            }
+        } else {
+            self.rebuild_txid_index(bits)?;
+        }
+        let bits = self.address_bits(self.counts.addresses);
+        if bits == self.address_index_bits {
+            let keys = self.files[ADDR_KEY].bytes();
+            for address in checkpoint.1..self.counts.addresses {
+                let key = key_from_row(&keys[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW])?;
+                let id = u32::try_from(address).expect("address ids fit u32");
+                index::insert(&mut self.address_index, bits, key.hash64(), id);
+            }
+        } else {
+            self.rebuild_address_index(bits)?;
+        }
+        entries += (self.counts.txs - checkpoint.0) + (self.counts.addresses - checkpoint.1);
+        Ok(entries)
+    }
+
     /// Makes everything pushed so far durable and visible to readers, in one atomic step.
+    ///
+    /// The columns are flushed at every commit; an index is written to its file only when the
+    /// rows it holds beyond its last checkpoint reach half of its slots (at most 16 bytes written
+    /// per row indexed), and by [`StoreWriter::finish`].
     ///
     /// # Errors
     ///
     /// An I/O error; the previous commit then stays in force.
     pub fn commit(&mut self) -> Result<()> {
+        self.commit_with(false)
+    }
+
+    /// Commits; `checkpoint` writes both indexes to their files whatever their tails.
+    fn commit_with(&mut self, checkpoint: bool) -> Result<()> {
         for file in &self.files {
             file.sync()?;
         }
-        self.txid_index.sync()?;
-        self.address_index.sync()?;
-        let manifest = Manifest {
-            counts: self.counts,
-            txid_index_bits: self.txid_index_bits,
-            address_index_bits: self.address_index_bits,
-            ..self.committed.clone()
-        };
+        let mut manifest =
+            Manifest { counts: self.counts, index_reserve: self.reserve, ..self.committed.clone() };
+        if checkpoint
+            || checkpoint_due(self.committed.txid_indexed, self.counts.txs, self.txid_index_bits)
+        {
+            replace_file(&self.dir, &txid_index_file(self.txid_index_bits), &self.txid_index)?;
+            manifest.txid_index_bits = self.txid_index_bits;
+            manifest.txid_indexed = self.counts.txs;
+        }
+        let (indexed, bits) = (self.committed.addresses_indexed, self.address_index_bits);
+        if checkpoint || checkpoint_due(indexed, self.counts.addresses, bits) {
+            replace_file(
+                &self.dir,
+                &address_index_file(self.address_index_bits),
+                &self.address_index,
+            )?;
+            manifest.address_index_bits = self.address_index_bits;
+            manifest.addresses_indexed = self.counts.addresses;
+        }
         manifest.write(&self.dir)?;
         let previous = std::mem::replace(&mut self.committed, manifest);
-        if previous.txid_index_bits != self.txid_index_bits {
+        if previous.txid_index_bits != self.committed.txid_index_bits {
             fs::remove_file(self.dir.join(txid_index_file(previous.txid_index_bits)))?;
         }
-        if previous.address_index_bits != self.address_index_bits {
+        if previous.address_index_bits != self.committed.address_index_bits {
             fs::remove_file(self.dir.join(address_index_file(previous.address_index_bits)))?;
         }
         Ok(())
     }
 
-    /// Commits, trims every file to its content and closes the store cleanly.
+    /// Commits, checkpoints both indexes, trims every file to its content and closes the store
+    /// cleanly.
     ///
     /// # Errors
     ///
     /// An I/O error; the store is then recovered at the next open.
     pub fn finish(mut self) -> Result<()> {
-        self.commit()?;
+        self.commit_with(true)?;
         for file in &mut self.files {
             file.trim()?;
         }
-        self.txid_index.trim()?;
-        self.address_index.trim()?;
         fs::remove_file(self.dir.join(DIRTY))?;
         sync_dir(&self.dir)
     }
@@ -373,26 +543,25 @@ impl StoreWriter {
     ///
     /// An I/O error.
     pub fn rollback(&mut self) -> Result<()> {
-        let committed = self.committed.clone();
-        if self.txid_index_bits != committed.txid_index_bits {
-            self.txid_index = RwFile::open(
-                &self.dir.join(txid_index_file(committed.txid_index_bits)),
-                index::table_bytes(committed.txid_index_bits),
-            )?;
-            self.txid_index_bits = committed.txid_index_bits;
-        }
-        if self.address_index_bits != committed.address_index_bits {
-            self.address_index = RwFile::open(
-                &self.dir.join(address_index_file(committed.address_index_bits)),
-                index::table_bytes(committed.address_index_bits),
-            )?;
-            self.address_index_bits = committed.address_index_bits;
-        }
-        for (file, len) in self.files.iter_mut().zip(committed_lengths(&committed.counts)) {
+        let committed = self.committed.counts;
+        for (file, len) in self.files.iter_mut().zip(committed_lengths(&committed)) {
             file.truncate(len);
         }
-        self.counts = committed.counts;
-        self.recover()?;
+        self.counts = committed;
+        self.reserve = self.committed.index_reserve;
+        // Pending entries were inserted after every committed one: clearing them is exact. A
+        // table that grew in the batch is rebuilt at the committed size.
+        if self.txid_bits(committed.txs) == self.txid_index_bits {
+            index::clear_from(&mut self.txid_index, committed.txs);
+        } else {
+            self.rebuild_txid_index(self.txid_bits(committed.txs))?;
+        }
+        if self.address_bits(committed.addresses) == self.address_index_bits {
+            index::clear_from(&mut self.address_index, committed.addresses);
+        } else {
+            self.rebuild_address_index(self.address_bits(committed.addresses))?;
+        }
+        self.repair_links()?;
         Ok(())
     }
 
@@ -464,7 +633,7 @@ impl StoreWriter {
             );
             let id = u32::try_from(txnum).expect("tx numbers fit u32");
             index::remove(
-                self.txid_index.bytes_mut(),
+                &mut self.txid_index,
                 self.txid_index_bits,
                 Hash32(hash).prefix_u64(),
                 id,
@@ -475,12 +644,7 @@ impl StoreWriter {
                 &self.files[ADDR_KEY].bytes()[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW],
             )?;
             let id = u32::try_from(address).expect("address ids fit u32");
-            index::remove(
-                self.address_index.bytes_mut(),
-                self.address_index_bits,
-                key.hash64(),
-                id,
-            );
+            index::remove(&mut self.address_index, self.address_index_bits, key.hash64(), id);
         }
         // 4. Cut the columns.
         self.counts = Counts {
@@ -494,20 +658,26 @@ impl StoreWriter {
             file.truncate(len);
         }
         // 5. Tables that grew with the removed rows shrink back to the size a fresh ingest has.
-        if index::bits_for(self.counts.txs) < self.txid_index_bits {
-            self.rebuild_txid_index(index::bits_for(self.counts.txs))?;
+        if self.txid_bits(self.counts.txs) != self.txid_index_bits {
+            self.rebuild_txid_index(self.txid_bits(self.counts.txs))?;
         }
-        if index::bits_for(self.counts.addresses) < self.address_index_bits {
-            self.rebuild_address_index(index::bits_for(self.counts.addresses))?;
+        if self.address_bits(self.counts.addresses) != self.address_index_bits {
+            self.rebuild_address_index(self.address_bits(self.counts.addresses))?;
         }
-        self.commit()
+        // An index file must not keep entries of the removed rows: rewrite it if its checkpoint
+        // covers any (rare: checkpoints are far apart, reorganisations remove a few blocks).
+        let covers_removed = self.committed.txid_indexed > self.counts.txs
+            || self.committed.addresses_indexed > self.counts.addresses;
+        self.commit_with(covers_removed)
     }
 
-    /// Restores the bytes of the last commit after an interrupted writer.
+    /// Restores the bytes of the last commit after an interrupted writer (the indexes are brought
+    /// up to date by [`StoreWriter::reindex`] afterwards).
     fn recover(&mut self) -> Result<RecoveryReport> {
-        let mut report = RecoveryReport::default();
-        let keep =
-            [txid_index_file(self.txid_index_bits), address_index_file(self.address_index_bits)];
+        let keep = [
+            txid_index_file(self.committed.txid_index_bits),
+            address_index_file(self.committed.address_index_bits),
+        ];
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
             let stray_index = (name.starts_with("txid.idx.") || name.starts_with("addr.idx."))
@@ -516,9 +686,14 @@ impl StoreWriter {
                 fs::remove_file(self.dir.join(&name))?;
             }
         }
+        self.repair_links()
+    }
+
+    /// Clears `out.spent`/`out.next` links past the counts and re-derives `addr.last` where it
+    /// points past them, then flushes the columns.
+    fn repair_links(&mut self) -> Result<RecoveryReport> {
+        let mut report = RecoveryReport::default();
         let counts = self.counts;
-        report.index_entries += index::clear_from(self.txid_index.bytes_mut(), counts.txs);
-        report.index_entries += index::clear_from(self.address_index.bytes_mut(), counts.addresses);
         report.links += clear_links(self.files[OUT_SPENT].bytes_mut(), counts.inputs);
         report.links += clear_links(self.files[OUT_NEXT].bytes_mut(), counts.outputs);
         for address in 0..counts.addresses {
@@ -537,10 +712,32 @@ impl StoreWriter {
         for file in &self.files {
             file.sync()?;
         }
-        self.txid_index.sync()?;
-        self.address_index.sync()?;
         Ok(report)
     }
+}
+
+/// Whether an index of `bits` holding `indexed` rows in its file and `count` in memory is due for
+/// a checkpoint: when the rows since the last one reach half of its slots. A checkpoint writes
+/// 8 bytes per slot, so this bounds the index bytes written to 16 per row indexed, and the rows to
+/// index again after a crash (or for a reader's tail) to half the table.
+fn checkpoint_due(indexed: u64, count: u64, bits: u32) -> bool {
+    count > indexed && (count - indexed) * 2 >= 1u64 << bits
+}
+
+/// Reads a checkpointed index table of `bits` into memory.
+fn load_table(path: &Path, bits: u32) -> Result<Vec<u8>> {
+    let table = fs::read(path)?;
+    let expected = index::table_bytes(bits);
+    if table.len() as u64 != expected {
+        return Err(StoreError::Corrupt {
+            what: format!(
+                "index file {} is {} bytes, not the {expected} bytes of 2^{bits} slots",
+                path.display(),
+                table.len()
+            ),
+        });
+    }
+    Ok(table)
 }
 
 /// Sets every `id + 1` link above `limit` to 0 and returns how many it cleared.
@@ -555,19 +752,11 @@ fn clear_links(column: &mut [u8], limit: u64) -> u64 {
     cleared
 }
 
-fn key_from_row(row: &[u8]) -> Result<AddressKey> {
+pub(crate) fn key_from_row(row: &[u8]) -> Result<AddressKey> {
     let mut bytes = [0u8; ADDR_KEY_ROW];
     bytes.copy_from_slice(row);
     AddressKey::from_bytes(&bytes)
         .ok_or_else(|| StoreError::Corrupt { what: format!("unknown address kind {}", bytes[0]) })
-}
-
-/// Creates a zero-filled index table file, replacing any leftover of an interrupted growth.
-fn new_table(path: &Path, bits: u32) -> Result<RwFile> {
-    let file = fs::File::create(path)?;
-    file.set_len(index::table_bytes(bits))?;
-    drop(file);
-    RwFile::open(path, index::table_bytes(bits))
 }
 
 /// Creates the files of an empty store and its first manifest.
@@ -600,6 +789,9 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
         counts: Counts::default(),
         txid_index_bits: index::MIN_BITS,
         address_index_bits: index::MIN_BITS,
+        txid_indexed: 0,
+        addresses_indexed: 0,
+        index_reserve: IndexReserve::default(),
     };
     manifest.write(dir)?;
     debug_assert!(dir.join(MANIFEST).exists());

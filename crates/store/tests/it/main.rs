@@ -97,10 +97,10 @@ fn wrong_format_version_is_refused() {
     StoreWriter::open(dir.path(), &spec()).unwrap().finish().unwrap();
     let manifest = dir.path().join("MANIFEST");
     let text = fs_err::read_to_string(&manifest).unwrap();
-    fs_err::write(&manifest, text.replace("\"format_version\": 1", "\"format_version\": 99"))
+    fs_err::write(&manifest, text.replace("\"format_version\": 2", "\"format_version\": 99"))
         .unwrap();
     let error = Store::open(dir.path()).unwrap_err();
-    assert!(matches!(error, StoreError::UnsupportedFormat { found: 99, expected: 1, .. }));
+    assert!(matches!(error, StoreError::UnsupportedFormat { found: 99, expected: 2, .. }));
     assert!(error.to_string().contains("format version 99"), "{error}");
     assert!(StoreWriter::open(dir.path(), &spec()).is_err());
 }
@@ -148,64 +148,143 @@ fn interrupted_batch_is_recovered_to_identical_bytes() {
 
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     let report = writer.recovery().expect("dirty store is recovered");
-    assert!(report.index_entries > 0 && report.links > 0 && report.addresses > 0, "{report:?}");
+    assert!(report.links > 0 && report.addresses > 0, "{report:?}");
     assert_eq!(writer.view().counts().blocks, 250);
     write_chain(&mut writer, 250, 400, 30);
     writer.finish().unwrap();
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
 }
 
-/// Like `write_chain`, but blocks from `fork` on carry other txids (another branch).
-fn write_branch(writer: &mut StoreWriter, from: u64, blocks: u64, fork: u64) {
+fn manifest_field(dir: &Path, field: &str) -> u64 {
+    let text = fs_err::read_to_string(dir.join("MANIFEST")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    manifest[field].as_u64().unwrap()
+}
+
+/// A chain where every tx pays a reused address and a new one, committing every `commit_every`
+/// blocks: both indexes keep growing.
+fn write_growing_chain(writer: &mut StoreWriter, from: u64, blocks: u64, commit_every: u64) {
     let mut txn = writer.view().counts().txs;
     for block in from..blocks {
-        let salt = if block >= fork { 7_000_000 } else { 0 };
-        writer.push_block(&hash(block + salt), &[block as u8; 80], 100).unwrap();
-        for _ in 0..block % 5 + 1 {
-            let txnum = writer.push_tx(&hash(10_000 + txn + salt)).unwrap();
+        writer.push_block(&hash(block), &[block as u8; 80], 100).unwrap();
+        for _ in 0..block % 3 + 1 {
+            let txnum = writer.push_tx(&hash(10_000 + txn)).unwrap();
             if txnum.get() > 0 {
                 let previous = writer.view().tx(TxNum::new(txnum.get() - 1)).unwrap();
                 writer.push_input(OutputId::new(previous.outputs.start)).unwrap();
             }
-            // Reused addresses across the fork, plus new ones only on each branch.
-            writer.push_output(txn * 3, Some(&key(txn % 40))).unwrap();
-            writer.push_output(txn, Some(&key(txn + salt))).unwrap();
+            writer.push_output(txn * 3, Some(&key(txn % 50))).unwrap();
+            writer.push_output(txn, Some(&key(5_000 + txn))).unwrap();
             txn += 1;
         }
+        if (block + 1) % commit_every == 0 {
+            writer.commit().unwrap();
+        }
     }
-    writer.commit().unwrap();
 }
 
 #[test]
-fn unwinding_a_reorg_gives_the_bytes_of_a_fresh_ingest_of_the_winning_branch() {
-    let spec = spec();
-    // Fresh: 800 blocks of the main branch, then blocks 800.. of the other branch.
-    let fresh = tempfile::tempdir().unwrap();
-    let mut writer = StoreWriter::open(fresh.path(), &spec).unwrap();
-    write_branch(&mut writer, 0, 800, 800);
-    write_branch(&mut writer, 800, 900, 800);
+fn commits_after_the_last_index_checkpoint_are_indexed_again_after_a_crash() {
+    let reference = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
+    write_growing_chain(&mut writer, 0, 2400, 1000);
+    writer.finish().unwrap();
+    let txs_in = |blocks: u64| (0..blocks).map(|block| block % 3 + 1).sum::<u64>();
+    assert_eq!(manifest_field(reference.path(), "txid_indexed"), txs_in(2400));
+    let committed = txs_in(2000);
+
+    // Commits every 10 blocks: the indexes are checkpointed only when the rows since the last
+    // checkpoint reach half of their slots (2^12 at first), so most commits leave a tail out of
+    // the files.
+    let crashed = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    write_growing_chain(&mut writer, 0, 2000, 10);
+    write_growing_chain(&mut writer, 2000, 2100, 1000); // uncommitted when the writer dies
+    drop(writer);
+    let txs = manifest_field(crashed.path(), "txid_indexed");
+    let addresses = manifest_field(crashed.path(), "addresses_indexed");
+    assert!(txs > 0 && txs < committed, "txid index checkpointed at {txs} of {committed} txs");
+    assert!(addresses > 0 && addresses < committed + 50, "address checkpoint at {addresses}");
+
+    // A reader finds the committed rows after the checkpoint too (and nothing uncommitted).
+    let store = Store::open(crashed.path()).unwrap();
+    let view = store.view();
+    assert_eq!(view.counts().txs, committed);
+    for txnum in [0, txs - 1, txs, committed - 1] {
+        let txnum = TxNum::new(txnum as u32);
+        assert_eq!(view.find_tx(&view.txid(txnum)), Some(txnum));
+    }
+    assert_eq!(view.find_tx(&hash(10_000 + committed)), None);
+    let newest = view.find_address(&key(5_000 + committed - 1)).unwrap();
+    assert_eq!(u64::from(newest.get()), view.counts().addresses - 1);
+    assert_eq!(view.find_address(&key(5_000 + committed)), None);
+    drop(store);
+
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    let report = writer.recovery().expect("dirty store is recovered");
+    // Every committed row after the checkpoints is indexed again.
+    let tail = (committed - txs) + (writer.view().counts().addresses - addresses);
+    assert_eq!(report.index_entries, tail, "{report:?}");
+    let view = writer.view();
+    let last = TxNum::new(committed as u32 - 1);
+    assert_eq!(view.find_tx(&hash(10_000 + committed - 1)), Some(last));
+    write_growing_chain(&mut writer, 2000, 2400, 25);
+    writer.finish().unwrap();
+    assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
+}
+
+#[test]
+fn a_reserve_sizes_the_indexes_once_and_is_kept_across_a_crash() {
+    let reference = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
+    writer.reserve(10_000, 20_000).unwrap();
+    write_growing_chain(&mut writer, 0, 300, 1000);
+    writer.finish().unwrap();
+    // 2^14 slots hold 10,000 txs at 0.7 load, 2^15 hold 20,000 addresses: no growth from 2^12.
+    let names: Vec<String> = fs_err::read_dir(reference.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".idx."))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"txid.idx.14".to_owned()) && names.contains(&"addr.idx.15".to_owned()));
+
+    // The reserve is committed with the first commit; a resumed writer keeps it and ignores
+    // another one.
+    let crashed = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    writer.reserve(10_000, 20_000).unwrap();
+    write_growing_chain(&mut writer, 0, 120, 40);
+    write_growing_chain(&mut writer, 120, 150, 1000);
+    drop(writer);
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    writer.reserve(1, 1).unwrap();
+    write_growing_chain(&mut writer, 120, 300, 1000);
+    writer.finish().unwrap();
+    assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
+}
+
+#[test]
+fn unwinding_below_an_index_checkpoint_rewrites_the_index_files() {
+    let reference = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
+    write_growing_chain(&mut writer, 0, 2400, 1000);
     writer.finish().unwrap();
 
-    // Reorged: the losing branch goes to height 1199, past the growth of both hash indexes (about
-    // 2,870 entries), then unwinds to 799, below it: the indexes must shrink back.
-    let reorged = tempfile::tempdir().unwrap();
-    let mut writer = StoreWriter::open(reorged.path(), &spec).unwrap();
-    write_branch(&mut writer, 0, 1200, u64::MAX);
-    assert!(
-        fs_err::read_dir(reorged.path()).unwrap().any(|e| e.unwrap().file_name() == "txid.idx.13")
-    );
-    writer.unwind_to(cointrail_types::Height::new(799)).unwrap();
-    assert_eq!(writer.view().counts().blocks, 800);
-    write_branch(&mut writer, 800, 900, 800);
+    let unwound = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(unwound.path(), &spec()).unwrap();
+    write_growing_chain(&mut writer, 0, 2000, 10);
+    let checkpointed = manifest_field(unwound.path(), "txid_indexed");
+    let kept = (0..500u64).map(|block| block % 3 + 1).sum::<u64>();
+    assert!(checkpointed > kept, "the checkpoint ({checkpointed} txs) holds rows to remove");
+    writer.unwind_to(cointrail_types::Height::new(499)).unwrap();
+    assert!(manifest_field(unwound.path(), "txid_indexed") <= kept);
+    // A reader of the unwound store finds no removed tx.
+    let store = Store::open(unwound.path()).unwrap();
+    assert_eq!(store.view().find_tx(&hash(10_000 + kept)), None);
+    assert_eq!(store.view().find_tx(&hash(10_000 + kept - 1)), Some(TxNum::new(kept as u32 - 1)));
+    drop(store);
+    write_growing_chain(&mut writer, 500, 2400, 100);
     writer.finish().unwrap();
-    assert_eq!(snapshot(reorged.path()), snapshot(fresh.path()));
-
-    // Pending data can be rolled back to the last commit.
-    let mut writer = StoreWriter::open(reorged.path(), &spec).unwrap();
-    writer.push_block(&hash(999_999), &[0; 80], 1).unwrap();
-    writer.push_tx(&hash(999_998)).unwrap();
-    writer.push_output(5, Some(&key(3))).unwrap();
-    writer.rollback().unwrap();
-    writer.finish().unwrap();
-    assert_eq!(snapshot(reorged.path()), snapshot(fresh.path()));
+    assert_eq!(snapshot(unwound.path()), snapshot(reference.path()));
 }
