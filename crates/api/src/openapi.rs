@@ -92,9 +92,10 @@ pub(crate) fn document() -> Value {
                 "responses": ok("Tx", "The transaction", &bad)
             } },
             "/v1/cluster/{id}": { "get": {
-                "summary": "A cluster: size, labels, conflicts, held merges, members (as `cointrail show cluster`)",
+                "summary": "A cluster: size, labels, conflicts, held merges, members; for an EVM address its deposit-address cluster and role (as `cointrail show cluster`)",
                 "parameters": [
-                    path_param("id", "A cluster id or any address in it"),
+                    path_param("id", "A cluster id or any address in it, or an EVM address"),
+                    query_param("chain", "EVM chain name (default: the store's only EVM chain)", &json!({ "type": "string" })),
                     query_param("limit", "Members listed (default 100, at most 1000)", &json!({ "type": "integer", "minimum": 0 }))
                 ],
                 "responses": ok("Cluster", "The cluster", &bad)

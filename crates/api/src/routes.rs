@@ -237,6 +237,7 @@ pub(crate) async fn tx(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClusterQuery {
     limit: Option<usize>,
+    chain: Option<String>,
 }
 
 pub(crate) async fn cluster(
@@ -248,6 +249,16 @@ pub(crate) async fn cluster(
     let mut clamped = Vec::new();
     let cap = state.inner.config.limits.cluster_max_addresses;
     let limit = clamp("limit", query.limit.unwrap_or(100), cap, &mut clamped);
+    if cointrail_query::is_evm_address(&id) {
+        // An EVM address: its deposit-address cluster on the chain named, or the only one.
+        let json = blocking(&state, move |snapshot| {
+            let dir = snapshot.store().dir();
+            cointrail_query::evm_cluster(dir, snapshot.labels(), query.chain.as_deref(), &id, limit)
+                .map_err(|error| ApiError::query("path parameter `id`", error))
+        })
+        .await?;
+        return Ok(with_clamped(Json(json).into_response(), &clamped));
+    }
     let json: ClusterJson = blocking(&state, move |snapshot| {
         cointrail_query::cluster(snapshot, &id, limit)
             .map_err(|error| ApiError::query("path parameter `id`", error))

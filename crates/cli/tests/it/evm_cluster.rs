@@ -177,6 +177,12 @@ fn users_of_one_deposit_address_are_clustered_and_explained() {
     let trace = json(&["trace", "--from", DAVE, "--store", s, "--stop-category", "exchange"]);
     assert_eq!(trace["reached"][0]["label"], "Example Exchange", "{trace}");
 
+    // The API serves the same cluster.
+    let (status, body) =
+        super::evm_show::api_request(&store, "GET", &format!("/v1/cluster/{BOB}?limit=5"), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["cluster"]["members"], value!([ALICE, BOB]));
+
     // A reorganisation replaces the block the clusters saw as tip: they are refused until re-run.
     anvil.rpc("evm_revert", &serde_json::json!([before_last]));
     anvil.send(DAVE, CAROL, ETHER);
