@@ -158,6 +158,30 @@ fn evm_screening_finds_the_sanctioned_share_of_a_deposit() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("log_index"), "{body}");
+    // Abusive or mismatched requests are refused with what is wrong.
+    for (body, expected) in [
+        (json!({ "txid": paid, "log_index": "x" }), 422),
+        (json!({ "txid": paid, "depth": 3 }), 422),
+        (json!({ "txid": paid, "max_hops": 0 }), 400),
+        (json!({ "txid": "ab".repeat(32), "log_index": 1 }), 400),
+        (json!({ "txid": format!("{paid}00") }), 400),
+    ] {
+        let (status, answer) =
+            api_request(&store, "POST", "/v1/risk/transfer", Some(&body.to_string()));
+        assert_eq!(status, expected, "{body} -> {answer}");
+        assert!(answer["error"].as_str().is_some_and(|text| !text.is_empty()), "{answer}");
+    }
+    let (status, answer) = api_request(
+        &store,
+        "GET",
+        "/v1/risk/address/1BoatSLRHtKNngkdXEeobR76b53LETtpyT?asset=TST",
+        None,
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("EVM addresses"), "{answer}");
+    let (status, answer) =
+        api_request(&store, "GET", &format!("/v1/risk/address/{deposit}?asset=NOPE"), None);
+    assert_eq!(status, 404, "{answer}");
     let (status, body) = api_request(&store, "GET", &format!("/v1/tx/{paid}"), None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["hash"], paid.as_str());
