@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use fs_err as fs;
-use memmap2::{Mmap, MmapMut};
+use memmap2::{Advice, Mmap, MmapMut};
 
 use crate::error::{Result, StoreError};
 
@@ -128,6 +128,61 @@ impl RwFile {
         self.file.set_len(self.len)?;
         self.file.sync_all()?;
         Ok(())
+    }
+}
+
+/// A writable table backed by a shared mapping of a scratch file that only the writer uses (the
+/// writer's in-memory hash indexes). It is never synced: its dirty pages are written back when the
+/// kernel needs the memory, so its pages are reclaimable like any file page, unlike heap memory.
+/// Its contents are never trusted after a crash: the writer re-derives it at open.
+#[derive(Debug)]
+pub(crate) struct ScratchTable {
+    map: MmapMut,
+}
+
+impl ScratchTable {
+    /// Creates `path` afresh as `len` bytes, a copy of `from` (which must be `len` bytes) or zeros.
+    /// Whatever was at `path` is unlinked first, so a mapping of it (the table being replaced)
+    /// keeps its own pages until it is dropped.
+    pub(crate) fn create(path: &Path, len: u64, from: Option<&Path>) -> Result<Self> {
+        match fs::remove_file(path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+            _ => {}
+        }
+        if let Some(from) = from {
+            fs::copy(from, path)?;
+        }
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        file.set_len(len)?;
+        // SAFETY: the scratch file was just created by the writer, which holds the store's
+        // exclusive lock; no reader opens scratch files, and nothing else truncates it while
+        // mapped (a replacement unlinks it and creates a new file).
+        #[allow(unsafe_code, reason = "memory-mapping a file is unsafe by contract; see above")]
+        let map = unsafe { MmapMut::map_mut(file.file()) }
+            .map_err(|source| StoreError::MapIo { path: path.to_owned(), source })?;
+        // Hash lookups are random: readahead would only fill memory with unrelated slots.
+        map.advise(Advice::Random)
+            .map_err(|source| StoreError::MapIo { path: path.to_owned(), source })?;
+        Ok(Self { map })
+    }
+}
+
+impl std::ops::Deref for ScratchTable {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+impl std::ops::DerefMut for ScratchTable {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.map
     }
 }
 

@@ -5,7 +5,8 @@
 //! 2. in-place fields written by a batch (`out.spent`, `out.next`) only ever change from empty to
 //!    a value that points past the committed counts, so readers ignore them;
 //! 3. the one overwritten field, `addr.last`, is repaired from the committed links on recovery;
-//! 4. the hash indexes are derived from the columns: the writer keeps them in memory and writes
+//! 4. the hash indexes are derived from the columns: the writer keeps them in never-synced scratch
+//!    mappings (`*.idx.work`, reclaimable by the kernel, never trusted after a crash) and writes
 //!    them to their files only at checkpoints (sequentially, through a rename), so a commit never
 //!    writes back index pages; rows after the last checkpoint are indexed again at open.
 //!
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{RwFile, prefetch, read_u32, read_u64, to_usize, write_u64};
+use crate::column::{RwFile, ScratchTable, prefetch, read_u32, read_u64, to_usize, write_u64};
 use crate::error::{Result, StoreError};
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
@@ -44,6 +45,9 @@ const MAX_RESERVE_BITS: u32 = 28;
 const REBUILD_LOOKAHEAD: usize = 16;
 
 const DIRTY: &str = "DIRTY";
+/// Scratch files backing the writer's in-memory txid and address indexes.
+const TXID_SCRATCH: &str = "txid.idx.work";
+const ADDRESS_SCRATCH: &str = "addr.idx.work";
 const LOCK: &str = "LOCK";
 
 /// Byte length of every file in [`FILES`] for the given counts.
@@ -84,11 +88,12 @@ pub struct StoreWriter {
     committed: Manifest,
     counts: Counts,
     files: Vec<RwFile>,
-    /// The txid index of every committed and pending tx, in memory (its file is a checkpoint).
-    txid_index: Vec<u8>,
+    /// The txid index of every committed and pending tx, in a scratch mapping (its file is a
+    /// checkpoint).
+    txid_index: ScratchTable,
     txid_index_bits: u32,
     /// The address index of every committed and pending address, in memory.
-    address_index: Vec<u8>,
+    address_index: ScratchTable,
     address_index_bits: u32,
     /// Minimum index sizes (see [`StoreWriter::reserve`]); committed in the manifest.
     reserve: IndexReserve,
@@ -132,10 +137,12 @@ impl StoreWriter {
         let txid_index = load_table(
             &dir.join(txid_index_file(committed.txid_index_bits)),
             committed.txid_index_bits,
+            &dir.join(TXID_SCRATCH),
         )?;
         let address_index = load_table(
             &dir.join(address_index_file(committed.address_index_bits)),
             committed.address_index_bits,
+            &dir.join(ADDRESS_SCRATCH),
         )?;
         let mut writer = Self {
             dir: dir.to_owned(),
@@ -398,7 +405,8 @@ impl StoreWriter {
 
     /// Replaces the in-memory txid index with one of `bits` holding every tx so far.
     fn rebuild_txid_index(&mut self, bits: u32) -> Result<()> {
-        let mut table = vec![0u8; to_usize(index::table_bytes(bits))];
+        let path = self.dir.join(TXID_SCRATCH);
+        let mut table = ScratchTable::create(&path, index::table_bytes(bits), None)?;
         let txids = &self.files[TX_TXID].bytes()[..to_usize(self.counts.txs) * TXID_ROW];
         let hash = |txnum: usize| read_u64(txids, txnum * TXID_ROW);
         let count = txids.len() / TXID_ROW;
@@ -420,7 +428,8 @@ impl StoreWriter {
 
     /// Replaces the in-memory address index with one of `bits` holding every address so far.
     fn rebuild_address_index(&mut self, bits: u32) -> Result<()> {
-        let mut table = vec![0u8; to_usize(index::table_bytes(bits))];
+        let path = self.dir.join(ADDRESS_SCRATCH);
+        let mut table = ScratchTable::create(&path, index::table_bytes(bits), None)?;
         let keys = &self.files[ADDR_KEY].bytes()[..to_usize(self.counts.addresses) * ADDR_KEY_ROW];
         let hash = |id: usize| key_from_row(&keys[id * ADDR_KEY_ROW..][..ADDR_KEY_ROW]);
         let count = keys.len() / ADDR_KEY_ROW;
@@ -533,6 +542,10 @@ impl StoreWriter {
         for file in &mut self.files {
             file.trim()?;
         }
+        // The scratch files go once the indexes are checkpointed (their mappings live on until
+        // `self` drops; unlinked pages are discarded, not written back).
+        fs::remove_file(self.dir.join(TXID_SCRATCH))?;
+        fs::remove_file(self.dir.join(ADDRESS_SCRATCH))?;
         fs::remove_file(self.dir.join(DIRTY))?;
         sync_dir(&self.dir)
     }
@@ -677,6 +690,8 @@ impl StoreWriter {
         let keep = [
             txid_index_file(self.committed.txid_index_bits),
             address_index_file(self.committed.address_index_bits),
+            TXID_SCRATCH.to_owned(),
+            ADDRESS_SCRATCH.to_owned(),
         ];
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
@@ -724,20 +739,20 @@ fn checkpoint_due(indexed: u64, count: u64, bits: u32) -> bool {
     count > indexed && (count - indexed) * 2 >= 1u64 << bits
 }
 
-/// Reads a checkpointed index table of `bits` into memory.
-fn load_table(path: &Path, bits: u32) -> Result<Vec<u8>> {
-    let table = fs::read(path)?;
+/// Copies a checkpointed index table of `bits` into a new scratch mapping at `scratch` (replacing
+/// any scratch file an interrupted writer left there).
+fn load_table(path: &Path, bits: u32, scratch: &Path) -> Result<ScratchTable> {
+    let found = fs::metadata(path)?.len();
     let expected = index::table_bytes(bits);
-    if table.len() as u64 != expected {
+    if found != expected {
         return Err(StoreError::Corrupt {
             what: format!(
-                "index file {} is {} bytes, not the {expected} bytes of 2^{bits} slots",
+                "index file {} is {found} bytes, not the {expected} bytes of 2^{bits} slots",
                 path.display(),
-                table.len()
             ),
         });
     }
-    Ok(table)
+    ScratchTable::create(scratch, expected, Some(path))
 }
 
 /// Sets every `id + 1` link above `limit` to 0 and returns how many it cleared.

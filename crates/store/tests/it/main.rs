@@ -155,6 +155,51 @@ fn interrupted_batch_is_recovered_to_identical_bytes() {
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
 }
 
+#[test]
+fn stale_or_truncated_index_scratch_files_are_ignored_and_replaced() {
+    let reference = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
+    write_growing_chain(&mut writer, 0, 1500, 1000);
+    writer.finish().unwrap();
+    let scratch = ["txid.idx.work", "addr.idx.work"];
+    for name in scratch {
+        assert!(!reference.path().join(name).exists(), "{name} is removed by finish");
+    }
+
+    // A crash leaves the scratch files behind (never synced, so any mix of old and new pages);
+    // here one is truncated and the other overwritten with garbage.
+    let crashed = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    write_growing_chain(&mut writer, 0, 600, 50);
+    write_growing_chain(&mut writer, 600, 700, 1000);
+    drop(writer);
+    let txid_scratch = crashed.path().join(scratch[0]);
+    let addr_scratch = crashed.path().join(scratch[1]);
+    assert!(txid_scratch.exists() && addr_scratch.exists());
+    fs_err::OpenOptions::new().write(true).open(&txid_scratch).unwrap().set_len(100).unwrap();
+    let len = fs_err::metadata(&addr_scratch).unwrap().len();
+    fs_err::write(&addr_scratch, vec![0xA5u8; len as usize]).unwrap();
+
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    assert!(writer.recovery().is_some());
+    let view = writer.view();
+    assert_eq!(view.counts().blocks, 600);
+    let txs = view.counts().txs;
+    assert_eq!(view.find_tx(&hash(10_000 + txs - 1)), Some(TxNum::new(txs as u32 - 1)));
+    assert_eq!(view.find_tx(&hash(10_000 + txs)), None);
+    write_growing_chain(&mut writer, 600, 1000, 25);
+    writer.finish().unwrap();
+
+    // Stale scratch files at a clean open (left by hand or by an older writer) are replaced too.
+    fs_err::write(&txid_scratch, b"stale").unwrap();
+    fs_err::write(&addr_scratch, vec![0xFFu8; 1 << 16]).unwrap();
+    let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
+    assert!(writer.recovery().is_none());
+    write_growing_chain(&mut writer, 1000, 1500, 100);
+    writer.finish().unwrap();
+    assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
+}
+
 fn manifest_field(dir: &Path, field: &str) -> u64 {
     let text = fs_err::read_to_string(dir.join("MANIFEST")).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
