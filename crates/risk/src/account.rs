@@ -11,7 +11,8 @@
 //!   issued by `mint` (withdrawals, rewards) have no stored origin: **unattributed**.
 //! - Walking back stops at a sender with a risky label (an exposure at that many hops: 1 when the
 //!   screened transfer's own sender carries it), at `max_hops` (**beyond limits**), or when the
-//!   flow or time budget runs out (the rest is beyond limits and the result says truncated).
+//!   flow or time budget runs out (the rest is beyond limits and the result says truncated). The
+//!   walk goes nearer hops first, and a labeled sender counts even after a budget ran out.
 //! - Amounts are integers: each step splits its amount over the incoming flows by their shares
 //!   (computed in `f64`), rounding down, and gives the remainder to the largest part, so the
 //!   figures add up exactly: exposures (not counting the target's own labels) + unattributed +
@@ -19,6 +20,7 @@
 //!
 //! Sans-IO: the chain is seen only through [`AccountFlows`], labels through a closure.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -164,23 +166,18 @@ pub fn screen_account(
         });
     }
 
-    // Pending value per flow id; the latest flow is explained first, so that value reaching a
-    // flow by several ways is merged before it is split further.
-    let mut pending: BTreeMap<u64, Pending> = BTreeMap::new();
-    let add = |pending: &mut BTreeMap<u64, Pending>, item: Pending| {
+    // Pending value per (hops, flow): nearer hops first, so that a budget running out never hides
+    // a closer exposure; within a hop the latest flow first, so that value reaching a flow by
+    // several ways at that hop is merged before it is split further.
+    let mut pending: BTreeMap<(u32, Reverse<u64>), Pending> = BTreeMap::new();
+    let add = |pending: &mut BTreeMap<(u32, Reverse<u64>), Pending>, item: Pending| {
         if item.amount == 0 {
             return;
         }
-        match pending.get_mut(&item.flow.id) {
-            Some(existing) => {
-                existing.amount = existing.amount.saturating_add(item.amount);
-                if item.hops < existing.hops {
-                    existing.hops = item.hops;
-                    existing.path = item.path;
-                }
-            }
+        match pending.get_mut(&(item.hops, Reverse(item.flow.id))) {
+            Some(existing) => existing.amount = existing.amount.saturating_add(item.amount),
             None => {
-                pending.insert(item.flow.id, item);
+                pending.insert((item.hops, Reverse(item.flow.id)), item);
             }
         }
     };
@@ -193,63 +190,77 @@ pub fn screen_account(
     let mut grouped: BTreeMap<(StopLabel, bool), Accumulator> = BTreeMap::new();
     let (mut unattributed, mut beyond, mut visited) = (0u128, 0u128, 0u64);
     let mut truncated = None;
-    let mut steps = 0u64;
-    while let Some((_, item)) = pending.pop_last() {
-        steps += 1;
-        if truncated.is_none()
-            && steps.is_multiple_of(64)
-            && options.max_duration.is_some_and(|limit| started.elapsed() >= limit)
-        {
-            truncated = Some(Truncation::Time);
+    // One hop at a time; within it, each sender's history is read once and swept forward, its
+    // balance's make-up taken at each of its flows to explain.
+    while let Some(&(hops, _)) = pending.keys().next() {
+        let rest = pending.split_off(&(hops + 1, Reverse(u64::MAX)));
+        let level = std::mem::replace(&mut pending, rest);
+        let mut by_sender: BTreeMap<(EvmAddress, u32), Vec<Pending>> = BTreeMap::new();
+        for item in level.into_values() {
+            let Some(sender) = item.flow.from else {
+                unattributed = unattributed.saturating_add(item.amount);
+                continue;
+            };
+            // A labeled sender costs no read: it counts even after a budget ran out.
+            if let Some(label) = stops(&sender) {
+                let entry = grouped
+                    .entry((label, item.hops <= 1))
+                    .or_insert_with(|| Accumulator { hops: u32::MAX, ..Accumulator::default() });
+                entry.amount = entry.amount.saturating_add(item.amount);
+                entry.hops = entry.hops.min(item.hops);
+                entry.arrivals.push((item.amount, item.path, sender));
+                continue;
+            }
+            if truncated.is_some() || item.hops >= max_hops {
+                beyond = beyond.saturating_add(item.amount);
+                continue;
+            }
+            by_sender.entry((sender, item.flow.asset)).or_default().push(item);
         }
-        if truncated.is_some() {
-            beyond = beyond.saturating_add(item.amount);
-            continue;
+        for ((sender, asset), mut items) in by_sender {
+            if truncated.is_none()
+                && options.max_duration.is_some_and(|limit| started.elapsed() >= limit)
+            {
+                truncated = Some(Truncation::Time);
+            }
+            items.sort_by_key(|item| item.flow.id);
+            let history = cache.entry(sender).or_insert_with(|| flows.flows_of(&sender));
+            let last = items.last().map_or(0, |item| item.flow.id);
+            let needed = history.partition_point(|flow| flow.id < last);
+            visited += needed as u64 + items.len() as u64;
+            if truncated.is_some() || visited > options.max_txs as u64 {
+                truncated.get_or_insert(Truncation::Transactions);
+                let amount = items.iter().fold(0u128, |sum, item| sum.saturating_add(item.amount));
+                beyond = beyond.saturating_add(amount);
+                continue;
+            }
+            let mut balance = MakeUp::default();
+            let mut cursor = 0;
+            for item in items {
+                while cursor < history.len() && history[cursor].id < item.flow.id {
+                    balance.apply(cursor, &history[cursor], &sender, asset);
+                    cursor += 1;
+                }
+                // The part of the flow above the known balance came from before the history.
+                let known = balance.balance;
+                let explained = if item.flow.amount == 0 || known >= item.flow.amount {
+                    item.amount
+                } else {
+                    mul_div_f64(item.amount, known, item.flow.amount)
+                };
+                unattributed = unattributed.saturating_add(item.amount - explained);
+                let mut left = explained;
+                for (index, amount) in split(explained, &balance.parts) {
+                    let flow = history[index].clone();
+                    left -= amount;
+                    let mut path = item.path.clone();
+                    path.push(flow.id);
+                    add(&mut pending, Pending { flow, amount, hops: hops + 1, path });
+                }
+                // No part to give it to (an empty balance): nothing stored explains it.
+                unattributed = unattributed.saturating_add(left);
+            }
         }
-        let Some(sender) = item.flow.from else {
-            unattributed = unattributed.saturating_add(item.amount);
-            continue;
-        };
-        if let Some(label) = stops(&sender) {
-            let entry = grouped
-                .entry((label, item.hops <= 1))
-                .or_insert_with(|| Accumulator { hops: u32::MAX, ..Accumulator::default() });
-            entry.amount = entry.amount.saturating_add(item.amount);
-            entry.hops = entry.hops.min(item.hops);
-            entry.arrivals.push((item.amount, item.path, sender));
-            continue;
-        }
-        if item.hops >= max_hops {
-            beyond = beyond.saturating_add(item.amount);
-            continue;
-        }
-        let history = cache.entry(sender).or_insert_with(|| flows.flows_of(&sender));
-        let before = history.partition_point(|flow| flow.id < item.flow.id);
-        visited += before as u64 + 1;
-        if visited > options.max_txs as u64 {
-            truncated = Some(Truncation::Transactions);
-            beyond = beyond.saturating_add(item.amount);
-            continue;
-        }
-        let (parts, known) = make_up(&history[..before], &sender, item.flow.asset);
-        // The part of the flow above the known balance came from before the stored history.
-        let explained = if item.flow.amount == 0 || known >= item.flow.amount {
-            item.amount
-        } else {
-            mul_div_f64(item.amount, known, item.flow.amount)
-        };
-        unattributed = unattributed.saturating_add(item.amount - explained);
-        let split = split(explained, &parts);
-        let mut left = explained;
-        for (index, amount) in split {
-            let flow = history[index].clone();
-            left -= amount;
-            let mut path = item.path.clone();
-            path.push(flow.id);
-            add(&mut pending, Pending { flow, amount, hops: item.hops + 1, path });
-        }
-        // No part to give it to (an empty balance): nothing stored explains it.
-        unattributed = unattributed.saturating_add(left);
     }
 
     for ((label, direct), mut accumulated) in grouped {
@@ -301,42 +312,53 @@ pub fn screen_account(
     }
 }
 
-/// The make-up of `address`'s balance of `asset` after `history` (its flows in chain order):
-/// `(index in history, weight)` of every incoming flow still in it, and the balance.
-fn make_up(history: &[Flow], address: &EvmAddress, asset: u32) -> (Vec<(usize, f64)>, u128) {
-    // Weights are kept divided by `scale`, so an outgoing flow is one multiplication.
-    let mut parts: Vec<(usize, f64)> = Vec::new();
-    let (mut scale, mut balance) = (1.0f64, 0u128);
-    for (index, flow) in history.iter().enumerate() {
+/// The make-up of an address's balance of one asset, built by [`MakeUp::apply`] over its flows in
+/// chain order: `(index in its history, weight)` of every incoming flow still in it, and the
+/// balance. Weights are kept divided by a common scale, so an outgoing flow is one
+/// multiplication (only the weights' ratios matter).
+struct MakeUp {
+    parts: Vec<(usize, f64)>,
+    scale: f64,
+    balance: u128,
+}
+
+impl Default for MakeUp {
+    fn default() -> Self {
+        Self { parts: Vec::new(), scale: 1.0, balance: 0 }
+    }
+}
+
+impl MakeUp {
+    /// Applies `flow` (number `index` of `address`'s history) for `asset`.
+    fn apply(&mut self, index: usize, flow: &Flow, address: &EvmAddress, asset: u32) {
         if flow.asset != asset || flow.amount == 0 {
-            continue;
+            return;
         }
         let incoming = flow.to.as_ref() == Some(address);
         let outgoing = flow.from.as_ref() == Some(address);
         if incoming == outgoing {
             // A self-transfer changes nothing.
-            continue;
+            return;
         }
         if incoming {
-            balance = balance.saturating_add(flow.amount);
-            parts.push((index, flow.amount as f64 / scale));
-        } else if flow.amount >= balance {
-            parts.clear();
-            scale = 1.0;
-            balance = 0;
+            self.balance = self.balance.saturating_add(flow.amount);
+            self.parts.push((index, flow.amount as f64 / self.scale));
+        } else if flow.amount >= self.balance {
+            self.parts.clear();
+            self.scale = 1.0;
+            self.balance = 0;
         } else {
-            scale *= 1.0 - flow.amount as f64 / balance as f64;
-            balance -= flow.amount;
-            if scale < 1e-200 {
-                for part in &mut parts {
-                    part.1 *= scale;
+            self.scale *= 1.0 - flow.amount as f64 / self.balance as f64;
+            self.balance -= flow.amount;
+            if self.scale < 1e-200 {
+                for part in &mut self.parts {
+                    part.1 *= self.scale;
                 }
-                scale = 1.0;
+                self.parts.retain(|part| part.1 > 0.0);
+                self.scale = 1.0;
             }
         }
     }
-    parts.retain(|part| part.1 > 0.0);
-    (parts, balance)
 }
 
 /// Splits `amount` by `parts`' weights: each rounded down, the remainder to the largest weight
@@ -498,6 +520,30 @@ mod tests {
         assert_eq!(assessment.severe_by_label, vec!["sanctions".to_owned()]);
         assert_eq!(assessment.truncated, Some(Truncation::Transactions));
         assert_eq!(assessment.accounted(), 400);
+    }
+
+    #[test]
+    fn a_spent_budget_never_hides_a_labeled_sender() {
+        // S received 100 each from U1, U2 and the mixer (0x11), then paid 300: the budget covers
+        // S's history only, so U1 and U2 are not followed, but the mixer's 100 is still found.
+        let chain = vec![
+            flow(0, None, 0xa1, 1_000),
+            flow(1, None, 0xa2, 1_000),
+            flow(2, None, 0x11, 1_000),
+            flow(3, Some(0x11), 0x33, 100),
+            flow(4, Some(0xa1), 0x33, 100),
+            flow(5, Some(0xa2), 0x33, 100),
+            flow(6, Some(0x33), 0x44, 300),
+        ];
+        let options = RiskOptions { max_txs: 4, ..RiskOptions::default() };
+        let assessment =
+            screen_account(&chain, &stops, &[chain[6].clone()], &[], &rules(), &options);
+        assert_eq!(assessment.truncated, Some(Truncation::Transactions));
+        assert_eq!(assessment.exposures.len(), 1, "{assessment:?}");
+        assert_eq!(assessment.exposures[0].amount, 100);
+        assert_eq!(assessment.exposures[0].hops, 2);
+        assert_eq!(assessment.beyond_limits, 200);
+        assert_eq!(assessment.accounted(), 300);
     }
 
     #[test]
