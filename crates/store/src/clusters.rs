@@ -100,22 +100,7 @@ fn generation_files(generation: u64) -> [String; 3] {
 }
 
 fn read_manifest(dir: &Path) -> Result<Option<ClusterManifest>> {
-    let path = dir.join(MANIFEST);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = fs::read_to_string(&path)?;
-    let manifest: ClusterManifest = serde_json::from_str(&text).map_err(|error| {
-        StoreError::CorruptManifest { path: path.clone(), message: error.to_string() }
-    })?;
-    if manifest.format_version != CLUSTERS_FORMAT_VERSION {
-        return Err(StoreError::UnsupportedFormat {
-            path: dir.to_owned(),
-            found: manifest.format_version,
-            expected: CLUSTERS_FORMAT_VERSION,
-        });
-    }
-    Ok(Some(manifest))
+    crate::manifest::read_versioned(dir, MANIFEST, CLUSTERS_FORMAT_VERSION)
 }
 
 /// Drops the committed clusters (after a reorganisation removed transactions they were built

@@ -66,27 +66,38 @@ struct VersionOnly {
     format_version: u64,
 }
 
+/// Reads the JSON manifest `name` of `dir`, `None` if there is none. Its `format_version` is
+/// checked before the rest is parsed, so a file of another version is refused as such rather than
+/// reported corrupt.
+pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+    expected: u64,
+) -> Result<Option<T>> {
+    let path = dir.join(name);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(&path)?;
+    let corrupt = |error: serde_json::Error| StoreError::CorruptManifest {
+        path: path.clone(),
+        message: error.to_string(),
+    };
+    let version: VersionOnly = serde_json::from_str(&text).map_err(corrupt)?;
+    if version.format_version != expected {
+        return Err(StoreError::UnsupportedFormat {
+            path: dir.to_owned(),
+            found: version.format_version,
+            expected,
+        });
+    }
+    serde_json::from_str(&text).map(Some).map_err(corrupt)
+}
+
 impl Manifest {
     /// Reads the manifest of the store at `dir`, refusing other format versions.
     pub(crate) fn read(dir: &Path) -> Result<Option<Self>> {
-        let path = dir.join(MANIFEST);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = fs::read_to_string(&path)?;
-        let corrupt = |error: serde_json::Error| StoreError::CorruptManifest {
-            path: path.clone(),
-            message: error.to_string(),
-        };
-        let version: VersionOnly = serde_json::from_str(&text).map_err(corrupt)?;
-        if version.format_version != FORMAT_VERSION {
-            return Err(StoreError::UnsupportedFormat {
-                path: dir.to_owned(),
-                found: version.format_version,
-                expected: FORMAT_VERSION,
-            });
-        }
-        serde_json::from_str(&text).map(Some).map_err(corrupt)
+        read_versioned(dir, MANIFEST, FORMAT_VERSION)
     }
 
     /// Writes the manifest atomically (see [`write_json`]).

@@ -157,22 +157,7 @@ pub struct DepositManifest {
 }
 
 fn read_manifest(dir: &Path) -> Result<Option<DepositManifest>> {
-    let path = dir.join(MANIFEST);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = fs::read_to_string(&path)?;
-    let manifest: DepositManifest = serde_json::from_str(&text).map_err(|error| {
-        StoreError::CorruptManifest { path: path.clone(), message: error.to_string() }
-    })?;
-    if manifest.format_version != DEPOSITS_FORMAT_VERSION {
-        return Err(StoreError::UnsupportedFormat {
-            path: dir.to_owned(),
-            found: manifest.format_version,
-            expected: DEPOSITS_FORMAT_VERSION,
-        });
-    }
-    Ok(Some(manifest))
+    crate::manifest::read_versioned(dir, MANIFEST, DEPOSITS_FORMAT_VERSION)
 }
 
 /// Encodes a cluster map: one little-endian u32 per address id.

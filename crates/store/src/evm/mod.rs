@@ -348,31 +348,9 @@ pub(crate) struct EvmManifest {
     pub(crate) address_index_bits: u32,
 }
 
-#[derive(Deserialize)]
-struct VersionOnly {
-    format_version: u64,
-}
-
 impl EvmManifest {
     pub(crate) fn read(dir: &Path) -> Result<Option<Self>> {
-        let path = dir.join(MANIFEST);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = fs::read_to_string(&path)?;
-        let corrupt = |error: serde_json::Error| StoreError::CorruptManifest {
-            path: path.clone(),
-            message: error.to_string(),
-        };
-        let version: VersionOnly = serde_json::from_str(&text).map_err(corrupt)?;
-        if version.format_version != EVM_FORMAT_VERSION {
-            return Err(StoreError::UnsupportedFormat {
-                path: dir.to_owned(),
-                found: version.format_version,
-                expected: EVM_FORMAT_VERSION,
-            });
-        }
-        serde_json::from_str(&text).map(Some).map_err(corrupt)
+        crate::manifest::read_versioned(dir, MANIFEST, EVM_FORMAT_VERSION)
     }
 
     pub(crate) fn write(&self, dir: &Path) -> Result<()> {
