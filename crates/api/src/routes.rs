@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cointrail_query::{
-    AddressJson, ClusterJson, EvmRiskJson, EvmRiskTarget, LabelSearch, RiskJson, RiskTarget,
-    Snapshot, StatusJson, TraceParams, TxJson,
+    ClusterJson, EvmRiskJson, EvmRiskTarget, LabelSearch, RiskJson, RiskTarget, Snapshot,
+    StatusJson, TraceParams,
 };
 use cointrail_report::TraceDocument;
 use cointrail_risk::RiskOptions;
@@ -84,6 +84,20 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let snapshot = state.inner.snapshots.get().await;
     tokio::task::spawn_blocking(move || work(&snapshot)).await?
+}
+
+/// Runs the query `work` as [`blocking`] does and answers its document as JSON; a query error
+/// names `what` (the parameter it concerns).
+async fn lookup<T: serde::Serialize + Send + 'static>(
+    state: &AppState,
+    what: &'static str,
+    work: impl FnOnce(&Snapshot) -> cointrail_query::Result<T> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let json = blocking(state, move |snapshot| {
+        work(snapshot).map_err(|error| ApiError::query(what, error))
+    })
+    .await?;
+    Ok(Json(json).into_response())
 }
 
 /// As [`blocking`], for traces and screenings: at most `max_concurrent_analyses` at once.
@@ -190,19 +204,13 @@ pub(crate) async fn address(
     let what = "path parameter `address`";
     if cointrail_query::is_evm_address(&address) {
         // An EVM address: the chain named by `chain`, or the store's only EVM chain.
-        return blocking(&state, move |snapshot| {
+        return lookup(&state, what, move |snapshot| {
             let chain = query.chain.as_deref();
             cointrail_query::evm_address(snapshot.store().dir(), snapshot.labels(), chain, &address)
-                .map_err(|error| ApiError::query(what, error))
         })
-        .await
-        .map(|json| Json(json).into_response());
+        .await;
     }
-    blocking(&state, move |snapshot| {
-        cointrail_query::address(snapshot, &address).map_err(|error| ApiError::query(what, error))
-    })
-    .await
-    .map(|json: AddressJson| Json(json).into_response())
+    lookup(&state, what, move |snapshot| cointrail_query::address(snapshot, &address)).await
 }
 
 #[derive(Deserialize)]
@@ -218,19 +226,13 @@ pub(crate) async fn tx(
 ) -> Result<Response, ApiError> {
     let what = "path parameter `txid`";
     if cointrail_query::is_evm_tx_hash(&txid) {
-        return blocking(&state, move |snapshot| {
+        return lookup(&state, what, move |snapshot| {
             cointrail_query::evm_tx(snapshot.store().dir(), query.chain.as_deref(), &txid)
-                .map_err(|error| ApiError::query(what, error))
         })
-        .await
-        .map(|json| Json(json).into_response());
+        .await;
     }
     parse_txid(what, &txid)?;
-    blocking(&state, move |snapshot| {
-        cointrail_query::tx(snapshot, &txid).map_err(|error| ApiError::query(what, error))
-    })
-    .await
-    .map(|json: TxJson| Json(json).into_response())
+    lookup(&state, what, move |snapshot| cointrail_query::tx(snapshot, &txid)).await
 }
 
 #[derive(Deserialize)]
