@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::evm::{Chain, EvmAssetJson, native_symbol, open_chain};
 use crate::evm_cluster::EvmStops;
 use crate::evm_trace::{Flows, account_flow};
+use crate::risk::exposure_sentence;
 use crate::trace::truncation_name;
 use crate::{QueryError, Result};
 
@@ -468,21 +469,13 @@ fn explain(
         ));
     }
     for exposure in exposures {
-        let how = match exposure.hops {
-            0 => "the target itself carries the label".to_owned(),
-            1 => "directly (1 hop)".to_owned(),
-            hops => format!("indirectly ({hops} hops)"),
-        };
-        let mut line = format!(
-            "{} ({:.2}%) from {} [{}] {how}: severity {} x hop factor {:.3} x share factor \
-             {:.3} = {:.1}",
-            show(exposure.amount),
-            exposure.share * 100.0,
-            exposure.label,
-            exposure.category,
-            rules.severity(&exposure.category),
-            rules.hop_factor(exposure.hops),
-            rules.share_factor(exposure.share),
+        let mut line = exposure_sentence(
+            rules,
+            &show(exposure.amount),
+            exposure.share,
+            &exposure.label,
+            &exposure.category,
+            exposure.hops,
             exposure.score,
         );
         if let Some(path) = exposure.paths.first()

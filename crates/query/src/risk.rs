@@ -313,21 +313,13 @@ fn explain(
         ));
     }
     for exposure in exposures {
-        let how = match exposure.hops {
-            0 => "the target itself carries the label".to_owned(),
-            1 => "directly (1 hop)".to_owned(),
-            hops => format!("indirectly ({hops} hops)"),
-        };
-        let mut line = format!(
-            "{} BTC ({:.2}%) from {} [{}] {how}: severity {} x hop factor {:.3} x share factor \
-             {:.3} = {:.1}",
-            Sats::from_sat(exposure.amount),
-            exposure.share * 100.0,
-            exposure.label,
-            exposure.category,
-            rules.severity(&exposure.category),
-            rules.hop_factor(exposure.hops),
-            rules.share_factor(exposure.share),
+        let mut line = exposure_sentence(
+            rules,
+            &format!("{} BTC", Sats::from_sat(exposure.amount)),
+            exposure.share,
+            &exposure.label,
+            &exposure.category,
+            exposure.hops,
             exposure.score,
         );
         if let Some(path) = exposure.paths.first()
@@ -350,4 +342,30 @@ fn explain(
     }
     lines.push(format!("score {:.1}: {}", assessment.score, assessment.level.name()));
     lines
+}
+
+/// The sentence explaining one exposure's score: `AMOUNT (SHARE%) from LABEL [CATEGORY] HOW:
+/// severity x hop factor x share factor = SCORE` (Bitcoin and EVM screenings alike).
+pub(crate) fn exposure_sentence(
+    rules: &Rules,
+    amount: &str,
+    share: f64,
+    label: &str,
+    category: &str,
+    hops: u32,
+    score: f64,
+) -> String {
+    let how = match hops {
+        0 => "the target itself carries the label".to_owned(),
+        1 => "directly (1 hop)".to_owned(),
+        hops => format!("indirectly ({hops} hops)"),
+    };
+    format!(
+        "{amount} ({:.2}%) from {label} [{category}] {how}: severity {} x hop factor {:.3} x share \
+         factor {:.3} = {score:.1}",
+        share * 100.0,
+        rules.severity(category),
+        rules.hop_factor(hops),
+        rules.share_factor(share),
+    )
 }
