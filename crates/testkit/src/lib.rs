@@ -16,6 +16,7 @@
 #![allow(clippy::cast_possible_truncation, reason = "test graphs are small; 64-bit targets only")]
 
 pub mod anvil;
+pub mod rpc;
 
 use std::collections::HashMap;
 use std::ops::Range;

@@ -1,8 +1,6 @@
 //! `show address|tx` and `status` on EVM chains, from recorded mainnet blocks 1755634-1755635
 //! served by a scripted JSON-RPC node on a local socket (no real node needed).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -49,49 +47,7 @@ fn answer(method: &str, params: &Value) -> Result<Value, (i64, String)> {
 
 /// Starts the scripted node and returns its URL.
 pub(super) fn start_node() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let line = line.trim_end().to_ascii_lowercase();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(value) = line.strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let request: Value = serde_json::from_slice(&body).unwrap();
-            let reply =
-                |call: &Value| match answer(call["method"].as_str().unwrap(), &call["params"]) {
-                    Ok(result) => json!({"jsonrpc": "2.0", "id": call["id"], "result": result}),
-                    Err((code, message)) => json!({"jsonrpc": "2.0", "id": call["id"],
-                    "error": {"code": code, "message": message}}),
-                };
-            let text = match &request {
-                Value::Array(calls) => Value::Array(calls.iter().map(reply).collect()).to_string(),
-                call => reply(call).to_string(),
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                text.len()
-            );
-        }
-    });
-    url
+    cointrail_testkit::rpc::start(std::sync::Arc::new(answer), 0).url
 }
 
 /// Ingests blocks 1755634-1755635 into chain `name` of the store at `store`.

@@ -3,10 +3,8 @@
 //! reorganisations and bad answers.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,80 +13,9 @@ use cointrail_store::evm::{EvmStore, FlowKind, chain_dir};
 use cointrail_types::{B256, EvmAddress, U256};
 use serde_json::{Value, json};
 
+use cointrail_testkit::rpc::{ScriptedNode, start};
+
 use super::{data, result};
-
-type Handler = dyn Fn(&str, &Value) -> Result<Value, (i64, String)> + Send + Sync;
-
-/// A JSON-RPC node answering batches with `handler`; the first `fail_first` requests get HTTP 503.
-struct Node {
-    url: String,
-    requests: Arc<AtomicUsize>,
-}
-
-fn start(handler: Arc<Handler>, fail_first: usize) -> Node {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&requests);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let line = line.trim_end().to_ascii_lowercase();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(value) = line.strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let seen = counter.fetch_add(1, Ordering::SeqCst);
-            let (status, answer) = if seen < fail_first {
-                (503, "busy".to_owned())
-            } else {
-                let request: Value = serde_json::from_slice(&body).unwrap();
-                let answer = |call: &Value| {
-                    let method = call["method"].as_str().unwrap();
-                    match handler(method, &call["params"]) {
-                        Ok(Value::String(raw)) if raw.starts_with("RAW:") => json!(raw),
-                        Ok(result) => json!({"jsonrpc": "2.0", "id": call["id"], "result": result}),
-                        Err((code, message)) => {
-                            json!({"jsonrpc": "2.0", "id": call["id"], "error": {"code": code, "message": message}})
-                        }
-                    }
-                };
-                let text = match &request {
-                    Value::Array(calls) => {
-                        Value::Array(calls.iter().map(answer).collect()).to_string()
-                    }
-                    call => answer(call).to_string(),
-                };
-                // A handler may ask for a raw (broken) body.
-                let text = match text.find("RAW:") {
-                    Some(at) => text[at + 4..].split('"').next().unwrap().to_owned(),
-                    None => text,
-                };
-                (200, text)
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    Node { url, requests }
-}
 
 fn options() -> IngestOptions {
     IngestOptions {
@@ -113,7 +40,7 @@ fn not_found(method: &str) -> Result<Value, (i64, String)> {
     Err((-32601, format!("the method {method} does not exist/is not available")))
 }
 
-fn mainnet_node(fail_first: usize) -> Node {
+fn mainnet_node(fail_first: usize) -> ScriptedNode {
     let handler = move |method: &str, params: &Value| -> Result<Value, (i64, String)> {
         match method {
             "eth_chainId" => Ok(json!("0x1")),
@@ -249,7 +176,7 @@ fn synthetic_block(number: u64, branch: u64, fork: u64) -> (Value, Value) {
     (block, receipts)
 }
 
-fn synthetic_node(state: Arc<Mutex<(u64, u64, u64)>>) -> Node {
+fn synthetic_node(state: Arc<Mutex<(u64, u64, u64)>>) -> ScriptedNode {
     let handler = move |method: &str, params: &Value| -> Result<Value, (i64, String)> {
         let (tip, branch, fork) = *state.lock().unwrap();
         let block_of = |params: &Value| quantity(&params[0]);
