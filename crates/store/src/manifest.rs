@@ -132,3 +132,29 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)?.sync_all()?;
     Ok(())
 }
+
+/// Lays out the files of a new store (or EVM chain) directory: refuses a directory holding any
+/// name that `ours` does not claim (it is someone else's), then creates `files` empty and the two
+/// index files `indexes` with a table of `index::MIN_BITS` slots each. Files left by a creation
+/// interrupted before its manifest are replaced.
+pub(crate) fn lay_out(
+    dir: &Path,
+    ours: impl Fn(&str) -> bool,
+    files: &[&str],
+    indexes: [String; 2],
+) -> Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if !ours(&name) {
+            return Err(StoreError::NotAStore { path: dir.to_owned() });
+        }
+    }
+    for name in files {
+        fs::File::create(dir.join(name))?;
+    }
+    let bits = crate::index::MIN_BITS;
+    for name in indexes {
+        fs::File::create(dir.join(name))?.set_len(crate::index::table_bytes(bits))?;
+    }
+    Ok(())
+}

@@ -785,18 +785,8 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
             || name.starts_with("txid.idx.")
             || name.starts_with("addr.idx.")
     };
-    for entry in fs::read_dir(dir)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if !ours(&name) {
-            return Err(StoreError::NotAStore { path: dir.to_owned() });
-        }
-    }
-    for name in FILES {
-        fs::File::create(dir.join(name))?;
-    }
-    for name in [txid_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)] {
-        fs::File::create(dir.join(name))?.set_len(index::table_bytes(index::MIN_BITS))?;
-    }
+    let indexes = [txid_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)];
+    crate::manifest::lay_out(dir, ours, &FILES, indexes)?;
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         chain: spec.chain.clone(),

@@ -577,18 +577,8 @@ fn create(dir: &Path, spec: &EvmChainSpec) -> Result<EvmManifest> {
             || name.starts_with("tx.idx.")
             || name.starts_with("addr.idx.")
     };
-    for entry in fs::read_dir(dir)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if !ours(&name) {
-            return Err(StoreError::NotAStore { path: dir.to_owned() });
-        }
-    }
-    for name in FILES {
-        fs::File::create(dir.join(name))?;
-    }
-    for name in [tx_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)] {
-        fs::File::create(dir.join(name))?.set_len(index::table_bytes(index::MIN_BITS))?;
-    }
+    let indexes = [tx_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)];
+    crate::manifest::lay_out(dir, ours, &FILES, indexes)?;
     let manifest = EvmManifest {
         format_version: EVM_FORMAT_VERSION,
         chain: spec.name.clone(),
