@@ -456,7 +456,7 @@ fn parse_block_ref(view: &ChainView<'_>, text: &str) -> Result<Height> {
 ///
 /// An I/O error listing the directory.
 pub fn status(snapshot: &Snapshot) -> Result<StatusJson> {
-    if snapshot.store().chain().chain == "evm" {
+    if !snapshot.store().has_utxo_chain() {
         return store_status(snapshot.store().dir());
     }
     utxo_status(snapshot.store())

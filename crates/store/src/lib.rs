@@ -94,6 +94,8 @@ pub struct Store {
     txid_tail: Tail,
     /// Index of the addresses after the address index file's checkpoint.
     address_tail: Tail,
+    /// `false` for the stand-in of [`Store::empty`].
+    utxo: bool,
 }
 
 /// An in-memory hash index of the rows a store's index file does not hold yet (rows committed
@@ -150,6 +152,7 @@ impl Store {
             files,
             txid_tail: Tail::default(),
             address_tail: Tail::default(),
+            utxo: true,
         };
         store.check_lengths()?;
         let counts = store.manifest.counts;
@@ -192,12 +195,13 @@ impl Store {
             address_index: RoFile::empty(),
             txid_tail: Tail::default(),
             address_tail: Tail::default(),
+            utxo: false,
         }
     }
 
-    /// Returns `true` for a store opened by [`Store::empty`] or one with no block yet.
-    pub fn is_empty(&self) -> bool {
-        self.manifest.counts.blocks == 0
+    /// Returns `false` for the stand-in of [`Store::empty`] (a store of EVM chains only).
+    pub fn has_utxo_chain(&self) -> bool {
+        self.utxo
     }
 
     fn check_lengths(&self) -> Result<()> {
