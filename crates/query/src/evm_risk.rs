@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::evm::{Chain, EvmAssetJson, native_symbol, open_chain};
 use crate::evm_cluster::EvmStops;
-use crate::evm_trace::{Flows, account_flow};
+use crate::evm_trace::{Flows, account_flow, clamped_amount as amount};
 use crate::risk::exposure_sentence;
 use crate::trace::truncation_name;
 use crate::{QueryError, Result};
@@ -357,17 +357,6 @@ pub fn evm_risk(
         risk_categories: rules.category_names(),
         tip_block: view.tip().map(|tip| tip.block.number),
     })
-}
-
-/// A flow's amount, clamped to `u128`.
-fn amount(flow: &FlowRecord) -> u128 {
-    let bytes = flow.amount.to_be_bytes();
-    if bytes[..16].iter().any(|byte| *byte != 0) {
-        return u128::MAX;
-    }
-    let mut low = [0u8; 16];
-    low.copy_from_slice(&bytes[16..]);
-    u128::from_be_bytes(low)
 }
 
 fn exposures_json(

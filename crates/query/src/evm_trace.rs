@@ -32,17 +32,21 @@ impl AccountFlows for Flows<'_> {
     }
 }
 
+/// A flow's amount as `u128`, `u128::MAX` above it (token supplies only).
+pub(crate) fn clamped_amount(flow: &FlowRecord) -> u128 {
+    let bytes = flow.amount.to_be_bytes();
+    if bytes[..16].iter().any(|byte| *byte != 0) {
+        return u128::MAX;
+    }
+    let mut low = [0u8; 16];
+    low.copy_from_slice(&bytes[16..]);
+    u128::from_be_bytes(low)
+}
+
 /// A stored flow as the account-model analyses see it: amounts above `u128::MAX` (token supplies
 /// only) clamped, gas and burns marked as fees.
 pub(crate) fn account_flow(view: &EvmView<'_>, flow: &FlowRecord) -> Flow {
-    let bytes = flow.amount.to_be_bytes();
-    let mut low = [0u8; 16];
-    low.copy_from_slice(&bytes[16..]);
-    let amount = if bytes[..16].iter().any(|byte| *byte != 0) {
-        u128::MAX
-    } else {
-        u128::from_be_bytes(low)
-    };
+    let amount = clamped_amount(flow);
     Flow {
         id: flow.id,
         tx: flow.tx.and_then(|number| view.tx(number)).map(|tx| tx.hash),
