@@ -26,4 +26,3 @@ pub use dot::to_dot;
 pub use graphml::to_graphml;
 pub use html::to_html;
 pub use svg::render_flow_svg;
-pub use text::format_btc;

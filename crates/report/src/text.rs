@@ -10,26 +10,6 @@ macro_rules! put {
 }
 pub(crate) use put;
 
-/// Satoshis per bitcoin.
-const COIN: u64 = 100_000_000;
-
-/// Formats satoshis as bitcoins with all eight decimals, exactly: `123456789` → `1.23456789 BTC`.
-///
-/// Integer arithmetic only, so every amount of a report reads back to the satoshi.
-pub fn format_btc(sats: u64) -> String {
-    format!("{} BTC", BtcNumber(sats))
-}
-
-/// Satoshis as a bitcoin number without unit: `1.23456789`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BtcNumber(pub(crate) u64);
-
-impl fmt::Display for BtcNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:08}", self.0 / COIN, self.0 % COIN)
-    }
-}
-
 /// Formats `amount` base units in `unit`, exactly, with its symbol.
 pub(crate) fn amount_text(unit: &crate::Unit, amount: impl Into<u128>) -> String {
     unit.format(amount.into())
@@ -223,7 +203,7 @@ mod tests {
             (2_099_999_997_690_000, "20999999.97690000 BTC"),
             (u64::MAX, "184467440737.09551615 BTC"),
         ] {
-            assert_eq!(format_btc(sats), text);
+            assert_eq!(crate::Unit::default().format(u128::from(sats)), text);
         }
     }
 
