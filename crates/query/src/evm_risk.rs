@@ -35,7 +35,7 @@ pub enum EvmRiskTarget {
 ///
 /// # Errors
 ///
-/// [`QueryError::Invalid`] for a malformed log index.
+/// [`QueryError::Invalid`] for a malformed log index, or other text starting with `0x`.
 pub fn parse_evm_risk_target(text: &str) -> Option<Result<EvmRiskTarget>> {
     let text = text.trim();
     if crate::is_evm_address(text) {
@@ -52,10 +52,17 @@ pub fn parse_evm_risk_target(text: &str) -> Option<Result<EvmRiskTarget>> {
                 .map_err(|error| QueryError::invalid(error.to_string())),
         );
     }
-    let (hash, log) = text.split_once(':')?;
-    if !crate::is_evm_tx_hash(hash) {
-        return None;
-    }
+    let prefixed = text.starts_with("0x") || text.starts_with("0X");
+    let Some((hash, log)) = text.split_once(':').filter(|(hash, _)| crate::is_evm_tx_hash(hash))
+    else {
+        // No Bitcoin address or txid starts with 0x: say what an EVM target looks like.
+        return prefixed.then(|| {
+            Err(QueryError::invalid(format!(
+                "`{text}` is neither an EVM address (0x and 40 hex digits), a transaction hash (0x \
+                 and 64) nor HASH:LOG_INDEX"
+            )))
+        });
+    };
     Some((|| {
         let hash = B256::from_hex(hash).map_err(|error| QueryError::invalid(error.to_string()))?;
         let log =
@@ -520,6 +527,7 @@ mod tests {
             Some(Ok(EvmRiskTarget::Log(_, 7)))
         ));
         assert!(matches!(parse_evm_risk_target(&format!("{hash}:x")), Some(Err(_))));
+        assert!(matches!(parse_evm_risk_target("0x1234"), Some(Err(_))));
         assert!(parse_evm_risk_target(&"ab".repeat(32)).is_none());
         assert!(parse_evm_risk_target("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").is_none());
     }
