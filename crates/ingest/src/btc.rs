@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cointrail_btc::{BlocksDir, DecodedBlock, HeaderEntry, Network, best_chain};
-use cointrail_store::{ChainSpec, RecoveryReport, StoreWriter};
+use cointrail_store::{ChainSpec, Prevout, RecoveryReport, StoreWriter, TxRows};
 use cointrail_types::{Hash32, OutputId};
 
 use crate::error::{IngestError, Result};
@@ -277,51 +277,45 @@ pub fn append_block(
     size: u32,
     height: u32,
 ) -> Result<()> {
-    writer.push_block(&block.hash, header, size)?;
-    for chunk in block.txs.chunks(PREFETCH_TXS) {
-        // Start the random reads of the whole chunk's lookups at once (see `StoreWriter::prefetch`).
-        let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
-        let inputs = &block.inputs[first.input_start as usize..]
-            [..(last.input_start + last.input_count - first.input_start) as usize];
-        let outputs = &block.outputs[first.output_start as usize..]
-            [..(last.output_start + last.output_count - first.output_start) as usize];
-        writer.prefetch(
-            chunk.iter().map(|tx| &tx.txid),
-            inputs.iter().map(|input| (&input.prev_txid, input.prev_vout)),
-            outputs.iter().filter_map(|output| output.address.as_ref()),
-        );
-        for tx in chunk {
-            writer.push_tx(&tx.txid)?;
-            for input in block.inputs_of(tx) {
-                let spent = resolve(writer, input.prev_txid, input.prev_vout, tx.txid, height)?;
-                writer.push_input(spent)?;
-            }
-            for output in block.outputs_of(tx) {
-                writer.push_output(output.value, output.address.as_ref())?;
+    // The outputs' addresses are written by a second thread while this one resolves the inputs
+    // (`StoreWriter::push_block_rows`).
+    let address = |position: usize| block.outputs[position].address.as_ref();
+    writer.push_block_rows((&block.hash, header, size), block.outputs.len(), address, |rows| {
+        for chunk in block.txs.chunks(PREFETCH_TXS) {
+            // Start the random reads of the whole chunk's lookups at once (`TxRows::prefetch`).
+            let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
+            let inputs = &block.inputs[first.input_start as usize..]
+                [..(last.input_start + last.input_count - first.input_start) as usize];
+            rows.prefetch(
+                chunk.iter().map(|tx| &tx.txid),
+                inputs.iter().map(|input| (&input.prev_txid, input.prev_vout)),
+            );
+            for tx in chunk {
+                rows.push_tx(&tx.txid)?;
+                for input in block.inputs_of(tx) {
+                    let spent = resolve(rows, input.prev_txid, input.prev_vout, tx.txid, height)?;
+                    rows.push_input(spent)?;
+                }
+                for output in block.outputs_of(tx) {
+                    rows.push_output(output.value)?;
+                }
             }
         }
-    }
+        Ok::<_, IngestError>(())
+    })?;
     Ok(())
 }
 
 fn resolve(
-    writer: &StoreWriter,
+    rows: &TxRows<'_>,
     txid: Hash32,
     vout: u32,
     spender: Hash32,
     height: u32,
 ) -> Result<OutputId> {
-    let view = writer.view();
-    let unknown = || IngestError::UnknownPrevout { txid, vout, spender, height };
-    let txnum = view.find_tx(&txid).ok_or_else(unknown)?;
-    let tx = view.tx(txnum).ok_or_else(unknown)?;
-    let id = tx.outputs.start + u64::from(vout);
-    if id >= tx.outputs.end {
-        return Err(unknown());
+    match rows.find_prevout(&txid, vout) {
+        Prevout::Unspent(output) => Ok(output),
+        Prevout::Spent(_) => Err(IngestError::DoubleSpend { txid, vout, spender, height }),
+        Prevout::Unknown => Err(IngestError::UnknownPrevout { txid, vout, spender, height }),
     }
-    let output = OutputId::new(id);
-    if view.is_spent(output) {
-        return Err(IngestError::DoubleSpend { txid, vout, spender, height });
-    }
-    Ok(output)
 }

@@ -16,6 +16,7 @@ mod incidents;
 mod index;
 mod labels;
 mod manifest;
+mod rows;
 mod view;
 mod watches;
 mod writer;
@@ -33,6 +34,7 @@ pub use evm::{EvmStore, EvmStoreWriter, EvmView};
 pub use incidents::{Incident, load_incidents, save_incidents};
 pub use labels::LabelTable;
 pub use manifest::{Counts, FORMAT_VERSION};
+pub use rows::{Prevout, TxRows};
 pub use view::{AddressOutputs, BlockInfo, ChainView, OutputInfo, TxInfo};
 pub use watches::{
     Watch, WatchKind, append_alerts, delivered_alerts, load_watches, read_alerts, save_watches,
@@ -168,7 +170,7 @@ impl Store {
             view::ADDR_KEY_ROW,
             store.manifest.addresses_indexed,
             counts.addresses,
-            |row| writer::key_from_row(row).map(|key| key.hash64()),
+            |row| rows::key_from_row(row).map(|key| key.hash64()),
         )?;
         Ok(store)
     }

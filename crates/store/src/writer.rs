@@ -18,11 +18,12 @@ use std::path::{Path, PathBuf};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{RwFile, ScratchTable, prefetch, read_u32, read_u64, to_usize, write_u64};
+use crate::column::{RwFile, ScratchTable, read_u32, read_u64, to_usize, write_u64};
 use crate::error::{Result, StoreError};
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
 };
+use crate::rows::{AddressRows, TxRows, build_address_table, build_txid_table, key_from_row};
 use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
 use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
 
@@ -41,8 +42,9 @@ const ADDR_LAST: usize = 10;
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
 const MAX_RESERVE_BITS: u32 = 28;
 
-/// How many ids ahead a rebuild prefetches the slot it will insert into.
-const REBUILD_LOOKAHEAD: usize = 16;
+/// Blocks with fewer outputs than this are written on the calling thread alone: starting a thread
+/// costs more than the address half of such a block.
+const PARALLEL_MIN_OUTPUTS: usize = 512;
 
 const DIRTY: &str = "DIRTY";
 /// Scratch files backing the writer's in-memory txid and address indexes.
@@ -87,7 +89,7 @@ pub struct StoreWriter {
     _lock: fs::File,
     committed: Manifest,
     counts: Counts,
-    files: Vec<RwFile>,
+    files: [RwFile; 11],
     /// The txid index of every committed and pending tx, in a scratch mapping (its file is a
     /// checkpoint).
     txid_index: ScratchTable,
@@ -95,6 +97,9 @@ pub struct StoreWriter {
     /// The address index of every committed and pending address, in memory.
     address_index: ScratchTable,
     address_index_bits: u32,
+    /// The scratch files backing the two tables.
+    txid_scratch: PathBuf,
+    address_scratch: PathBuf,
     /// Minimum index sizes (see [`StoreWriter::reserve`]); committed in the manifest.
     reserve: IndexReserve,
     recovery: Option<RecoveryReport>,
@@ -129,11 +134,13 @@ impl StoreWriter {
             None => create(dir, spec)?,
         };
         let lengths = committed_lengths(&committed.counts);
-        let files = FILES
+        let files: [RwFile; 11] = FILES
             .iter()
             .zip(lengths)
             .map(|(name, len)| RwFile::open(&dir.join(name), len))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .try_into()
+            .expect("one file per column");
         let txid_index = load_table(
             &dir.join(txid_index_file(committed.txid_index_bits)),
             committed.txid_index_bits,
@@ -155,6 +162,8 @@ impl StoreWriter {
             files,
             txid_index,
             address_index,
+            txid_scratch: dir.join(TXID_SCRATCH),
+            address_scratch: dir.join(ADDRESS_SCRATCH),
             recovery: None,
         };
         if dir.join(DIRTY).exists() {
@@ -224,6 +233,7 @@ impl StoreWriter {
         row[116..120].copy_from_slice(&size.to_le_bytes());
         self.files[BLOCKS].append(&row)?;
         self.counts.blocks += 1;
+
         Ok(Height::new(height))
     }
 
@@ -233,21 +243,7 @@ impl StoreWriter {
     ///
     /// [`StoreError::Capacity`] past 2^32 - 1 transactions, or an I/O error.
     pub fn push_tx(&mut self, txid: &Hash32) -> Result<TxNum> {
-        let txnum = u32::try_from(self.counts.txs)
-            .ok()
-            .filter(|number| *number < u32::MAX)
-            .ok_or(StoreError::Capacity { what: "tx count" })?;
-        self.files[TX_TXID].append(&txid.0)?;
-        let mut row = [0u8; TXIO_ROW];
-        row[..8].copy_from_slice(&self.counts.inputs.to_le_bytes());
-        row[8..].copy_from_slice(&self.counts.outputs.to_le_bytes());
-        self.files[TX_IO].append(&row)?;
-        if self.txid_bits(self.counts.txs + 1) > self.txid_index_bits {
-            self.grow_txid_index()?;
-        }
-        index::insert(&mut self.txid_index, self.txid_index_bits, txid.prefix_u64(), txnum);
-        self.counts.txs += 1;
-        Ok(TxNum::new(txnum))
+        self.parts().0.push_tx(txid)
     }
 
     /// Appends an input of the last transaction, spending `spent`, and links `spent` to it.
@@ -258,68 +254,7 @@ impl StoreWriter {
     ///
     /// An I/O error if a file cannot grow.
     pub fn push_input(&mut self, spent: OutputId) -> Result<InputId> {
-        let id = self.counts.inputs;
-        self.files[IN_SPENT].append(&spent.get().to_le_bytes())?;
-        write_u64(self.files[OUT_SPENT].bytes_mut(), to_usize(spent.get()) * 8, id + 1);
-        self.counts.inputs += 1;
-        Ok(InputId::new(id))
-    }
-
-    /// Prefetches what the coming transactions will touch: the txid index slots of the new `txids`,
-    /// and what the lookups of their inputs (`prevouts`: txid and output index) and outputs
-    /// (`addresses` paid) will read: index slots, then the rows they point at (`tx.txid`,
-    /// `tx.io`, `addr.key`, `addr.last`), then `out.spent` and `out.next`. Three passes, each over
-    /// all the lookups, so that their cache misses overlap instead of stalling the writer one at a
-    /// time. Only a hint: calling it or not gives the same store.
-    pub fn prefetch<'k>(
-        &self,
-        new_txids: impl Iterator<Item = &'k Hash32>,
-        prevouts: impl Iterator<Item = (&'k Hash32, u32)> + Clone,
-        addresses: impl Iterator<Item = &'k AddressKey> + Clone,
-    ) {
-        let (txids, keys) = (&self.txid_index, &self.address_index);
-        let (txid_bits, address_bits) = (self.txid_index_bits, self.address_index_bits);
-        for txid in new_txids {
-            index::prefetch_slot(txids, txid_bits, txid.prefix_u64());
-        }
-        for (txid, _) in prevouts.clone() {
-            index::prefetch_slot(txids, txid_bits, txid.prefix_u64());
-        }
-        for key in addresses.clone() {
-            index::prefetch_slot(keys, address_bits, key.hash64());
-        }
-        let (tx_txid, tx_io) = (self.files[TX_TXID].bytes(), self.files[TX_IO].bytes());
-        let (addr_key, addr_last) = (self.files[ADDR_KEY].bytes(), self.files[ADDR_LAST].bytes());
-        for (txid, _) in prevouts.clone() {
-            index::for_each_candidate(txids, txid_bits, txid.prefix_u64(), self.counts.txs, |id| {
-                prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
-                prefetch(tx_io, to_usize(u64::from(id)) * TXIO_ROW);
-            });
-        }
-        for key in addresses.clone() {
-            let limit = self.counts.addresses;
-            index::for_each_candidate(keys, address_bits, key.hash64(), limit, |id| {
-                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
-                prefetch(addr_last, to_usize(u64::from(id)) * 8);
-            });
-        }
-        let (out_spent, out_next) = (self.files[OUT_SPENT].bytes(), self.files[OUT_NEXT].bytes());
-        for (txid, vout) in prevouts {
-            index::for_each_candidate(txids, txid_bits, txid.prefix_u64(), self.counts.txs, |id| {
-                let at = to_usize(u64::from(id)) * TXIO_ROW + 8;
-                if at + 8 <= tx_io.len() {
-                    let output = read_u64(tx_io, at) + u64::from(vout);
-                    prefetch(out_spent, to_usize(output) * 8);
-                }
-            });
-        }
-        for key in addresses {
-            let limit = self.counts.addresses;
-            index::for_each_candidate(keys, address_bits, key.hash64(), limit, |id| {
-                let last = read_u64(addr_last, to_usize(u64::from(id)) * 8);
-                prefetch(out_next, to_usize(last) * 8);
-            });
-        }
+        self.parts().0.push_input(spent)
     }
 
     /// Appends an output of the last transaction, paying `address` (or nothing for `OP_RETURN`).
@@ -329,42 +264,104 @@ impl StoreWriter {
     /// [`StoreError::Capacity`] past 2^32 - 1 addresses, or an I/O error.
     pub fn push_output(&mut self, value: u64, address: Option<&AddressKey>) -> Result<OutputId> {
         let id = self.counts.outputs;
-        let address_id = match address {
-            None => NO_ADDRESS,
-            Some(key) => match self.view().find_address(key) {
-                Some(existing) => {
-                    let existing = existing.get();
-                    let at = to_usize(u64::from(existing)) * 8;
-                    let last = read_u64(self.files[ADDR_LAST].bytes(), at);
-                    write_u64(self.files[OUT_NEXT].bytes_mut(), to_usize(last) * 8, id + 1);
-                    write_u64(self.files[ADDR_LAST].bytes_mut(), at, id);
-                    existing
-                }
-                None => self.push_address(key, id)?,
-            },
-        };
-        self.files[OUT_VALUE].append(&value.to_le_bytes())?;
-        self.files[OUT_ADDR].append(&address_id.to_le_bytes())?;
-        self.files[OUT_SPENT].append(&0u64.to_le_bytes())?;
-        self.files[OUT_NEXT].append(&0u64.to_le_bytes())?;
-        self.counts.outputs += 1;
-        Ok(OutputId::new(id))
+        let (mut txs, mut addresses) = self.parts();
+        addresses.push(id, address)?;
+        txs.push_output(value)
     }
 
-    fn push_address(&mut self, key: &AddressKey, first_output: u64) -> Result<u32> {
-        let id = u32::try_from(self.counts.addresses)
-            .ok()
-            .filter(|number| *number != NO_ADDRESS)
-            .ok_or(StoreError::Capacity { what: "address count" })?;
-        self.files[ADDR_KEY].append(&key.to_bytes())?;
-        self.files[ADDR_FIRST].append(&first_output.to_le_bytes())?;
-        self.files[ADDR_LAST].append(&first_output.to_le_bytes())?;
-        if self.address_bits(self.counts.addresses + 1) > self.address_index_bits {
-            self.grow_address_index()?;
+    /// Appends a block and all its rows, in two halves at once: `txs` pushes its transactions,
+    /// inputs and output values on the calling thread ([`TxRows`]), while another thread records
+    /// the address of each of the block's `outputs` outputs, `address(i)` for the `i`-th (new
+    /// address ids, history links; its lookups prefetched). Neither half reads what the other
+    /// writes, so the store is byte for byte the one [`StoreWriter::push_tx`],
+    /// [`StoreWriter::push_input`] and [`StoreWriter::push_output`] write for the same rows. Small
+    /// blocks are written on the calling thread alone.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `txs`, a store error of either half, or [`StoreError::Corrupt`] if `txs`
+    /// pushed another number of outputs than `outputs`. The writer then holds a partial block:
+    /// [`StoreWriter::rollback`] it or drop the writer, do not commit it.
+    pub fn push_block_rows<'k, E: From<StoreError>>(
+        &mut self,
+        header: (&Hash32, &[u8; 80], u32),
+        outputs: usize,
+        address: impl Fn(usize) -> Option<&'k AddressKey> + Sync,
+        txs: impl FnOnce(&mut TxRows<'_>) -> Result<(), E>,
+    ) -> Result<Height, E> {
+        let (hash, raw_header, size) = header;
+        let height = self.push_block(hash, raw_header, size)?;
+        let first_output = self.counts.outputs;
+        let (mut tx_rows, mut address_rows) = self.parts();
+        let (written, addressed) = if outputs >= PARALLEL_MIN_OUTPUTS {
+            std::thread::scope(|scope| {
+                let worker = scope.spawn(|| address_rows.push_all(first_output, outputs, &address));
+                let written = txs(&mut tx_rows);
+                let addressed =
+                    worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (written, addressed)
+            })
+        } else {
+            let written = txs(&mut tx_rows);
+            (written, address_rows.push_all(first_output, outputs, &address))
+        };
+        written?;
+        addressed?;
+        let pushed = self.counts.outputs - first_output;
+        if pushed != outputs as u64 {
+            return Err(StoreError::Corrupt {
+                what: format!("block {height} has {outputs} outputs but {pushed} were written"),
+            }
+            .into());
         }
-        index::insert(&mut self.address_index, self.address_index_bits, key.hash64(), id);
-        self.counts.addresses += 1;
-        Ok(id)
+        Ok(height)
+    }
+
+    /// The writer's two halves, each with its own columns and index (see [`crate::rows`]).
+    fn parts(&mut self) -> (TxRows<'_>, AddressRows<'_>) {
+        let [
+            blocks,
+            tx_txid,
+            tx_io,
+            in_spent,
+            out_value,
+            out_addr,
+            out_spent,
+            out_next,
+            addr_key,
+            addr_first,
+            addr_last,
+        ] = &mut self.files;
+        let Counts { blocks: block_count, txs, inputs, outputs, addresses } = &mut self.counts;
+        let tx_rows = TxRows {
+            blocks,
+            tx_txid,
+            tx_io,
+            in_spent,
+            out_value,
+            out_spent,
+            index: &mut self.txid_index,
+            bits: &mut self.txid_index_bits,
+            block_count,
+            txs,
+            inputs,
+            outputs,
+            reserve: self.reserve.txs,
+            scratch: &self.txid_scratch,
+        };
+        let address_rows = AddressRows {
+            out_addr,
+            out_next,
+            addr_key,
+            addr_first,
+            addr_last,
+            index: &mut self.address_index,
+            bits: &mut self.address_index_bits,
+            addresses,
+            reserve: self.reserve.addresses,
+            scratch: &self.address_scratch,
+        };
+        (tx_rows, address_rows)
     }
 
     /// Log2 slots of the txid index for `count` txs: [`index::bits_for`], at least the reserve.
@@ -399,50 +396,19 @@ impl StoreWriter {
         self.rebuild_address_index(self.address_bits(0))
     }
 
-    fn grow_txid_index(&mut self) -> Result<()> {
-        self.rebuild_txid_index(self.txid_bits(self.counts.txs + 1))
-    }
-
     /// Replaces the in-memory txid index with one of `bits` holding every tx so far.
     fn rebuild_txid_index(&mut self, bits: u32) -> Result<()> {
-        let path = self.dir.join(TXID_SCRATCH);
-        let mut table = ScratchTable::create(&path, index::table_bytes(bits), None)?;
         let txids = &self.files[TX_TXID].bytes()[..to_usize(self.counts.txs) * TXID_ROW];
-        let hash = |txnum: usize| read_u64(txids, txnum * TXID_ROW);
-        let count = txids.len() / TXID_ROW;
-        for txnum in 0..count {
-            if txnum + REBUILD_LOOKAHEAD < count {
-                index::prefetch_slot(&table, bits, hash(txnum + REBUILD_LOOKAHEAD));
-            }
-            let id = u32::try_from(txnum).expect("tx numbers fit u32");
-            index::insert(&mut table, bits, hash(txnum), id);
-        }
+        self.txid_index = build_txid_table(&self.txid_scratch, txids, bits)?;
         self.txid_index_bits = bits;
-        self.txid_index = table;
         Ok(())
-    }
-
-    fn grow_address_index(&mut self) -> Result<()> {
-        self.rebuild_address_index(self.address_bits(self.counts.addresses + 1))
     }
 
     /// Replaces the in-memory address index with one of `bits` holding every address so far.
     fn rebuild_address_index(&mut self, bits: u32) -> Result<()> {
-        let path = self.dir.join(ADDRESS_SCRATCH);
-        let mut table = ScratchTable::create(&path, index::table_bytes(bits), None)?;
         let keys = &self.files[ADDR_KEY].bytes()[..to_usize(self.counts.addresses) * ADDR_KEY_ROW];
-        let hash = |id: usize| key_from_row(&keys[id * ADDR_KEY_ROW..][..ADDR_KEY_ROW]);
-        let count = keys.len() / ADDR_KEY_ROW;
-        for id in 0..count {
-            if id + REBUILD_LOOKAHEAD < count {
-                index::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?.hash64());
-            }
-            let key = hash(id)?;
-            let id = u32::try_from(id).expect("address ids fit u32");
-            index::insert(&mut table, bits, key.hash64(), id);
-        }
+        self.address_index = build_address_table(&self.address_scratch, keys, bits)?;
         self.address_index_bits = bits;
-        self.address_index = table;
         Ok(())
     }
 
@@ -765,13 +731,6 @@ fn clear_links(column: &mut [u8], limit: u64) -> u64 {
         }
     }
     cleared
-}
-
-pub(crate) fn key_from_row(row: &[u8]) -> Result<AddressKey> {
-    let mut bytes = [0u8; ADDR_KEY_ROW];
-    bytes.copy_from_slice(row);
-    AddressKey::from_bytes(&bytes)
-        .ok_or_else(|| StoreError::Corrupt { what: format!("unknown address kind {}", bytes[0]) })
 }
 
 /// Creates the files of an empty store and its first manifest.

@@ -333,3 +333,135 @@ fn unwinding_below_an_index_checkpoint_rewrites_the_index_files() {
     writer.finish().unwrap();
     assert_eq!(snapshot(unwound.path()), snapshot(reference.path()));
 }
+
+/// One block's rows, for writing it both ways: txs, each with the outputs it spends (ids) and
+/// its outputs (value, address).
+type BlockRows = Vec<(Hash32, Vec<u64>, Vec<(u64, Option<AddressKey>)>)>;
+
+/// Large blocks (enough outputs for `push_block_rows` to write the addresses on a second thread)
+/// that reuse addresses within and across blocks, pay `OP_RETURN`s, spend outputs of the same
+/// block, and grow the address index (from its minimum size) in the middle of a block.
+fn big_blocks() -> Vec<BlockRows> {
+    let mut blocks = Vec::new();
+    let (mut txn, mut output) = (0u64, 0u64);
+    for block in 0..6u64 {
+        let mut rows: BlockRows = Vec::new();
+        for position in 0..400u64 {
+            let spends = if txn == 0 { vec![] } else { vec![output - 1 - position % 2] };
+            let outputs = (0..3)
+                .map(|n| {
+                    let address = match (txn + n) % 9 {
+                        0 => None,
+                        1 => Some(key(txn % 40)),
+                        _ => Some(key(50 + txn * 3 + n)),
+                    };
+                    (block * 1_000 + txn + n, address)
+                })
+                .collect::<Vec<_>>();
+            output += outputs.len() as u64;
+            rows.push((hash(500_000 + txn), spends, outputs));
+            txn += 1;
+        }
+        blocks.push(rows);
+    }
+    blocks
+}
+
+#[test]
+fn a_block_written_on_two_threads_has_the_bytes_of_one_written_row_by_row() {
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let blocks = big_blocks();
+
+    let mut writer = StoreWriter::open(one.path(), &spec()).unwrap();
+    for (height, rows) in blocks.iter().enumerate() {
+        writer.push_block(&hash(height as u64), &[height as u8; 80], 100).unwrap();
+        for (txid, spends, outputs) in rows {
+            writer.push_tx(txid).unwrap();
+            for spent in spends {
+                writer.push_input(OutputId::new(*spent)).unwrap();
+            }
+            for (value, address) in outputs {
+                writer.push_output(*value, address.as_ref()).unwrap();
+            }
+        }
+        writer.commit().unwrap();
+    }
+    writer.finish().unwrap();
+
+    let mut writer = StoreWriter::open(two.path(), &spec()).unwrap();
+    for (height, rows) in blocks.iter().enumerate() {
+        let addresses: Vec<Option<&AddressKey>> = rows
+            .iter()
+            .flat_map(|(_, _, outputs)| outputs.iter().map(|(_, a)| a.as_ref()))
+            .collect();
+        assert!(addresses.len() >= 1_000, "large enough for the second thread");
+        let header = (&hash(height as u64), &[height as u8; 80], 100);
+        let written = writer.push_block_rows(
+            header,
+            addresses.len(),
+            |i| addresses[i],
+            |tx_rows| {
+                for (txid, spends, outputs) in rows {
+                    tx_rows.push_tx(txid)?;
+                    for spent in spends {
+                        // Every spend is found through the transaction half's own lookups.
+                        let (tx, vout) = spent_outpoint(&blocks, *spent);
+                        assert_eq!(
+                            tx_rows.find_prevout(&tx, vout),
+                            cointrail_store::Prevout::Unspent(OutputId::new(*spent))
+                        );
+                        tx_rows.push_input(OutputId::new(*spent))?;
+                    }
+                    for (value, _) in outputs {
+                        tx_rows.push_output(*value)?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            },
+        );
+        assert_eq!(written.unwrap().get(), height as u32);
+        writer.commit().unwrap();
+    }
+    writer.finish().unwrap();
+    assert_eq!(snapshot(one.path()), snapshot(two.path()));
+
+    let store = Store::open(two.path()).unwrap();
+    let view = store.view();
+    let reused = view.find_address(&key(1)).unwrap();
+    assert!(view.address_outputs(reused).count() > 10, "history links across blocks");
+}
+
+/// The txid and output index of output `id` in `blocks`.
+fn spent_outpoint(blocks: &[BlockRows], id: u64) -> (Hash32, u32) {
+    let mut first = 0;
+    for (txid, _, outputs) in blocks.iter().flatten() {
+        if id < first + outputs.len() as u64 {
+            return (*txid, (id - first) as u32);
+        }
+        first += outputs.len() as u64;
+    }
+    panic!("no output {id}")
+}
+
+#[test]
+fn a_block_whose_transactions_push_fewer_outputs_than_announced_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(dir.path(), &spec()).unwrap();
+    let keys: Vec<AddressKey> = (0..600).map(key).collect();
+    let result = writer.push_block_rows(
+        (&hash(0), &[0; 80], 100),
+        600,
+        |i| Some(&keys[i]),
+        |rows| {
+            rows.push_tx(&hash(1))?;
+            for value in 0..599 {
+                rows.push_output(value)?;
+            }
+            Ok::<_, StoreError>(())
+        },
+    );
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("600 outputs but 599 were written"), "{error}");
+    writer.rollback().unwrap();
+    assert_eq!(writer.view().counts().outputs, 0);
+}

@@ -1,0 +1,364 @@
+//! The writer's two disjoint halves, so that one block can be written by two threads.
+//!
+//! Every column and index belongs to exactly one half:
+//!
+//! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value`, `out.spent` and the
+//!   txid index: transactions, the resolution of inputs to the outputs they spend, and values;
+//! - [`AddressRows`]: `out.addr`, `out.next`, `addr.key`, `addr.first`, `addr.last` and the address
+//!   index: which address each output pays, new address ids, and the address history links.
+//!
+//! Neither half reads the other's columns: address ids depend only on the order of outputs (output
+//! ids are sequential), and prevout resolution only on transactions. So the two halves of a block
+//! can be written at the same time, and the bytes are the same as when one thread writes both, in
+//! any interleaving (`StoreWriter::push_block_rows`).
+
+use std::path::Path;
+
+use cointrail_types::{AddressKey, Hash32, InputId, OutputId, TxNum};
+
+use crate::column::{RwFile, ScratchTable, prefetch, read_u64, to_usize, write_u64};
+use crate::error::{Result, StoreError};
+use crate::index;
+use crate::manifest::Counts;
+use crate::view::{ADDR_KEY_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
+
+/// How many ids ahead a rebuild prefetches the slot it will insert into.
+const REBUILD_LOOKAHEAD: usize = 16;
+
+/// What an input's previous output is, as far as the stored transactions tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prevout {
+    /// The output exists and no input spends it yet.
+    Unspent(OutputId),
+    /// The output exists and an input already spends it.
+    Spent(OutputId),
+    /// No stored transaction has this txid, or it has no output of that index.
+    Unknown,
+}
+
+/// The transaction half of the writer (see the module docs): transactions, inputs and output
+/// values, with the txid index and prevout resolution.
+#[derive(Debug)]
+pub struct TxRows<'w> {
+    pub(crate) blocks: &'w mut RwFile,
+    pub(crate) tx_txid: &'w mut RwFile,
+    pub(crate) tx_io: &'w mut RwFile,
+    pub(crate) in_spent: &'w mut RwFile,
+    pub(crate) out_value: &'w mut RwFile,
+    pub(crate) out_spent: &'w mut RwFile,
+    pub(crate) index: &'w mut ScratchTable,
+    pub(crate) bits: &'w mut u32,
+    pub(crate) block_count: &'w mut u64,
+    pub(crate) txs: &'w mut u64,
+    pub(crate) inputs: &'w mut u64,
+    pub(crate) outputs: &'w mut u64,
+    /// Minimum number of txs the index is sized for.
+    pub(crate) reserve: u64,
+    /// Where the txid index's scratch table lives.
+    pub(crate) scratch: &'w Path,
+}
+
+impl TxRows<'_> {
+    /// Appends a transaction; its inputs and outputs follow.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Capacity`] past 2^32 - 1 transactions, or an I/O error.
+    pub fn push_tx(&mut self, txid: &Hash32) -> Result<TxNum> {
+        let txnum = u32::try_from(*self.txs)
+            .ok()
+            .filter(|number| *number < u32::MAX)
+            .ok_or(StoreError::Capacity { what: "tx count" })?;
+        self.tx_txid.append(&txid.0)?;
+        let mut row = [0u8; TXIO_ROW];
+        row[..8].copy_from_slice(&self.inputs.to_le_bytes());
+        row[8..].copy_from_slice(&self.outputs.to_le_bytes());
+        self.tx_io.append(&row)?;
+        let bits = index::bits_for((*self.txs + 1).max(self.reserve));
+        if bits > *self.bits {
+            let txids = &self.tx_txid.bytes()[..to_usize(*self.txs) * TXID_ROW];
+            *self.index = build_txid_table(self.scratch, txids, bits)?;
+            *self.bits = bits;
+        }
+        index::insert(self.index, *self.bits, txid.prefix_u64(), txnum);
+        *self.txs += 1;
+        Ok(TxNum::new(txnum))
+    }
+
+    /// Appends an input of the last transaction, spending `spent`, and links `spent` to it.
+    ///
+    /// The caller checks that `spent` exists and is unspent ([`TxRows::find_prevout`]).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error if a file cannot grow.
+    pub fn push_input(&mut self, spent: OutputId) -> Result<InputId> {
+        let id = *self.inputs;
+        self.in_spent.append(&spent.get().to_le_bytes())?;
+        write_u64(self.out_spent.bytes_mut(), to_usize(spent.get()) * 8, id + 1);
+        *self.inputs += 1;
+        Ok(InputId::new(id))
+    }
+
+    /// Appends the value of an output of the last transaction (its address is the other half's).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error if a file cannot grow.
+    pub fn push_output(&mut self, value: u64) -> Result<OutputId> {
+        let id = *self.outputs;
+        self.out_value.append(&value.to_le_bytes())?;
+        self.out_spent.append(&0u64.to_le_bytes())?;
+        *self.outputs += 1;
+        Ok(OutputId::new(id))
+    }
+
+    /// Looks up output `vout` of transaction `txid` among the stored and pending transactions.
+    pub fn find_prevout(&self, txid: &Hash32, vout: u32) -> Prevout {
+        let view = self.view();
+        let Some(tx) = view.find_tx(txid).and_then(|txnum| view.tx(txnum)) else {
+            return Prevout::Unknown;
+        };
+        let id = tx.outputs.start + u64::from(vout);
+        if id >= tx.outputs.end {
+            return Prevout::Unknown;
+        }
+        let output = OutputId::new(id);
+        if view.is_spent(output) { Prevout::Spent(output) } else { Prevout::Unspent(output) }
+    }
+
+    /// Prefetches what the coming transactions will touch: the txid index slots of the new
+    /// `txids` and of the inputs' `prevouts`, then the rows those point at (`tx.txid`, `tx.io`),
+    /// then `out.spent`. Three passes, each over all the lookups, so that their cache misses
+    /// overlap instead of stalling the writer one at a time. Only a hint: the store is the same
+    /// without it.
+    pub fn prefetch<'k>(
+        &self,
+        new_txids: impl Iterator<Item = &'k Hash32>,
+        prevouts: impl Iterator<Item = (&'k Hash32, u32)> + Clone,
+    ) {
+        let (table, bits, count) = (&**self.index, *self.bits, *self.txs);
+        for txid in new_txids {
+            index::prefetch_slot(table, bits, txid.prefix_u64());
+        }
+        for (txid, _) in prevouts.clone() {
+            index::prefetch_slot(table, bits, txid.prefix_u64());
+        }
+        let (tx_txid, tx_io) = (self.tx_txid.bytes(), self.tx_io.bytes());
+        for (txid, _) in prevouts.clone() {
+            index::for_each_candidate(table, bits, txid.prefix_u64(), count, |id| {
+                prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
+                prefetch(tx_io, to_usize(u64::from(id)) * TXIO_ROW);
+            });
+        }
+        let out_spent = self.out_spent.bytes();
+        for (txid, vout) in prevouts {
+            index::for_each_candidate(table, bits, txid.prefix_u64(), count, |id| {
+                let at = to_usize(u64::from(id)) * TXIO_ROW + 8;
+                if at + 8 <= tx_io.len() {
+                    let output = read_u64(tx_io, at) + u64::from(vout);
+                    prefetch(out_spent, to_usize(output) * 8);
+                }
+            });
+        }
+    }
+
+    /// A view of this half's columns: transactions, inputs, outputs' values and spends. It sees no
+    /// address (its address count is 0), so only the transaction lookups may be used.
+    fn view(&self) -> ChainView<'_> {
+        ChainView {
+            columns: Columns {
+                blocks: self.blocks.bytes(),
+                tx_txid: self.tx_txid.bytes(),
+                tx_io: self.tx_io.bytes(),
+                in_spent: self.in_spent.bytes(),
+                out_value: self.out_value.bytes(),
+                out_addr: &[],
+                out_spent: self.out_spent.bytes(),
+                out_next: &[],
+                addr_key: &[],
+                addr_first: &[],
+                txid_index: self.index,
+                address_index: &[],
+                txid_index_bits: *self.bits,
+                address_index_bits: index::MIN_BITS,
+                txid_tail: &[],
+                address_tail: &[],
+                txid_tail_bits: 0,
+                address_tail_bits: 0,
+            },
+            counts: Counts {
+                blocks: *self.block_count,
+                txs: *self.txs,
+                inputs: *self.inputs,
+                outputs: *self.outputs,
+                addresses: 0,
+            },
+        }
+    }
+}
+
+/// The address half of the writer (see the module docs).
+#[derive(Debug)]
+pub(crate) struct AddressRows<'w> {
+    pub(crate) out_addr: &'w mut RwFile,
+    pub(crate) out_next: &'w mut RwFile,
+    pub(crate) addr_key: &'w mut RwFile,
+    pub(crate) addr_first: &'w mut RwFile,
+    pub(crate) addr_last: &'w mut RwFile,
+    pub(crate) index: &'w mut ScratchTable,
+    pub(crate) bits: &'w mut u32,
+    pub(crate) addresses: &'w mut u64,
+    /// Minimum number of addresses the index is sized for.
+    pub(crate) reserve: u64,
+    /// Where the address index's scratch table lives.
+    pub(crate) scratch: &'w Path,
+}
+
+/// Outputs whose address lookups are prefetched together (see [`AddressRows::prefetch`]).
+const PREFETCH_OUTPUTS: usize = 256;
+
+impl AddressRows<'_> {
+    /// Records that output `output` (the next output id) pays `address`, or nothing
+    /// (`OP_RETURN`): a new address gets the next address id, a known one a history link.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Capacity`] past 2^32 - 1 addresses, or an I/O error.
+    pub(crate) fn push(&mut self, output: u64, address: Option<&AddressKey>) -> Result<()> {
+        let address_id = match address {
+            None => NO_ADDRESS,
+            Some(key) => match self.find(key) {
+                Some(existing) => {
+                    let at = to_usize(u64::from(existing)) * 8;
+                    let last = read_u64(self.addr_last.bytes(), at);
+                    write_u64(self.out_next.bytes_mut(), to_usize(last) * 8, output + 1);
+                    write_u64(self.addr_last.bytes_mut(), at, output);
+                    existing
+                }
+                None => self.push_address(key, output)?,
+            },
+        };
+        self.out_addr.append(&address_id.to_le_bytes())?;
+        self.out_next.append(&0u64.to_le_bytes())?;
+        Ok(())
+    }
+
+    /// [`AddressRows::push`] for `count` consecutive outputs from `first_output`, the address of
+    /// the `i`-th given by `address(i)`, prefetching each stretch of lookups before it.
+    pub(crate) fn push_all<'k>(
+        &mut self,
+        first_output: u64,
+        count: usize,
+        address: &impl Fn(usize) -> Option<&'k AddressKey>,
+    ) -> Result<()> {
+        let mut start = 0;
+        while start < count {
+            let end = (start + PREFETCH_OUTPUTS).min(count);
+            self.prefetch((start..end).filter_map(address));
+            for position in start..end {
+                self.push(first_output + position as u64, address(position))?;
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Prefetches what the lookups of `keys` will read: their index slots, then the rows the
+    /// slots point at (`addr.key`, `addr.last`), then the `out.next` row that a known address's
+    /// new link is written to. Only a hint.
+    pub(crate) fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k AddressKey> + Clone) {
+        let (table, bits, count) = (&**self.index, *self.bits, *self.addresses);
+        for key in keys.clone() {
+            index::prefetch_slot(table, bits, key.hash64());
+        }
+        let (addr_key, addr_last) = (self.addr_key.bytes(), self.addr_last.bytes());
+        for key in keys.clone() {
+            index::for_each_candidate(table, bits, key.hash64(), count, |id| {
+                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
+                prefetch(addr_last, to_usize(u64::from(id)) * 8);
+            });
+        }
+        let out_next = self.out_next.bytes();
+        for key in keys {
+            index::for_each_candidate(table, bits, key.hash64(), count, |id| {
+                let at = to_usize(u64::from(id)) * 8;
+                if at + 8 <= addr_last.len() {
+                    prefetch(out_next, to_usize(read_u64(addr_last, at)) * 8);
+                }
+            });
+        }
+    }
+
+    /// The address id of `key`, if it has one (addresses are inserted once: the first match is
+    /// the only one).
+    fn find(&self, key: &AddressKey) -> Option<u32> {
+        if *self.addresses == 0 {
+            return None;
+        }
+        let bytes = key.to_bytes();
+        let keys = self.addr_key.bytes();
+        let is_key =
+            |id: u32| keys[to_usize(u64::from(id)) * ADDR_KEY_ROW..][..ADDR_KEY_ROW] == bytes;
+        index::find_first(self.index, *self.bits, key.hash64(), *self.addresses, is_key)
+    }
+
+    fn push_address(&mut self, key: &AddressKey, first_output: u64) -> Result<u32> {
+        let id = u32::try_from(*self.addresses)
+            .ok()
+            .filter(|number| *number != NO_ADDRESS)
+            .ok_or(StoreError::Capacity { what: "address count" })?;
+        self.addr_key.append(&key.to_bytes())?;
+        self.addr_first.append(&first_output.to_le_bytes())?;
+        self.addr_last.append(&first_output.to_le_bytes())?;
+        let bits = index::bits_for((*self.addresses + 1).max(self.reserve));
+        if bits > *self.bits {
+            let keys = &self.addr_key.bytes()[..to_usize(*self.addresses) * ADDR_KEY_ROW];
+            *self.index = build_address_table(self.scratch, keys, bits)?;
+            *self.bits = bits;
+        }
+        index::insert(self.index, *self.bits, key.hash64(), id);
+        *self.addresses += 1;
+        Ok(id)
+    }
+}
+
+/// A new txid index table of `bits` in a scratch mapping at `scratch`, holding every row of
+/// `txids` (the `tx.txid` column), inserted in order.
+pub(crate) fn build_txid_table(scratch: &Path, txids: &[u8], bits: u32) -> Result<ScratchTable> {
+    let mut table = ScratchTable::create(scratch, index::table_bytes(bits), None)?;
+    let hash = |txnum: usize| read_u64(txids, txnum * TXID_ROW);
+    let count = txids.len() / TXID_ROW;
+    for txnum in 0..count {
+        if txnum + REBUILD_LOOKAHEAD < count {
+            index::prefetch_slot(&table, bits, hash(txnum + REBUILD_LOOKAHEAD));
+        }
+        let id = u32::try_from(txnum).expect("tx numbers fit u32");
+        index::insert(&mut table, bits, hash(txnum), id);
+    }
+    Ok(table)
+}
+
+/// A new address index table of `bits` in a scratch mapping at `scratch`, holding every row of
+/// `keys` (the `addr.key` column), inserted in order.
+pub(crate) fn build_address_table(scratch: &Path, keys: &[u8], bits: u32) -> Result<ScratchTable> {
+    let mut table = ScratchTable::create(scratch, index::table_bytes(bits), None)?;
+    let hash = |id: usize| key_from_row(&keys[id * ADDR_KEY_ROW..][..ADDR_KEY_ROW]);
+    let count = keys.len() / ADDR_KEY_ROW;
+    for id in 0..count {
+        if id + REBUILD_LOOKAHEAD < count {
+            index::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?.hash64());
+        }
+        let key = hash(id)?;
+        let id = u32::try_from(id).expect("address ids fit u32");
+        index::insert(&mut table, bits, key.hash64(), id);
+    }
+    Ok(table)
+}
+
+pub(crate) fn key_from_row(row: &[u8]) -> Result<AddressKey> {
+    let mut bytes = [0u8; ADDR_KEY_ROW];
+    bytes.copy_from_slice(row);
+    AddressKey::from_bytes(&bytes)
+        .ok_or_else(|| StoreError::Corrupt { what: format!("unknown address kind {}", bytes[0]) })
+}
