@@ -5,13 +5,14 @@
 //! with its checkpoint (the block count in the manifest): re-running adds only the blocks after the
 //! stored tip, and an interrupted run loses at most the uncommitted batch.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cointrail_btc::{BlocksDir, DecodedBlock, HeaderEntry, Network, best_chain};
-use cointrail_store::{ChainSpec, Prevout, RecoveryReport, StoreWriter, TxRows};
-use cointrail_types::{Hash32, OutputId};
+use cointrail_store::{BlockOutputs, ChainSpec, Prevout, RecoveryReport, StoreWriter, TxRows};
+use cointrail_types::{AddressKey, Hash32, OutputId};
 
 use crate::error::{IngestError, Result};
 
@@ -191,23 +192,37 @@ fn write_blocks(
     std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::sync_channel::<Result<Loaded>>(64);
         scope.spawn(move || read_blocks(blocks, todo, first, &sender));
-        let mut batch_txs = 0u64;
-        let mut batch_blocks = 0u32;
-        for loaded in receiver {
-            let loaded = loaded?;
-            append_block(writer, &loaded.block, &loaded.header, loaded.size, loaded.height)?;
-            let txs = loaded.block.txs.len();
-            report.blocks_added += 1;
-            report.txs_added += txs as u64;
-            report.bytes_read += u64::from(loaded.size);
-            progress.block(loaded.height, u64::from(loaded.size), txs);
-            batch_txs += txs as u64;
-            batch_blocks += 1;
-            if batch_txs >= options.batch_txs || batch_blocks >= options.batch_blocks {
+        let mut receiver = receiver.into_iter();
+        let (batch_full, exhausted) = (Cell::new(false), Cell::new(false));
+        while !exhausted.get() {
+            let (mut batch_txs, mut batch_blocks, mut last) = (0u64, 0u32, None);
+            batch_full.set(false);
+            // One batch: the blocks until a commit is due, both halves of the writer at once.
+            let next = || {
+                if batch_full.get() {
+                    return None;
+                }
+                let loaded = receiver.next();
+                exhausted.set(loaded.is_none());
+                loaded
+            };
+            writer.push_blocks(next, |rows, loaded: &Loaded| {
+                write_block(rows, &loaded.block, &loaded.header, loaded.size, loaded.height)?;
+                let txs = loaded.block.txs.len();
+                report.blocks_added += 1;
+                report.txs_added += txs as u64;
+                report.bytes_read += u64::from(loaded.size);
+                progress.block(loaded.height, u64::from(loaded.size), txs);
+                batch_txs += txs as u64;
+                batch_blocks += 1;
+                last = Some(loaded.height);
+                batch_full
+                    .set(batch_txs >= options.batch_txs || batch_blocks >= options.batch_blocks);
+                Ok(())
+            })?;
+            if let Some(height) = last {
                 writer.commit()?;
-                progress.committed(loaded.height);
-                batch_txs = 0;
-                batch_blocks = 0;
+                progress.committed(height);
             }
         }
         Ok(())
@@ -277,33 +292,64 @@ pub fn append_block(
     size: u32,
     height: u32,
 ) -> Result<()> {
-    // The outputs' addresses are written by a second thread while this one resolves the inputs
-    // (`StoreWriter::push_block_rows`).
-    let address = |position: usize| block.outputs[position].address.as_ref();
-    writer.push_block_rows((&block.hash, header, size), block.outputs.len(), address, |rows| {
-        for chunk in block.txs.chunks(PREFETCH_TXS) {
-            // Start the random reads of the whole chunk's lookups at once (`TxRows::prefetch`).
-            let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
-            let inputs = &block.inputs[first.input_start as usize..]
-                [..(last.input_start + last.input_count - first.input_start) as usize];
-            rows.prefetch(
-                chunk.iter().map(|tx| &tx.txid),
-                inputs.iter().map(|input| (&input.prev_txid, input.prev_vout)),
-            );
-            for tx in chunk {
-                rows.push_tx(&tx.txid)?;
-                for input in block.inputs_of(tx) {
-                    let spent = resolve(rows, input.prev_txid, input.prev_vout, tx.txid, height)?;
-                    rows.push_input(spent)?;
-                }
-                for output in block.outputs_of(tx) {
-                    rows.push_output(output.value)?;
-                }
+    let mut one = Some(Ok(Borrowed(block)));
+    writer.push_blocks(|| one.take(), |rows, _| write_block(rows, block, header, size, height))
+}
+
+/// Writes the transaction half of one block (the writer's other thread writes its addresses):
+/// the block row, every tx, every input resolved to the output it spends, every output's value.
+fn write_block(
+    rows: &mut TxRows<'_>,
+    block: &DecodedBlock,
+    header: &[u8; 80],
+    size: u32,
+    height: u32,
+) -> Result<()> {
+    rows.push_block(&block.hash, header, size)?;
+    for chunk in block.txs.chunks(PREFETCH_TXS) {
+        // Start the random reads of the whole chunk's lookups at once (`TxRows::prefetch`).
+        let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
+        let inputs = &block.inputs[first.input_start as usize..]
+            [..(last.input_start + last.input_count - first.input_start) as usize];
+        rows.prefetch(
+            chunk.iter().map(|tx| &tx.txid),
+            inputs.iter().map(|input| (&input.prev_txid, input.prev_vout)),
+        );
+        for tx in chunk {
+            rows.push_tx(&tx.txid)?;
+            for input in block.inputs_of(tx) {
+                let spent = resolve(rows, input.prev_txid, input.prev_vout, tx.txid, height)?;
+                rows.push_input(spent)?;
+            }
+            for output in block.outputs_of(tx) {
+                rows.push_output(output.value)?;
             }
         }
-        Ok::<_, IngestError>(())
-    })?;
+    }
     Ok(())
+}
+
+/// A decoded block lent to the writer's address half.
+struct Borrowed<'a>(&'a DecodedBlock);
+
+impl BlockOutputs for Borrowed<'_> {
+    fn output_count(&self) -> usize {
+        self.0.outputs.len()
+    }
+
+    fn address(&self, position: usize) -> Option<&AddressKey> {
+        self.0.outputs[position].address.as_ref()
+    }
+}
+
+impl BlockOutputs for Loaded {
+    fn output_count(&self) -> usize {
+        self.block.outputs.len()
+    }
+
+    fn address(&self, position: usize) -> Option<&AddressKey> {
+        self.block.outputs[position].address.as_ref()
+    }
 }
 
 fn resolve(

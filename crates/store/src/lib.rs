@@ -34,7 +34,7 @@ pub use evm::{EvmStore, EvmStoreWriter, EvmView};
 pub use incidents::{Incident, load_incidents, save_incidents};
 pub use labels::LabelTable;
 pub use manifest::{Counts, FORMAT_VERSION};
-pub use rows::{Prevout, TxRows};
+pub use rows::{BlockOutputs, Prevout, TxRows};
 pub use view::{AddressOutputs, BlockInfo, ChainView, OutputInfo, TxInfo};
 pub use watches::{
     Watch, WatchKind, append_alerts, delivered_alerts, load_watches, read_alerts, save_watches,

@@ -10,17 +10,17 @@
 //! Neither half reads the other's columns: address ids depend only on the order of outputs (output
 //! ids are sequential), and prevout resolution only on transactions. So the two halves of a block
 //! can be written at the same time, and the bytes are the same as when one thread writes both, in
-//! any interleaving (`StoreWriter::push_block_rows`).
+//! any interleaving (`StoreWriter::push_blocks`).
 
 use std::path::Path;
 
-use cointrail_types::{AddressKey, Hash32, InputId, OutputId, TxNum};
+use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 
 use crate::column::{RwFile, ScratchTable, prefetch, read_u64, to_usize, write_u64};
 use crate::error::{Result, StoreError};
 use crate::index;
 use crate::manifest::Counts;
-use crate::view::{ADDR_KEY_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
+use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
 
 /// How many ids ahead a rebuild prefetches the slot it will insert into.
 const REBUILD_LOOKAHEAD: usize = 16;
@@ -58,7 +58,36 @@ pub struct TxRows<'w> {
     pub(crate) scratch: &'w Path,
 }
 
+/// The outputs of one block, as the address half of the writer needs them
+/// ([`crate::StoreWriter::push_blocks`]).
+pub trait BlockOutputs {
+    /// Number of outputs of the block (of all its transactions, in order).
+    fn output_count(&self) -> usize;
+    /// The address the `position`-th output pays, `None` for none (`OP_RETURN`).
+    fn address(&self, position: usize) -> Option<&AddressKey>;
+}
+
 impl TxRows<'_> {
+    /// Appends a block; its transactions follow with [`TxRows::push_tx`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Capacity`] past 2^32 - 1 blocks or transactions, or an I/O error.
+    pub fn push_block(&mut self, hash: &Hash32, header: &[u8; 80], size: u32) -> Result<Height> {
+        let height = u32::try_from(*self.block_count)
+            .map_err(|_| StoreError::Capacity { what: "block count" })?;
+        let first_tx =
+            u32::try_from(*self.txs).map_err(|_| StoreError::Capacity { what: "tx count" })?;
+        let mut row = [0u8; BLOCK_ROW];
+        row[..32].copy_from_slice(&hash.0);
+        row[32..112].copy_from_slice(header);
+        row[112..116].copy_from_slice(&first_tx.to_le_bytes());
+        row[116..120].copy_from_slice(&size.to_le_bytes());
+        self.blocks.append(&row)?;
+        *self.block_count += 1;
+        Ok(Height::new(height))
+    }
+
     /// Appends a transaction; its inputs and outputs follow.
     ///
     /// # Errors

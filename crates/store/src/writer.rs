@@ -14,6 +14,7 @@
 //! runs recovery, which restores exactly the bytes of the last commit.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
 
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
@@ -23,7 +24,9 @@ use crate::error::{Result, StoreError};
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
 };
-use crate::rows::{AddressRows, TxRows, build_address_table, build_txid_table, key_from_row};
+use crate::rows::{
+    AddressRows, BlockOutputs, TxRows, build_address_table, build_txid_table, key_from_row,
+};
 use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
 use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
 
@@ -42,9 +45,8 @@ const ADDR_LAST: usize = 10;
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
 const MAX_RESERVE_BITS: u32 = 28;
 
-/// Blocks with fewer outputs than this are written on the calling thread alone: starting a thread
-/// costs more than the address half of such a block.
-const PARALLEL_MIN_OUTPUTS: usize = 512;
+/// Blocks the address half of [`StoreWriter::push_blocks`] may lag behind the transaction half.
+const ADDRESS_QUEUE_BLOCKS: usize = 64;
 
 const DIRTY: &str = "DIRTY";
 /// Scratch files backing the writer's in-memory txid and address indexes.
@@ -222,19 +224,7 @@ impl StoreWriter {
     ///
     /// An I/O error if a file cannot grow.
     pub fn push_block(&mut self, hash: &Hash32, header: &[u8; 80], size: u32) -> Result<Height> {
-        let height = u32::try_from(self.counts.blocks)
-            .map_err(|_| StoreError::Capacity { what: "block count" })?;
-        let first_tx = u32::try_from(self.counts.txs)
-            .map_err(|_| StoreError::Capacity { what: "tx count" })?;
-        let mut row = [0u8; BLOCK_ROW];
-        row[..32].copy_from_slice(&hash.0);
-        row[32..112].copy_from_slice(header);
-        row[112..116].copy_from_slice(&first_tx.to_le_bytes());
-        row[116..120].copy_from_slice(&size.to_le_bytes());
-        self.files[BLOCKS].append(&row)?;
-        self.counts.blocks += 1;
-
-        Ok(Height::new(height))
+        self.parts().0.push_block(hash, header, size)
     }
 
     /// Appends a transaction; its inputs and outputs follow.
@@ -269,52 +259,74 @@ impl StoreWriter {
         txs.push_output(value)
     }
 
-    /// Appends a block and all its rows, in two halves at once: `txs` pushes its transactions,
-    /// inputs and output values on the calling thread ([`TxRows`]), while another thread records
-    /// the address of each of the block's `outputs` outputs, `address(i)` for the `i`-th (new
-    /// address ids, history links; its lookups prefetched). Neither half reads what the other
-    /// writes, so the store is byte for byte the one [`StoreWriter::push_tx`],
-    /// [`StoreWriter::push_input`] and [`StoreWriter::push_output`] write for the same rows. Small
-    /// blocks are written on the calling thread alone.
+    /// Appends blocks and all their rows, in two halves at once: for each block that `next`
+    /// gives (until it gives `None`), `txs` pushes the block, its transactions, inputs and output
+    /// values on the calling thread ([`TxRows`]), while a second thread, started once for the call,
+    /// records the address of each of the block's outputs ([`BlockOutputs`]: new address ids,
+    /// history links, lookups prefetched), as many blocks behind as it needs. Neither half reads
+    /// what the other writes, so the store is byte for byte the one [`StoreWriter::push_block`],
+    /// [`StoreWriter::push_tx`], [`StoreWriter::push_input`] and [`StoreWriter::push_output`]
+    /// write for the same rows. Returns when both halves are done; the caller commits.
     ///
     /// # Errors
     ///
-    /// The first error of `txs`, a store error of either half, or [`StoreError::Corrupt`] if `txs`
-    /// pushed another number of outputs than `outputs`. The writer then holds a partial block:
-    /// [`StoreWriter::rollback`] it or drop the writer, do not commit it.
-    pub fn push_block_rows<'k, E: From<StoreError>>(
+    /// The first error of `next` or `txs`, a store error of either half, or
+    /// [`StoreError::Corrupt`] if `txs` pushed another number of outputs than its block has. The
+    /// writer then holds a partial batch: [`StoreWriter::rollback`] it or drop the writer, do not
+    /// commit it.
+    pub fn push_blocks<B, E>(
         &mut self,
-        header: (&Hash32, &[u8; 80], u32),
-        outputs: usize,
-        address: impl Fn(usize) -> Option<&'k AddressKey> + Sync,
-        txs: impl FnOnce(&mut TxRows<'_>) -> Result<(), E>,
-    ) -> Result<Height, E> {
-        let (hash, raw_header, size) = header;
-        let height = self.push_block(hash, raw_header, size)?;
-        let first_output = self.counts.outputs;
+        mut next: impl FnMut() -> Option<Result<B, E>>,
+        mut txs: impl FnMut(&mut TxRows<'_>, &B) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        B: BlockOutputs + Send + Sync,
+        E: From<StoreError>,
+    {
         let (mut tx_rows, mut address_rows) = self.parts();
-        let (written, addressed) = if outputs >= PARALLEL_MIN_OUTPUTS {
-            std::thread::scope(|scope| {
-                let worker = scope.spawn(|| address_rows.push_all(first_output, outputs, &address));
-                let written = txs(&mut tx_rows);
-                let addressed =
-                    worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (written, addressed)
-            })
-        } else {
-            let written = txs(&mut tx_rows);
-            (written, address_rows.push_all(first_output, outputs, &address))
-        };
-        written?;
-        addressed?;
-        let pushed = self.counts.outputs - first_output;
-        if pushed != outputs as u64 {
-            return Err(StoreError::Corrupt {
-                what: format!("block {height} has {outputs} outputs but {pushed} were written"),
+        std::thread::scope(|scope| {
+            let (jobs, queue) = mpsc::sync_channel::<(u64, Arc<B>)>(ADDRESS_QUEUE_BLOCKS);
+            let worker = scope.spawn(move || {
+                for (first_output, block) in queue {
+                    let address = |position: usize| block.address(position);
+                    address_rows.push_all(first_output, block.output_count(), &address)?;
+                }
+                Ok::<_, StoreError>(())
+            });
+            let mut written = Ok(());
+            while let Some(block) = next() {
+                written = block.and_then(|block| {
+                    let block = Arc::new(block);
+                    let first_output = *tx_rows.outputs;
+                    // A closed queue means the worker failed: its error is returned below.
+                    let queued = jobs.send((first_output, Arc::clone(&block))).is_ok();
+                    txs(&mut tx_rows, &block)?;
+                    let pushed = *tx_rows.outputs - first_output;
+                    let outputs = block.output_count() as u64;
+                    if pushed != outputs {
+                        let height = *tx_rows.block_count;
+                        let what = format!(
+                            "block {} has {outputs} outputs but {pushed} were written",
+                            height.saturating_sub(1)
+                        );
+                        return Err(StoreError::Corrupt { what }.into());
+                    }
+                    if queued {
+                        Ok(())
+                    } else {
+                        let what = "the address half stopped".to_owned();
+                        Err(StoreError::Corrupt { what }.into())
+                    }
+                });
+                if written.is_err() {
+                    break;
+                }
             }
-            .into());
-        }
-        Ok(height)
+            drop(jobs);
+            let addressed = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            addressed?;
+            written
+        })
     }
 
     /// The writer's two halves, each with its own columns and index (see [`crate::rows`]).

@@ -338,9 +338,21 @@ fn unwinding_below_an_index_checkpoint_rewrites_the_index_files() {
 /// its outputs (value, address).
 type BlockRows = Vec<(Hash32, Vec<u64>, Vec<(u64, Option<AddressKey>)>)>;
 
-/// Large blocks (enough outputs for `push_block_rows` to write the addresses on a second thread)
-/// that reuse addresses within and across blocks, pay `OP_RETURN`s, spend outputs of the same
-/// block, and grow the address index (from its minimum size) in the middle of a block.
+/// A block as `push_blocks` takes it: its height and rows.
+struct Rows<'a>(u64, &'a BlockRows);
+
+impl cointrail_store::BlockOutputs for Rows<'_> {
+    fn output_count(&self) -> usize {
+        self.1.iter().map(|(_, _, outputs)| outputs.len()).sum()
+    }
+
+    fn address(&self, position: usize) -> Option<&AddressKey> {
+        self.1.iter().flat_map(|(_, _, outputs)| outputs).nth(position).unwrap().1.as_ref()
+    }
+}
+
+/// Large blocks that reuse addresses within and across blocks, pay `OP_RETURN`s, spend outputs of
+/// the same block, and grow the address index (from its minimum size) in the middle of a block.
 fn big_blocks() -> Vec<BlockRows> {
     let mut blocks = Vec::new();
     let (mut txn, mut output) = (0u64, 0u64);
@@ -368,7 +380,7 @@ fn big_blocks() -> Vec<BlockRows> {
 }
 
 #[test]
-fn a_block_written_on_two_threads_has_the_bytes_of_one_written_row_by_row() {
+fn blocks_written_in_two_halves_on_two_threads_have_the_bytes_of_rows_written_one_by_one() {
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let blocks = big_blocks();
 
@@ -384,24 +396,22 @@ fn a_block_written_on_two_threads_has_the_bytes_of_one_written_row_by_row() {
                 writer.push_output(*value, address.as_ref()).unwrap();
             }
         }
-        writer.commit().unwrap();
+        if height % 2 == 1 {
+            writer.commit().unwrap();
+        }
     }
     writer.finish().unwrap();
 
+    // Two blocks per call, a commit after each.
     let mut writer = StoreWriter::open(two.path(), &spec()).unwrap();
-    for (height, rows) in blocks.iter().enumerate() {
-        let addresses: Vec<Option<&AddressKey>> = rows
-            .iter()
-            .flat_map(|(_, _, outputs)| outputs.iter().map(|(_, a)| a.as_ref()))
-            .collect();
-        assert!(addresses.len() >= 1_000, "large enough for the second thread");
-        let header = (&hash(height as u64), &[height as u8; 80], 100);
-        let written = writer.push_block_rows(
-            header,
-            addresses.len(),
-            |i| addresses[i],
-            |tx_rows| {
-                for (txid, spends, outputs) in rows {
+    for pair in 0..3u64 {
+        let mut next =
+            (pair * 2..pair * 2 + 2).map(|height| Ok(Rows(height, &blocks[height as usize])));
+        let written = writer.push_blocks(
+            || next.next(),
+            |tx_rows, block: &Rows<'_>| {
+                tx_rows.push_block(&hash(block.0), &[block.0 as u8; 80], 100)?;
+                for (txid, spends, outputs) in block.1 {
                     tx_rows.push_tx(txid)?;
                     for spent in spends {
                         // Every spend is found through the transaction half's own lookups.
@@ -419,7 +429,7 @@ fn a_block_written_on_two_threads_has_the_bytes_of_one_written_row_by_row() {
                 Ok::<_, StoreError>(())
             },
         );
-        assert_eq!(written.unwrap().get(), height as u32);
+        written.unwrap();
         writer.commit().unwrap();
     }
     writer.finish().unwrap();
@@ -444,24 +454,25 @@ fn spent_outpoint(blocks: &[BlockRows], id: u64) -> (Hash32, u32) {
 }
 
 #[test]
-fn a_block_whose_transactions_push_fewer_outputs_than_announced_is_refused() {
+fn a_block_whose_transactions_push_fewer_outputs_than_it_has_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(dir.path(), &spec()).unwrap();
-    let keys: Vec<AddressKey> = (0..600).map(key).collect();
-    let result = writer.push_block_rows(
-        (&hash(0), &[0; 80], 100),
-        600,
-        |i| Some(&keys[i]),
-        |rows| {
-            rows.push_tx(&hash(1))?;
+    let outputs = (0..600).map(|n| (n, Some(key(n)))).collect();
+    let rows: BlockRows = vec![(hash(1), vec![], outputs)];
+    let mut next = Some(Ok(Rows(0, &rows)));
+    let result = writer.push_blocks(
+        || next.take(),
+        |tx_rows, _: &Rows<'_>| {
+            tx_rows.push_block(&hash(0), &[0; 80], 100)?;
+            tx_rows.push_tx(&hash(1))?;
             for value in 0..599 {
-                rows.push_output(value)?;
+                tx_rows.push_output(value)?;
             }
             Ok::<_, StoreError>(())
         },
     );
     let error = result.unwrap_err().to_string();
-    assert!(error.contains("600 outputs but 599 were written"), "{error}");
+    assert!(error.contains("block 0 has 600 outputs but 599 were written"), "{error}");
     writer.rollback().unwrap();
     assert_eq!(writer.view().counts().outputs, 0);
 }
