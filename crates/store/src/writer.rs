@@ -522,8 +522,13 @@ impl StoreWriter {
         }
         // The scratch files go once the indexes are checkpointed (their mappings live on until
         // `self` drops; unlinked pages are discarded, not written back).
-        fs::remove_file(self.dir.join(TXID_SCRATCH))?;
-        fs::remove_file(self.dir.join(ADDRESS_SCRATCH))?;
+        for scratch in [TXID_SCRATCH, ADDRESS_SCRATCH] {
+            match fs::remove_file(self.dir.join(scratch)) {
+                // Tables kept in memory have no scratch file.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
         fs::remove_file(self.dir.join(DIRTY))?;
         sync_dir(&self.dir)
     }
