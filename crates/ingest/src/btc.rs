@@ -221,7 +221,9 @@ fn write_blocks(
                 Ok(())
             })?;
             if let Some(height) = last {
-                writer.commit()?;
+                // Durable in the background while the next batch is written; the final commit
+                // (`ingest_btc`) waits for it.
+                writer.commit_behind()?;
                 progress.committed(height);
             }
         }
