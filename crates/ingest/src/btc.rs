@@ -221,9 +221,7 @@ fn write_blocks(
                 Ok(())
             })?;
             if let Some(height) = last {
-                // Durable in the background while the next batch is written; the final commit
-                // (`ingest_btc`) waits for it.
-                writer.commit_behind()?;
+                writer.commit()?;
                 progress.committed(height);
             }
         }

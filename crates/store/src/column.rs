@@ -85,11 +85,6 @@ impl RwFile {
         &self.map[..to_usize(self.len)]
     }
 
-    /// Another handle of the file, for syncing it from another thread (a background commit).
-    pub(crate) fn handle(&self) -> Result<std::fs::File> {
-        Ok(self.file.file().try_clone()?)
-    }
-
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         let len = to_usize(self.len);
         &mut self.map[..len]

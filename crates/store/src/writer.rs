@@ -105,8 +105,6 @@ pub struct StoreWriter {
     /// Minimum index sizes (see [`StoreWriter::reserve`]); committed in the manifest.
     reserve: IndexReserve,
     recovery: Option<RecoveryReport>,
-    /// A commit still making its batch durable on another thread ([`StoreWriter::commit_behind`]).
-    pending: PendingCommit,
 }
 
 impl StoreWriter {
@@ -169,7 +167,6 @@ impl StoreWriter {
             txid_scratch: dir.join(TXID_SCRATCH),
             address_scratch: dir.join(ADDRESS_SCRATCH),
             recovery: None,
-            pending: PendingCommit(None),
         };
         if dir.join(DIRTY).exists() {
             let mut report = writer.recover()?;
@@ -216,7 +213,7 @@ impl StoreWriter {
         }
     }
 
-    /// Returns the counts of the last commit (including one still finishing in the background).
+    /// Returns the counts of the last commit.
     pub fn committed_counts(&self) -> Counts {
         self.committed.counts
     }
@@ -474,64 +471,25 @@ impl StoreWriter {
     ///
     /// An I/O error; the previous commit then stays in force.
     pub fn commit(&mut self) -> Result<()> {
-        self.commit_with(false)?;
-        self.pending.wait()
-    }
-
-    /// Commits like [`StoreWriter::commit`], but lets the batch become durable on a background
-    /// thread while the caller goes on writing the next one (unless an index checkpoint is due,
-    /// which is written before it returns): the disk writes back the batch's pages while the CPU
-    /// works, instead of the writer waiting for them. The commit is in force (its manifest
-    /// written) by the time the next commit, [`StoreWriter::rollback`] or
-    /// [`StoreWriter::finish`] returns, and readers see it from then at the latest; a crash before
-    /// leaves the store at the previous commit. Rows written meanwhile follow the rules of any
-    /// pending batch (past the counts, ignored by readers, repaired by recovery), so the bytes
-    /// are those of synchronous commits.
-    ///
-    /// # Errors
-    ///
-    /// An I/O error of this commit's checkpoint, or of the previous background commit (which is
-    /// then not in force).
-    pub fn commit_behind(&mut self) -> Result<()> {
         self.commit_with(false)
     }
 
     /// Commits; `checkpoint` writes both indexes to their files whatever their tails.
-    /// A commit with no checkpoint due is left to finish in the background: the caller waits
-    /// for `self.pending` when it needs it in force.
     fn commit_with(&mut self, checkpoint: bool) -> Result<()> {
-        self.pending.wait()?;
-        let mut manifest =
-            Manifest { counts: self.counts, index_reserve: self.reserve, ..self.committed.clone() };
-        let txid_due =
-            checkpoint_due(self.committed.txid_indexed, self.counts.txs, self.txid_index_bits);
-        let (indexed, bits) = (self.committed.addresses_indexed, self.address_index_bits);
-        let address_due = checkpoint_due(indexed, self.counts.addresses, bits);
-        if !(checkpoint || txid_due || address_due) {
-            // Syncing the files through other handles (fdatasync writes back the pages written
-            // through the mappings too) needs nothing of the writer, which goes on meanwhile.
-            let files = self.files.iter().map(RwFile::handle).collect::<Result<Vec<_>>>()?;
-            let (dir, written) = (self.dir.clone(), manifest.clone());
-            let thread =
-                std::thread::Builder::new().name("store-commit".to_owned()).spawn(move || {
-                    for file in &files {
-                        file.sync_data()?;
-                    }
-                    written.write(&dir)
-                })?;
-            self.pending = PendingCommit(Some(thread));
-            self.committed = manifest;
-            return Ok(());
-        }
         for file in &self.files {
             file.sync()?;
         }
-        if checkpoint || txid_due {
+        let mut manifest =
+            Manifest { counts: self.counts, index_reserve: self.reserve, ..self.committed.clone() };
+        if checkpoint
+            || checkpoint_due(self.committed.txid_indexed, self.counts.txs, self.txid_index_bits)
+        {
             replace_file(&self.dir, &txid_index_file(self.txid_index_bits), &self.txid_index)?;
             manifest.txid_index_bits = self.txid_index_bits;
             manifest.txid_indexed = self.counts.txs;
         }
-        if checkpoint || address_due {
+        let (indexed, bits) = (self.committed.addresses_indexed, self.address_index_bits);
+        if checkpoint || checkpoint_due(indexed, self.counts.addresses, bits) {
             replace_file(
                 &self.dir,
                 &address_index_file(self.address_index_bits),
@@ -581,7 +539,6 @@ impl StoreWriter {
     ///
     /// An I/O error.
     pub fn rollback(&mut self) -> Result<()> {
-        self.pending.wait()?;
         let committed = self.committed.counts;
         for (file, len) in self.files.iter_mut().zip(committed_lengths(&committed)) {
             file.truncate(len);
@@ -707,8 +664,7 @@ impl StoreWriter {
         // covers any (rare: checkpoints are far apart, reorganisations remove a few blocks).
         let covers_removed = self.committed.txid_indexed > self.counts.txs
             || self.committed.addresses_indexed > self.counts.addresses;
-        self.commit_with(covers_removed)?;
-        self.pending.wait()
+        self.commit_with(covers_removed)
     }
 
     /// Restores the bytes of the last commit after an interrupted writer (the indexes are brought
@@ -755,30 +711,6 @@ impl StoreWriter {
             file.sync()?;
         }
         Ok(report)
-    }
-}
-
-/// A commit finishing on a background thread ([`StoreWriter::commit_behind`]): its result, once
-/// waited for. Dropping it waits too, so that a writer never leaves a manifest being written.
-#[derive(Debug)]
-struct PendingCommit(Option<std::thread::JoinHandle<Result<()>>>);
-
-impl PendingCommit {
-    /// Waits for the commit (if any) and returns its result.
-    fn wait(&mut self) -> Result<()> {
-        match self.0.take() {
-            None => Ok(()),
-            Some(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        }
-    }
-}
-
-impl Drop for PendingCommit {
-    fn drop(&mut self) {
-        if let Some(thread) = self.0.take() {
-            // An error here is the crash case: the store reopens at the previous commit.
-            let _ = thread.join();
-        }
     }
 }
 

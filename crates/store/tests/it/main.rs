@@ -476,27 +476,3 @@ fn a_block_whose_transactions_push_fewer_outputs_than_it_has_is_refused() {
     writer.rollback().unwrap();
     assert_eq!(writer.view().counts().outputs, 0);
 }
-
-#[test]
-fn commits_finished_in_the_background_give_the_bytes_of_synchronous_ones_and_hold_after_a_drop() {
-    let (sync, behind) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut writer = StoreWriter::open(sync.path(), &spec()).unwrap();
-    write_chain(&mut writer, 0, 400, 40);
-    writer.finish().unwrap();
-
-    let mut writer = StoreWriter::open(behind.path(), &spec()).unwrap();
-    for from in (0..300).step_by(40) {
-        write_chain(&mut writer, from, from + 40, u64::MAX);
-        writer.commit_behind().unwrap();
-    }
-    let committed = writer.committed_counts();
-    // Dropping the writer (a crash that lets threads finish) leaves the last background commit
-    // in force: the store reopens there.
-    drop(writer);
-    assert_eq!(Store::open(behind.path()).unwrap().view().counts(), committed);
-    let mut writer = StoreWriter::open(behind.path(), &spec()).unwrap();
-    assert_eq!(writer.view().counts(), committed);
-    write_chain(&mut writer, 320, 400, 40);
-    writer.finish().unwrap();
-    assert_eq!(snapshot(sync.path()), snapshot(behind.path()));
-}
