@@ -9,23 +9,51 @@ zero-fills each new page before the first store; would buffered writes be cheape
 Writes GIB GiB of non-zero 1 MiB chunks to FILE (created or truncated), makes them durable (msync or
 fdatasync), and prints wall, user and system seconds and minor faults.
 """
-import mmap, os, sys, time, resource
-mode, path, size = sys.argv[1], sys.argv[2], int(sys.argv[3]) << 30
-chunk = bytes(range(256)) * 4096  # 1 MiB, non-zero
-r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.time()
-fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
-if mode.startswith("mmap"):
-    os.ftruncate(fd, size)
-    m = mmap.mmap(fd, size)
-    if mode == "mmap-huge":
-        m.madvise(mmap.MADV_HUGEPAGE)
-    for off in range(0, size, len(chunk)):
-        m[off:off + len(chunk)] = chunk
-    m.flush(); m.close()
-else:
-    for off in range(0, size, len(chunk)):
-        os.pwrite(fd, chunk, off)
-    os.fdatasync(fd)
-os.close(fd)
-r1 = resource.getrusage(resource.RUSAGE_SELF); t1 = time.time()
-print(f"{mode:10s} {size>>30} GiB: {t1-t0:6.2f} s wall {r1.ru_utime-r0.ru_utime:5.2f} u {r1.ru_stime-r0.ru_stime:5.2f} s, minor faults {r1.ru_minflt-r0.ru_minflt}")
+import mmap
+import os
+import resource
+import sys
+import time
+
+MODES = ("mmap", "mmap-huge", "pwrite")
+CHUNK = bytes(range(256)) * 4096  # 1 MiB, non-zero
+
+
+def write(mode, path, size):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+    try:
+        if mode == "pwrite":
+            for offset in range(0, size, len(CHUNK)):
+                os.pwrite(fd, CHUNK, offset)
+            os.fdatasync(fd)
+            return
+        os.ftruncate(fd, size)
+        with mmap.mmap(fd, size) as mapping:
+            if mode == "mmap-huge":
+                mapping.madvise(mmap.MADV_HUGEPAGE)
+            for offset in range(0, size, len(CHUNK)):
+                mapping[offset:offset + len(CHUNK)] = CHUNK
+            mapping.flush()
+    finally:
+        os.close(fd)
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[1] not in MODES or not sys.argv[3].isdigit():
+        print(f"usage: {sys.argv[0]} {{{','.join(MODES)}}} FILE GIB", file=sys.stderr)
+        sys.exit(2)
+    mode, path, gib = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    try:
+        write(mode, path, gib << 30)
+    except OSError as error:
+        sys.exit(f"error: {path}: {error}")
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        f"{mode:10s} {gib} GiB: {wall:6.2f} s wall {after.ru_utime - before.ru_utime:5.2f} u "
+        f"{after.ru_stime - before.ru_stime:5.2f} s, minor faults {after.ru_minflt - before.ru_minflt}"
+    )
+
+
+if __name__ == "__main__":
+    main()
