@@ -263,6 +263,42 @@ pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(buf)
 }
 
+/// Bytes of an input or output id in a column: a little-endian 40-bit integer ("u40").
+pub(crate) const ID_BYTES: usize = 5;
+
+/// The largest input or output id a column can hold: `out.spent` and `out.next` store id + 1,
+/// which must fit 40 bits.
+pub(crate) const MAX_ID: u64 = (1 << 40) - 2;
+
+/// Reads a little-endian u40 (an input or output id, [`ID_BYTES`]) at byte offset `at`.
+#[inline]
+pub(crate) fn read_id(bytes: &[u8], at: usize) -> u64 {
+    if let Some(word) = bytes.get(at..at + 8) {
+        // One unaligned load where three bytes of the next row follow, masked off.
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(word);
+        return u64::from_le_bytes(buf) & ((1 << 40) - 1);
+    }
+    let mut buf = [0u8; 8];
+    buf[..ID_BYTES].copy_from_slice(&bytes[at..at + ID_BYTES]);
+    u64::from_le_bytes(buf)
+}
+
+/// The u40 bytes of an id (the low 40 bits of `value`, which is at most [`MAX_ID`] + 1).
+#[inline]
+pub(crate) fn id_bytes(value: u64) -> [u8; ID_BYTES] {
+    debug_assert!(value <= MAX_ID + 1, "ids fit 40 bits");
+    let mut row = [0u8; ID_BYTES];
+    row.copy_from_slice(&value.to_le_bytes()[..ID_BYTES]);
+    row
+}
+
+/// Writes a little-endian u40 (an input or output id) at byte offset `at`.
+#[inline]
+pub(crate) fn write_id(bytes: &mut [u8], at: usize, value: u64) {
+    bytes[at..at + ID_BYTES].copy_from_slice(&id_bytes(value));
+}
+
 /// Writes a little-endian `u64` at byte offset `at`.
 pub(crate) fn write_u64(bytes: &mut [u8], at: usize, value: u64) {
     bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
@@ -310,6 +346,21 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
 
     use super::*;
+
+    #[test]
+    fn ids_are_five_little_endian_bytes_read_back_at_any_row_including_the_last() {
+        let values = [0, 1, 0xff, 0x0012_3456_789a, MAX_ID, MAX_ID + 1];
+        let mut column = vec![0u8; values.len() * ID_BYTES];
+        for (row, value) in values.iter().enumerate() {
+            write_id(&mut column, row * ID_BYTES, *value);
+        }
+        assert_eq!(&column[15..20], &[0x9a, 0x78, 0x56, 0x34, 0x12]);
+        for (row, value) in values.iter().enumerate() {
+            // The last rows have fewer than 8 bytes after them (the slow path).
+            assert_eq!(read_id(&column, row * ID_BYTES), *value, "row {row}");
+        }
+        assert_eq!(MAX_ID + 1, (1 << 40) - 1);
+    }
 
     #[test]
     fn tables_in_memory_and_in_scratch_files_hold_the_same_bytes() {

@@ -16,7 +16,10 @@ use std::path::Path;
 
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 
-use crate::column::{RwFile, ScratchTable, prefetch, read_u64, to_usize, write_u64};
+use crate::column::{
+    ID_BYTES, MAX_ID, RwFile, ScratchTable, id_bytes, prefetch, read_id, read_u64, to_usize,
+    write_id,
+};
 use crate::error::{Result, StoreError};
 use crate::index;
 use crate::manifest::Counts;
@@ -100,8 +103,8 @@ impl TxRows<'_> {
             .ok_or(StoreError::Capacity { what: "tx count" })?;
         self.tx_txid.append(&txid.0)?;
         let mut row = [0u8; TXIO_ROW];
-        row[..8].copy_from_slice(&self.inputs.to_le_bytes());
-        row[8..].copy_from_slice(&self.outputs.to_le_bytes());
+        row[..ID_BYTES].copy_from_slice(&id_bytes(*self.inputs));
+        row[ID_BYTES..].copy_from_slice(&id_bytes(*self.outputs));
         self.tx_io.append(&row)?;
         let bits = index::bits_for((*self.txs + 1).max(self.reserve));
         if bits > *self.bits {
@@ -120,11 +123,14 @@ impl TxRows<'_> {
     ///
     /// # Errors
     ///
-    /// An I/O error if a file cannot grow.
+    /// [`StoreError::Capacity`] past 2^40 - 2 inputs, or an I/O error if a file cannot grow.
     pub fn push_input(&mut self, spent: OutputId) -> Result<InputId> {
         let id = *self.inputs;
-        self.in_spent.append(&spent.get().to_le_bytes())?;
-        write_u64(self.out_spent.bytes_mut(), to_usize(spent.get()) * 8, id + 1);
+        if id > MAX_ID {
+            return Err(StoreError::Capacity { what: "input count" });
+        }
+        self.in_spent.append(&id_bytes(spent.get()))?;
+        write_id(self.out_spent.bytes_mut(), to_usize(spent.get()) * ID_BYTES, id + 1);
         *self.inputs += 1;
         Ok(InputId::new(id))
     }
@@ -133,11 +139,14 @@ impl TxRows<'_> {
     ///
     /// # Errors
     ///
-    /// An I/O error if a file cannot grow.
+    /// [`StoreError::Capacity`] past 2^40 - 2 outputs, or an I/O error if a file cannot grow.
     pub fn push_output(&mut self, value: u64) -> Result<OutputId> {
         let id = *self.outputs;
+        if id > MAX_ID {
+            return Err(StoreError::Capacity { what: "output count" });
+        }
         self.out_value.append(&value.to_le_bytes())?;
-        self.out_spent.append(&0u64.to_le_bytes())?;
+        self.out_spent.append(&[0u8; ID_BYTES])?;
         *self.outputs += 1;
         Ok(OutputId::new(id))
     }
@@ -183,10 +192,10 @@ impl TxRows<'_> {
         let out_spent = self.out_spent.bytes();
         for (txid, vout) in prevouts {
             index::for_each_candidate(table, bits, txid.prefix_u64(), count, |id| {
-                let at = to_usize(u64::from(id)) * TXIO_ROW + 8;
-                if at + 8 <= tx_io.len() {
-                    let output = read_u64(tx_io, at) + u64::from(vout);
-                    prefetch(out_spent, to_usize(output) * 8);
+                let at = to_usize(u64::from(id)) * TXIO_ROW + ID_BYTES;
+                if at + ID_BYTES <= tx_io.len() {
+                    let output = read_id(tx_io, at) + u64::from(vout);
+                    prefetch(out_spent, to_usize(output) * ID_BYTES);
                 }
             });
         }
@@ -259,17 +268,17 @@ impl AddressRows<'_> {
             None => NO_ADDRESS,
             Some(key) => match self.find(key) {
                 Some(existing) => {
-                    let at = to_usize(u64::from(existing)) * 8;
-                    let last = read_u64(self.addr_last.bytes(), at);
-                    write_u64(self.out_next.bytes_mut(), to_usize(last) * 8, output + 1);
-                    write_u64(self.addr_last.bytes_mut(), at, output);
+                    let at = to_usize(u64::from(existing)) * ID_BYTES;
+                    let last = read_id(self.addr_last.bytes(), at);
+                    write_id(self.out_next.bytes_mut(), to_usize(last) * ID_BYTES, output + 1);
+                    write_id(self.addr_last.bytes_mut(), at, output);
                     existing
                 }
                 None => self.push_address(key, output)?,
             },
         };
         self.out_addr.append(&address_id.to_le_bytes())?;
-        self.out_next.append(&0u64.to_le_bytes())?;
+        self.out_next.append(&[0u8; ID_BYTES])?;
         Ok(())
     }
 
@@ -305,15 +314,15 @@ impl AddressRows<'_> {
         for key in keys.clone() {
             index::for_each_candidate(table, bits, key.hash64(), count, |id| {
                 prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
-                prefetch(addr_last, to_usize(u64::from(id)) * 8);
+                prefetch(addr_last, to_usize(u64::from(id)) * ID_BYTES);
             });
         }
         let out_next = self.out_next.bytes();
         for key in keys {
             index::for_each_candidate(table, bits, key.hash64(), count, |id| {
-                let at = to_usize(u64::from(id)) * 8;
-                if at + 8 <= addr_last.len() {
-                    prefetch(out_next, to_usize(read_u64(addr_last, at)) * 8);
+                let at = to_usize(u64::from(id)) * ID_BYTES;
+                if at + ID_BYTES <= addr_last.len() {
+                    prefetch(out_next, to_usize(read_id(addr_last, at)) * ID_BYTES);
                 }
             });
         }
@@ -338,8 +347,8 @@ impl AddressRows<'_> {
             .filter(|number| *number != NO_ADDRESS)
             .ok_or(StoreError::Capacity { what: "address count" })?;
         self.addr_key.append(&key.to_bytes())?;
-        self.addr_first.append(&first_output.to_le_bytes())?;
-        self.addr_last.append(&first_output.to_le_bytes())?;
+        self.addr_first.append(&id_bytes(first_output))?;
+        self.addr_last.append(&id_bytes(first_output))?;
         let bits = index::bits_for((*self.addresses + 1).max(self.reserve));
         if bits > *self.bits {
             let keys = &self.addr_key.bytes()[..to_usize(*self.addresses) * ADDR_KEY_ROW];

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use cointrail_types::{AddressId, AddressKey, Hash32, Height, InputId, OutputId, Sats, TxNum};
 
-use crate::column::{read_u32, read_u64, to_usize};
+use crate::column::{ID_BYTES, read_id, read_u32, read_u64, to_usize};
 use crate::index;
 use crate::manifest::Counts;
 
@@ -12,8 +12,8 @@ use crate::manifest::Counts;
 pub(crate) const BLOCK_ROW: usize = 120;
 /// Bytes per row of `tx.txid`.
 pub(crate) const TXID_ROW: usize = 32;
-/// Bytes per row of `tx.io`: first input u64, first output u64.
-pub(crate) const TXIO_ROW: usize = 16;
+/// Bytes per row of `tx.io`: first input id, first output id (u40 each).
+pub(crate) const TXIO_ROW: usize = 2 * ID_BYTES;
 /// Bytes per row of `addr.key`.
 pub(crate) const ADDR_KEY_ROW: usize = AddressKey::ENCODED_LEN;
 /// `out.addr` value of an output that pays no address (`OP_RETURN`).
@@ -190,7 +190,7 @@ impl<'a> ChainView<'a> {
             return (self.counts.inputs, self.counts.outputs);
         }
         let at = to_usize(txnum) * TXIO_ROW;
-        (read_u64(self.columns.tx_io, at), read_u64(self.columns.tx_io, at + 8))
+        (read_id(self.columns.tx_io, at), read_id(self.columns.tx_io, at + ID_BYTES))
     }
 
     /// Returns a transaction by number.
@@ -227,7 +227,7 @@ impl<'a> ChainView<'a> {
 
     /// Returns the output an input spends.
     pub fn spent_output(&self, input: InputId) -> OutputId {
-        OutputId::new(read_u64(self.columns.in_spent, to_usize(input.get()) * 8))
+        OutputId::new(read_id(self.columns.in_spent, to_usize(input.get()) * ID_BYTES))
     }
 
     /// Returns an output.
@@ -235,7 +235,7 @@ impl<'a> ChainView<'a> {
         let id = to_usize(output.get());
         let value = Sats::from_sat(read_u64(self.columns.out_value, id * 8));
         let address = read_u32(self.columns.out_addr, id * 4);
-        let spent = read_u64(self.columns.out_spent, id * 8);
+        let spent = read_id(self.columns.out_spent, id * ID_BYTES);
         OutputInfo {
             value,
             address: (address != NO_ADDRESS).then(|| AddressId::new(address)),
@@ -246,21 +246,22 @@ impl<'a> ChainView<'a> {
 
     /// Returns `true` if a visible input spends the output (reads one column only).
     pub fn is_spent(&self, output: OutputId) -> bool {
-        let spent = read_u64(self.columns.out_spent, to_usize(output.get()) * 8);
+        let spent = read_id(self.columns.out_spent, to_usize(output.get()) * ID_BYTES);
         spent != 0 && spent <= self.counts.inputs
     }
 
     /// Returns the transaction holding an output and the output's index in it.
     pub fn output_location(&self, output: OutputId) -> (TxNum, u32) {
-        let txnum = self.search_tx(output.get(), 8);
-        let first = read_u64(self.columns.tx_io, to_usize(u64::from(txnum.get())) * TXIO_ROW + 8);
+        let txnum = self.search_tx(output.get(), ID_BYTES);
+        let at = to_usize(u64::from(txnum.get())) * TXIO_ROW + ID_BYTES;
+        let first = read_id(self.columns.tx_io, at);
         (txnum, u32::try_from(output.get() - first).expect("outputs per tx fit u32"))
     }
 
     /// Returns the transaction holding an input and the input's index in it.
     pub fn input_location(&self, input: InputId) -> (TxNum, u32) {
         let txnum = self.search_tx(input.get(), 0);
-        let first = read_u64(self.columns.tx_io, to_usize(u64::from(txnum.get())) * TXIO_ROW);
+        let first = read_id(self.columns.tx_io, to_usize(u64::from(txnum.get())) * TXIO_ROW);
         (txnum, u32::try_from(input.get() - first).expect("inputs per tx fit u32"))
     }
 
@@ -269,7 +270,7 @@ impl<'a> ChainView<'a> {
         let (mut low, mut high) = (0u64, self.counts.txs);
         while high - low > 1 {
             let middle = low + (high - low) / 2;
-            if read_u64(self.columns.tx_io, to_usize(middle) * TXIO_ROW + field) <= id {
+            if read_id(self.columns.tx_io, to_usize(middle) * TXIO_ROW + field) <= id {
                 low = middle;
             } else {
                 high = middle;
@@ -313,12 +314,12 @@ impl<'a> ChainView<'a> {
 
     /// Returns the outputs paid to an address, in chain order.
     pub fn address_outputs(&self, address: AddressId) -> AddressOutputs<'a> {
-        let first = read_u64(self.columns.addr_first, to_usize(u64::from(address.get())) * 8);
+        let first = read_id(self.columns.addr_first, to_usize(u64::from(address.get())) * ID_BYTES);
         AddressOutputs { view: *self, next: Some(first) }
     }
 
     pub(crate) fn next_output_of_address(&self, output: u64) -> Option<u64> {
-        let next = read_u64(self.columns.out_next, to_usize(output) * 8);
+        let next = read_id(self.columns.out_next, to_usize(output) * ID_BYTES);
         (next != 0 && next <= self.counts.outputs).then(|| next - 1)
     }
 }
@@ -381,7 +382,10 @@ impl cointrail_types::ChainGraph for ChainView<'_> {
     }
 
     fn address_first_output(&self, address: AddressId) -> OutputId {
-        OutputId::new(read_u64(self.columns.addr_first, to_usize(u64::from(address.get())) * 8))
+        OutputId::new(read_id(
+            self.columns.addr_first,
+            to_usize(u64::from(address.get())) * ID_BYTES,
+        ))
     }
 
     fn output_tx(&self, output: OutputId) -> TxNum {

@@ -19,7 +19,9 @@ use std::sync::{Arc, mpsc};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{RwFile, ScratchTable, read_u32, read_u64, to_usize, write_u64};
+use crate::column::{
+    ID_BYTES, RwFile, ScratchTable, read_id, read_u32, read_u64, to_usize, write_id,
+};
 use crate::error::{Result, StoreError};
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
@@ -61,14 +63,14 @@ pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 11] {
         row(counts.blocks, BLOCK_ROW),
         row(counts.txs, TXID_ROW),
         row(counts.txs, TXIO_ROW),
-        row(counts.inputs, 8),
+        row(counts.inputs, ID_BYTES),
         row(counts.outputs, 8),
         row(counts.outputs, 4),
-        row(counts.outputs, 8),
-        row(counts.outputs, 8),
+        row(counts.outputs, ID_BYTES),
+        row(counts.outputs, ID_BYTES),
         row(counts.addresses, ADDR_KEY_ROW),
-        row(counts.addresses, 8),
-        row(counts.addresses, 8),
+        row(counts.addresses, ID_BYTES),
+        row(counts.addresses, ID_BYTES),
     ]
 }
 
@@ -587,7 +589,7 @@ impl StoreWriter {
         let (mut low, mut high) = (0u64, self.counts.addresses);
         while low < high {
             let middle = low + (high - low) / 2;
-            if read_u64(addr_first, to_usize(middle) * 8) < first_output {
+            if read_id(addr_first, to_usize(middle) * ID_BYTES) < first_output {
                 low = middle + 1;
             } else {
                 high = middle;
@@ -596,9 +598,9 @@ impl StoreWriter {
         let first_address = low;
         // 1. Outputs spent by removed inputs become unspent again.
         for input in first_input..self.counts.inputs {
-            let spent = read_u64(self.files[IN_SPENT].bytes(), to_usize(input) * 8);
+            let spent = read_id(self.files[IN_SPENT].bytes(), to_usize(input) * ID_BYTES);
             if spent < first_output {
-                write_u64(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * 8, 0);
+                write_id(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * ID_BYTES, 0);
             }
         }
         // 2. Surviving addresses that received removed outputs get their history cut back.
@@ -609,17 +611,17 @@ impl StoreWriter {
         touched.sort_unstable();
         touched.dedup();
         for address in touched {
-            let at = to_usize(u64::from(address)) * 8;
-            let mut last = read_u64(self.files[ADDR_FIRST].bytes(), at);
+            let at = to_usize(u64::from(address)) * ID_BYTES;
+            let mut last = read_id(self.files[ADDR_FIRST].bytes(), at);
             loop {
-                let next = read_u64(self.files[OUT_NEXT].bytes(), to_usize(last) * 8);
+                let next = read_id(self.files[OUT_NEXT].bytes(), to_usize(last) * ID_BYTES);
                 if next == 0 || next > first_output {
                     break;
                 }
                 last = next - 1;
             }
-            write_u64(self.files[OUT_NEXT].bytes_mut(), to_usize(last) * 8, 0);
-            write_u64(self.files[ADDR_LAST].bytes_mut(), at, last);
+            write_id(self.files[OUT_NEXT].bytes_mut(), to_usize(last) * ID_BYTES, 0);
+            write_id(self.files[ADDR_LAST].bytes_mut(), at, last);
         }
         // 3. Index entries of removed txs and addresses, latest first.
         for txnum in (first_tx..self.counts.txs).rev() {
@@ -695,16 +697,16 @@ impl StoreWriter {
         report.links += clear_links(self.files[OUT_SPENT].bytes_mut(), counts.inputs);
         report.links += clear_links(self.files[OUT_NEXT].bytes_mut(), counts.outputs);
         for address in 0..counts.addresses {
-            let at = to_usize(address) * 8;
-            if read_u64(self.files[ADDR_LAST].bytes(), at) < counts.outputs {
+            let at = to_usize(address) * ID_BYTES;
+            if read_id(self.files[ADDR_LAST].bytes(), at) < counts.outputs {
                 continue;
             }
             let view = self.view();
-            let mut last = read_u64(view.columns.addr_first, at);
+            let mut last = read_id(view.columns.addr_first, at);
             while let Some(next) = view.next_output_of_address(last) {
                 last = next;
             }
-            write_u64(self.files[ADDR_LAST].bytes_mut(), at, last);
+            write_id(self.files[ADDR_LAST].bytes_mut(), at, last);
             report.addresses += 1;
         }
         for file in &self.files {
@@ -738,12 +740,12 @@ fn load_table(path: &Path, bits: u32, scratch: &Path) -> Result<ScratchTable> {
     ScratchTable::create(scratch, expected, Some(path))
 }
 
-/// Sets every `id + 1` link above `limit` to 0 and returns how many it cleared.
+/// Sets every `id + 1` link (u40) above `limit` to 0 and returns how many it cleared.
 fn clear_links(column: &mut [u8], limit: u64) -> u64 {
     let mut cleared = 0;
-    for chunk in column.chunks_exact_mut(8) {
-        if read_u64(chunk, 0) > limit {
-            write_u64(chunk, 0, 0);
+    for chunk in column.chunks_exact_mut(ID_BYTES) {
+        if read_id(chunk, 0) > limit {
+            write_id(chunk, 0, 0);
             cleared += 1;
         }
     }

@@ -108,10 +108,12 @@ fn incompatible_or_missing_store_is_refused_clearly() {
     let store = store_at_100(temp.path());
     let manifest = store.join("MANIFEST");
     let text = fs_err::read_to_string(&manifest).unwrap();
-    fs_err::write(&manifest, text.replace("\"format_version\": 2", "\"format_version\": 3"))
-        .unwrap();
+    // A store of the previous layout (format 2: u64 ids) is refused, not misread.
+    let current = format!("\"format_version\": {}", cointrail_store::FORMAT_VERSION);
+    assert!(text.contains(&current), "{text}");
+    fs_err::write(&manifest, text.replace(&current, "\"format_version\": 2")).unwrap();
     let error = fails(&["status", "--store", path(&store)]);
-    assert!(error.contains("format version 3"), "{error}");
+    assert!(error.contains("format version 2"), "{error}");
     assert!(error.contains("re-ingest"), "{error}");
 
     let error = fails(&["status", "--store", path(&temp.path().join("nowhere"))]);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cointrail_store::{ChainSpec, Store, StoreError, StoreWriter};
+use cointrail_store::{ChainSpec, FORMAT_VERSION, Store, StoreError, StoreWriter};
 use cointrail_types::{AddressKey, AddressKind, Hash32, OutputId, TxNum};
 
 fn spec() -> ChainSpec {
@@ -97,12 +97,21 @@ fn wrong_format_version_is_refused() {
     StoreWriter::open(dir.path(), &spec()).unwrap().finish().unwrap();
     let manifest = dir.path().join("MANIFEST");
     let text = fs_err::read_to_string(&manifest).unwrap();
-    fs_err::write(&manifest, text.replace("\"format_version\": 2", "\"format_version\": 99"))
-        .unwrap();
-    let error = Store::open(dir.path()).unwrap_err();
-    assert!(matches!(error, StoreError::UnsupportedFormat { found: 99, expected: 2, .. }));
-    assert!(error.to_string().contains("format version 99"), "{error}");
-    assert!(StoreWriter::open(dir.path(), &spec()).is_err());
+    let current = format!("\"format_version\": {FORMAT_VERSION}");
+    assert!(text.contains(&current), "{text}");
+    // 2: the previous layout (u64 ids), whose rows this version would misread; 99: a future one.
+    for found in [2, 99] {
+        fs_err::write(&manifest, text.replace(&current, &format!("\"format_version\": {found}")))
+            .unwrap();
+        let error = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(error, StoreError::UnsupportedFormat { found: f, expected: FORMAT_VERSION, .. } if f == found),
+            "{error}"
+        );
+        assert!(error.to_string().contains(&format!("format version {found}")), "{error}");
+        assert!(error.to_string().contains("re-ingest"), "{error}");
+        assert!(StoreWriter::open(dir.path(), &spec()).is_err());
+    }
 }
 
 #[test]
