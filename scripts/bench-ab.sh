@@ -9,7 +9,7 @@
 # line: wall, user and system seconds, peak RSS KiB and minor faults (/usr/bin/time), the MiB
 # written to the store's disk during the run and the final `sync` (/proc/diskstats), the store's
 # bytes. A BIN may be a wrapper script that adds options (e.g. `exec ./new "$@" --batch-txs 6000000`).
-# Exit codes: 0 done, 1 an ingest failed, 2 usage.
+# Exit codes: 0 done, 1 an ingest failed, 2 usage (or BENCH_STORE already exists).
 set -euo pipefail
 
 if [ $# -lt 3 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]] || [ ! -d "$1" ]; then
@@ -20,7 +20,12 @@ chain=$1 runs=$2
 shift 2
 [ -x /usr/bin/time ] || { echo "bench-ab: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
 store=${BENCH_STORE:-$(dirname "$chain")/bench-ab-store}
-mkdir -p "$store" && rmdir "$store"
+# Each run deletes and rewrites the store, so an existing directory is refused rather than lost.
+if [ -e "$store" ]; then
+  echo "bench-ab: $store exists; remove it or set BENCH_STORE to a new path" >&2
+  exit 2
+fi
+mkdir -p "$(dirname "$store")"
 # The block device that holds the store (for its written sectors), e.g. vda or nvme0n1.
 # A partition (vda1, nvme0n1p2) counts its own sectors too, so its own line is used as it is.
 device=$(basename "$(df --output=source "$(dirname "$store")" | tail -1)")

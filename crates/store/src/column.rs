@@ -273,9 +273,12 @@ pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
 /// Bytes of an input or output id in a column: a little-endian 40-bit integer ("u40").
 pub(crate) const ID_BYTES: usize = 5;
 
+/// The 40 bits of a stored id.
+const ID_MASK: u64 = (1 << 40) - 1;
+
 /// The largest input or output id a column can hold: `out.spent` and `out.next` store id + 1,
 /// which must fit 40 bits.
-pub(crate) const MAX_ID: u64 = (1 << 40) - 2;
+pub(crate) const MAX_ID: u64 = ID_MASK - 1;
 
 /// Reads a little-endian u40 (an input or output id, [`ID_BYTES`]) at byte offset `at`.
 #[inline]
@@ -284,7 +287,7 @@ pub(crate) fn read_id(bytes: &[u8], at: usize) -> u64 {
         // One unaligned load where three bytes of the next row follow, masked off.
         let mut buf = [0u8; 8];
         buf.copy_from_slice(word);
-        return u64::from_le_bytes(buf) & ((1 << 40) - 1);
+        return u64::from_le_bytes(buf) & ID_MASK;
     }
     let mut buf = [0u8; 8];
     buf[..ID_BYTES].copy_from_slice(&bytes[at..at + ID_BYTES]);
@@ -294,7 +297,7 @@ pub(crate) fn read_id(bytes: &[u8], at: usize) -> u64 {
 /// The u40 bytes of an id (the low 40 bits of `value`, which is at most [`MAX_ID`] + 1).
 #[inline]
 pub(crate) fn id_bytes(value: u64) -> [u8; ID_BYTES] {
-    debug_assert!(value <= MAX_ID + 1, "ids fit 40 bits");
+    debug_assert!(value <= ID_MASK, "ids fit 40 bits");
     let mut row = [0u8; ID_BYTES];
     row.copy_from_slice(&value.to_le_bytes()[..ID_BYTES]);
     row

@@ -235,19 +235,23 @@ impl<'a> ChainView<'a> {
         let id = to_usize(output.get());
         let value = Sats::from_sat(read_u64(self.columns.out_value, id * 8));
         let address = read_u32(self.columns.out_addr, id * 4);
-        let spent = read_id(self.columns.out_spent, id * ID_BYTES);
         OutputInfo {
             value,
             address: (address != NO_ADDRESS).then(|| AddressId::new(address)),
-            // Values past the visible inputs belong to an uncommitted batch.
-            spent_by: (spent != 0 && spent <= self.counts.inputs).then(|| InputId::new(spent - 1)),
+            spent_by: self.spender(output),
         }
     }
 
     /// Returns `true` if a visible input spends the output (reads one column only).
     pub fn is_spent(&self, output: OutputId) -> bool {
+        self.spender(output).is_some()
+    }
+
+    /// The visible input that spends an output, from `out.spent` (input id + 1, 0 = none).
+    fn spender(&self, output: OutputId) -> Option<InputId> {
         let spent = read_id(self.columns.out_spent, to_usize(output.get()) * ID_BYTES);
-        spent != 0 && spent <= self.counts.inputs
+        // Values past the visible inputs belong to an uncommitted batch.
+        (spent != 0 && spent <= self.counts.inputs).then(|| InputId::new(spent - 1))
     }
 
     /// Returns the transaction holding an output and the output's index in it.
@@ -314,8 +318,12 @@ impl<'a> ChainView<'a> {
 
     /// Returns the outputs paid to an address, in chain order.
     pub fn address_outputs(&self, address: AddressId) -> AddressOutputs<'a> {
-        let first = read_id(self.columns.addr_first, to_usize(u64::from(address.get())) * ID_BYTES);
-        AddressOutputs { view: *self, next: Some(first) }
+        AddressOutputs { view: *self, next: Some(self.first_output_of_address(address)) }
+    }
+
+    /// The first output paying an address (`addr.first`).
+    fn first_output_of_address(&self, address: AddressId) -> u64 {
+        read_id(self.columns.addr_first, to_usize(u64::from(address.get())) * ID_BYTES)
     }
 
     pub(crate) fn next_output_of_address(&self, output: u64) -> Option<u64> {
@@ -374,7 +382,7 @@ impl cointrail_types::ChainGraph for ChainView<'_> {
     }
 
     fn output_spender(&self, output: OutputId) -> Option<InputId> {
-        self.output(output).spent_by
+        self.spender(output)
     }
 
     fn address_kind(&self, address: AddressId) -> cointrail_types::AddressKind {
@@ -382,10 +390,7 @@ impl cointrail_types::ChainGraph for ChainView<'_> {
     }
 
     fn address_first_output(&self, address: AddressId) -> OutputId {
-        OutputId::new(read_id(
-            self.columns.addr_first,
-            to_usize(u64::from(address.get())) * ID_BYTES,
-        ))
+        OutputId::new(self.first_output_of_address(address))
     }
 
     fn output_tx(&self, output: OutputId) -> TxNum {
