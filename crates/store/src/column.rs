@@ -139,7 +139,7 @@ impl RwFile {
 /// writer re-derives it at open.
 ///
 /// Where it lives depends on its size ([`anonymous_table_limit`]): a table of up to an eighth of
-/// the machine's memory is anonymous memory with transparent huge pages (random probes then miss
+/// the memory this process may use is anonymous memory with transparent huge pages (random probes then miss
 /// the TLB far less: 15 % less CPU for a whole ingest, `docs/performance.md`); a larger one is a
 /// shared mapping of a scratch file that is never synced, whose dirty pages are written back only
 /// when the kernel needs the memory, so that it is reclaimable like any file page (a whole chain's
@@ -203,20 +203,12 @@ impl ScratchTable {
     }
 }
 
-/// The largest writer table kept in anonymous memory: an eighth of the machine's memory
-/// (`MemTotal` of `/proc/meminfo`), so the writer's two tables take at most a quarter; 0 where
-/// that cannot be read (every table is then a scratch file).
+/// The largest writer table kept in anonymous memory: an eighth of the memory this process may
+/// use ([`crate::memory::available`]: `MemTotal`, or a control group's smaller limit), so the
+/// writer's two tables take at most a quarter; 0 where that cannot be read (every table is then a
+/// scratch file).
 fn anonymous_table_limit() -> u64 {
-    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| {
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let total_kib = meminfo
-            .lines()
-            .find_map(|line| line.strip_prefix("MemTotal:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        total_kib * 1024 / 8
-    })
+    crate::memory::available() / 8
 }
 
 impl std::ops::Deref for ScratchTable {

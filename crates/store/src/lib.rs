@@ -16,6 +16,7 @@ mod incidents;
 mod index;
 mod labels;
 mod manifest;
+mod memory;
 mod rows;
 mod view;
 mod watches;

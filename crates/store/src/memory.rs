@@ -1,0 +1,157 @@
+//! How much memory this process may use: the machine's (`MemTotal`), or less where a control
+//! group limits it (a container, a `systemd` unit with `MemoryMax=`, a batch job).
+//!
+//! The writer sizes its in-memory tables from this figure. Reading only `/proc/meminfo` would
+//! put a 1 GiB table in anonymous memory inside a 512 MiB container on a 24 GiB host, and the
+//! kernel would kill the ingest (measured: `docs/performance.md`, "Under a memory limit").
+
+use std::path::{Path, PathBuf};
+
+/// Bytes of memory available to this process: the smallest of `MemTotal` and the memory limits
+/// of its control group and that group's ancestors (cgroup v2 `memory.max`, v1
+/// `memory.limit_in_bytes`); 0 where `MemTotal` cannot be read.
+pub(crate) fn available() -> u64 {
+    static AVAILABLE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let total = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|meminfo| mem_total(&meminfo))
+            .unwrap_or(0);
+        let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let limit = cgroup_limit(&cgroups, Path::new("/sys/fs/cgroup"), |path| {
+            std::fs::read_to_string(path).ok()
+        });
+        limit.map_or(total, |limit| limit.min(total))
+    })
+}
+
+/// `MemTotal` of a `/proc/meminfo` text, in bytes.
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let kib = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The smallest memory limit on the path of control groups named in `proc_self_cgroup` (the text
+/// of `/proc/self/cgroup`), read through `read` from the hierarchy mounted at `root`; `None`
+/// when no group on the path has a limit.
+///
+/// cgroup v2 (line `0::/path`): `root/path/memory.max`, `max` meaning none. cgroup v1 (a line
+/// whose controllers include `memory`): `root/memory/path/memory.limit_in_bytes`, where "no
+/// limit" is a huge number that the `min` with `MemTotal` discards. Ancestors are read too:
+/// their limits bind the group's processes as well. Inside a container the group is usually `/`
+/// of a namespace whose own limit is the mounted root's file, which is read last.
+fn cgroup_limit(
+    proc_self_cgroup: &str,
+    root: &Path,
+    read: impl Fn(&Path) -> Option<String>,
+) -> Option<u64> {
+    let mut smallest: Option<u64> = None;
+    for line in proc_self_cgroup.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let (base, file): (PathBuf, &str) = if controllers.is_empty() {
+            (root.to_path_buf(), "memory.max")
+        } else if controllers.split(',').any(|name| name == "memory") {
+            (root.join("memory"), "memory.limit_in_bytes")
+        } else {
+            continue;
+        };
+        let mut group = Path::new(path.trim());
+        loop {
+            let relative = group.strip_prefix("/").unwrap_or(group);
+            let limit = read(&base.join(relative).join(file))
+                .and_then(|text| text.trim().parse::<u64>().ok());
+            if let Some(limit) = limit {
+                smallest = Some(smallest.map_or(limit, |current| current.min(limit)));
+            }
+            match group.parent() {
+                Some(parent) => group = parent,
+                None => break,
+            }
+        }
+    }
+    smallest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn files(entries: &[(&str, &str)]) -> impl Fn(&Path) -> Option<String> + use<> {
+        let map: HashMap<PathBuf, String> =
+            entries.iter().map(|(path, text)| (PathBuf::from(path), (*text).to_owned())).collect();
+        move |path: &Path| map.get(path).cloned()
+    }
+
+    #[test]
+    fn mem_total_is_read_in_bytes() {
+        let meminfo = "MemTotal:       24634512 kB\nMemFree:        18000000 kB\n";
+        assert_eq!(mem_total(meminfo), Some(24_634_512 * 1024));
+        assert_eq!(mem_total("MemFree: 1 kB\n"), None);
+        assert_eq!(mem_total("MemTotal: lots\n"), None);
+    }
+
+    #[test]
+    fn a_cgroup_v2_limit_binds_and_max_means_none() {
+        let root = Path::new("/sys/fs/cgroup");
+        let read = files(&[
+            ("/sys/fs/cgroup/system.slice/job.service/memory.max", "536870912\n"),
+            ("/sys/fs/cgroup/system.slice/memory.max", "max\n"),
+        ]);
+        assert_eq!(cgroup_limit("0::/system.slice/job.service\n", root, &read), Some(536_870_912));
+        assert_eq!(cgroup_limit("0::/system.slice\n", root, &read), None);
+        assert_eq!(cgroup_limit("0::/user.slice\n", root, &read), None, "no files: no limit");
+    }
+
+    #[test]
+    fn an_ancestors_smaller_limit_binds_the_group() {
+        let root = Path::new("/sys/fs/cgroup");
+        let read = files(&[
+            ("/sys/fs/cgroup/batch/memory.max", "1073741824"),
+            ("/sys/fs/cgroup/batch/job/memory.max", "4294967296"),
+        ]);
+        assert_eq!(cgroup_limit("0::/batch/job", root, &read), Some(1_073_741_824));
+    }
+
+    #[test]
+    fn a_cgroup_v1_memory_controller_is_found_among_the_others() {
+        let root = Path::new("/sys/fs/cgroup");
+        let proc_self_cgroup = "9:name=systemd:/\n8:pids:/\n4:cpu,memory:/process_api/abc\n0::/\n";
+        let read = files(&[
+            ("/sys/fs/cgroup/memory/process_api/abc/memory.limit_in_bytes", "301989888\n"),
+            ("/sys/fs/cgroup/memory/process_api/memory.limit_in_bytes", "9223372036854771712\n"),
+            ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n"),
+        ]);
+        assert_eq!(cgroup_limit(proc_self_cgroup, root, &read), Some(301_989_888));
+        // Unlimited v1 groups report a huge number; `available` takes the smaller MemTotal.
+        assert_eq!(
+            cgroup_limit("4:memory:/process_api", root, &read),
+            Some(9_223_372_036_854_771_712)
+        );
+    }
+
+    #[test]
+    fn malformed_lines_and_values_are_skipped() {
+        let root = Path::new("/sys/fs/cgroup");
+        let read = files(&[("/sys/fs/cgroup/memory.max", "garbage")]);
+        assert_eq!(cgroup_limit("no colons here\n0::/\n", root, &read), None);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn this_process_has_some_memory() {
+        assert!(available() > 0, "MemTotal is readable on Linux");
+    }
+}
