@@ -353,7 +353,7 @@ impl BlockOutputs for Loaded {
 }
 
 fn resolve(
-    rows: &TxRows<'_>,
+    rows: &mut TxRows<'_>,
     txid: Hash32,
     vout: u32,
     spender: Hash32,

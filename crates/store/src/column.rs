@@ -301,6 +301,11 @@ pub(crate) fn write_id(bytes: &mut [u8], at: usize, value: u64) {
     bytes[at..at + ID_BYTES].copy_from_slice(&id_bytes(value));
 }
 
+/// Writes a little-endian `u32` at byte offset `at`.
+pub(crate) fn write_u32(bytes: &mut [u8], at: usize, value: u32) {
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
 /// Writes a little-endian `u64` at byte offset `at`.
 pub(crate) fn write_u64(bytes: &mut [u8], at: usize, value: u64) {
     bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());

@@ -15,6 +15,7 @@ pub mod evm;
 mod incidents;
 mod index;
 mod labels;
+mod live;
 mod manifest;
 mod memory;
 mod rows;
@@ -255,6 +256,7 @@ impl Store {
                 txid_tail: &self.txid_tail.table,
                 address_tail: &self.address_tail.table,
                 txid_tail_bits: self.txid_tail.bits,
+                txid_scan_from: u64::MAX,
                 address_tail_bits: self.address_tail.bits,
             },
             counts: self.manifest.counts,

@@ -22,6 +22,7 @@ use crate::column::{
 };
 use crate::error::{Result, StoreError};
 use crate::index;
+use crate::live::LiveTxs;
 use crate::manifest::Counts;
 use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
 
@@ -40,7 +41,7 @@ pub enum Prevout {
 }
 
 /// The transaction half of the writer (see the module docs): transactions, inputs and output
-/// values, with the txid index and prevout resolution.
+/// values, with the live transactions and prevout resolution.
 #[derive(Debug)]
 pub struct TxRows<'w> {
     pub(crate) blocks: &'w mut RwFile,
@@ -49,16 +50,17 @@ pub struct TxRows<'w> {
     pub(crate) in_spent: &'w mut RwFile,
     pub(crate) out_value: &'w mut RwFile,
     pub(crate) out_spent: &'w mut RwFile,
-    pub(crate) index: &'w mut ScratchTable,
-    pub(crate) bits: &'w mut u32,
+    /// The txid index as far as the writer has brought it (txs `0..txid_indexed`): only for
+    /// lookups of txs that are not live, which only invalid blocks make.
+    pub(crate) txid_index: &'w [u8],
+    pub(crate) txid_bits: u32,
+    pub(crate) txid_indexed: u64,
+    /// The live transactions, through which inputs are resolved.
+    pub(crate) live: &'w mut LiveTxs,
     pub(crate) block_count: &'w mut u64,
     pub(crate) txs: &'w mut u64,
     pub(crate) inputs: &'w mut u64,
     pub(crate) outputs: &'w mut u64,
-    /// Minimum number of txs the index is sized for.
-    pub(crate) reserve: u64,
-    /// Where the txid index's scratch table lives.
-    pub(crate) scratch: &'w Path,
 }
 
 /// The outputs of one block, as the address half of the writer needs them
@@ -106,13 +108,12 @@ impl TxRows<'_> {
         row[..ID_BYTES].copy_from_slice(&id_bytes(*self.inputs));
         row[ID_BYTES..].copy_from_slice(&id_bytes(*self.outputs));
         self.tx_io.append(&row)?;
-        let bits = index::bits_for((*self.txs + 1).max(self.reserve));
-        if bits > *self.bits {
-            let txids = &self.tx_txid.bytes()[..to_usize(*self.txs) * TXID_ROW];
-            *self.index = build_txid_table(self.scratch, txids, bits)?;
-            *self.bits = bits;
-        }
-        index::insert(self.index, *self.bits, txid.prefix_u64(), txnum);
+        // The txid index is brought up to date at checkpoints (`StoreWriter::commit`); inputs
+        // find the tx through the live transactions.
+        let txids = self.tx_txid.bytes();
+        let is_key = |tx: u32| txids[to_usize(u64::from(tx)) * TXID_ROW..][..TXID_ROW] == txid.0;
+        let slot = self.live.insert(txid.prefix_u64(), txnum, 0, is_key)?;
+        self.live.current = Some(slot);
         *self.txs += 1;
         Ok(TxNum::new(txnum))
     }
@@ -132,6 +133,18 @@ impl TxRows<'_> {
         self.in_spent.append(&id_bytes(spent.get()))?;
         write_id(self.out_spent.bytes_mut(), to_usize(spent.get()) * ID_BYTES, id + 1);
         *self.inputs += 1;
+        match self.live.found.take() {
+            Some((output, slot)) if output == spent.get() => self.live.spend(slot),
+            // Not found through `find_prevout` first: the tx of the output is a binary search.
+            _ => {
+                let view = self.view();
+                let tx = view.output_location(spent).0;
+                let prefix = view.txid(tx).prefix_u64();
+                if let Some(slot) = self.live.find(prefix, |live| live == tx.get()) {
+                    self.live.spend(slot);
+                }
+            }
+        }
         Ok(InputId::new(id))
     }
 
@@ -148,24 +161,61 @@ impl TxRows<'_> {
         self.out_value.append(&value.to_le_bytes())?;
         self.out_spent.append(&[0u8; ID_BYTES])?;
         *self.outputs += 1;
+        if let Some(slot) = self.live.current {
+            self.live.add_output(slot);
+        }
         Ok(OutputId::new(id))
     }
 
     /// Looks up output `vout` of transaction `txid` among the stored and pending transactions.
-    pub fn find_prevout(&self, txid: &Hash32, vout: u32) -> Prevout {
-        let view = self.view();
-        let Some(tx) = view.find_tx(txid).and_then(|txnum| view.tx(txnum)) else {
-            return Prevout::Unknown;
+    ///
+    /// A live transaction (one with an unspent output) is found in the live map; any other only
+    /// through the txid index and a scan of the txs after it (a slow path that only inputs of
+    /// invalid blocks take: a double spend or an unknown transaction).
+    pub fn find_prevout(&mut self, txid: &Hash32, vout: u32) -> Prevout {
+        let txids = self.tx_txid.bytes();
+        let is_key = |tx: u32| txids[to_usize(u64::from(tx)) * TXID_ROW..][..TXID_ROW] == txid.0;
+        let Some(slot) = self.live.find(txid.prefix_u64(), is_key) else {
+            let view = self.view();
+            let Some(tx) = view.find_tx(txid).and_then(|txnum| view.tx(txnum)) else {
+                return Prevout::Unknown;
+            };
+            let id = tx.outputs.start + u64::from(vout);
+            if id >= tx.outputs.end {
+                return Prevout::Unknown;
+            }
+            let output = OutputId::new(id);
+            if view.is_spent(output) {
+                return Prevout::Spent(output);
+            }
+            // An unspent output of a tx missing from the live map: the earlier of two txs with one
+            // txid (BIP-0030) that an unwind of the later uncovered. It is live again from now on.
+            let unspent = tx.outputs.clone().filter(|id| !view.is_spent(OutputId::new(*id)));
+            let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
+            let number = tx.txnum.get();
+            self.live.repairs += 1;
+            if let Ok(slot) = self.live.insert(txid.prefix_u64(), number, unspent, |_| false) {
+                self.live.found = Some((id, slot));
+            }
+            return Prevout::Unspent(output);
         };
-        let id = tx.outputs.start + u64::from(vout);
-        if id >= tx.outputs.end {
+        let view = self.view();
+        let tx = u64::from(self.live.tx(slot));
+        let (start, end) = (view.tx_io(tx).1, view.tx_io(tx + 1).1);
+        let id = start + u64::from(vout);
+        if id >= end {
             return Prevout::Unknown;
         }
         let output = OutputId::new(id);
-        if view.is_spent(output) { Prevout::Spent(output) } else { Prevout::Unspent(output) }
+        if view.is_spent(output) {
+            Prevout::Spent(output)
+        } else {
+            self.live.found = Some((id, slot));
+            Prevout::Unspent(output)
+        }
     }
 
-    /// Prefetches what the coming transactions will touch: the txid index slots of the new
+    /// Prefetches what the coming transactions will touch: the live-map slots of the new
     /// `txids` and of the inputs' `prevouts`, then the rows those point at (`tx.txid`, `tx.io`),
     /// then `out.spent`. Three passes, each over all the lookups, so that their cache misses
     /// overlap instead of stalling the writer one at a time. Only a hint: the store is the same
@@ -175,23 +225,23 @@ impl TxRows<'_> {
         new_txids: impl Iterator<Item = &'k Hash32>,
         prevouts: impl Iterator<Item = (&'k Hash32, u32)> + Clone,
     ) {
-        let (table, bits, count) = (&**self.index, *self.bits, *self.txs);
+        let live = &*self.live;
         for txid in new_txids {
-            index::prefetch_slot(table, bits, txid.prefix_u64());
+            live.prefetch(txid.prefix_u64());
         }
         for (txid, _) in prevouts.clone() {
-            index::prefetch_slot(table, bits, txid.prefix_u64());
+            live.prefetch(txid.prefix_u64());
         }
         let (tx_txid, tx_io) = (self.tx_txid.bytes(), self.tx_io.bytes());
         for (txid, _) in prevouts.clone() {
-            index::for_each_candidate(table, bits, txid.prefix_u64(), count, |id| {
+            live.for_each_candidate(txid.prefix_u64(), |id| {
                 prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
                 prefetch(tx_io, to_usize(u64::from(id)) * TXIO_ROW);
             });
         }
         let out_spent = self.out_spent.bytes();
         for (txid, vout) in prevouts {
-            index::for_each_candidate(table, bits, txid.prefix_u64(), count, |id| {
+            live.for_each_candidate(txid.prefix_u64(), |id| {
                 let at = to_usize(u64::from(id)) * TXIO_ROW + ID_BYTES;
                 if at + ID_BYTES <= tx_io.len() {
                     let output = read_id(tx_io, at) + u64::from(vout);
@@ -216,9 +266,10 @@ impl TxRows<'_> {
                 out_next: &[],
                 addr_key: &[],
                 addr_first: &[],
-                txid_index: self.index,
+                txid_index: self.txid_index,
                 address_index: &[],
-                txid_index_bits: *self.bits,
+                txid_index_bits: self.txid_bits,
+                txid_scan_from: self.txid_indexed,
                 address_index_bits: index::MIN_BITS,
                 txid_tail: &[],
                 address_tail: &[],
@@ -365,16 +416,22 @@ impl AddressRows<'_> {
 /// `txids` (the `tx.txid` column), inserted in order.
 pub(crate) fn build_txid_table(scratch: &Path, txids: &[u8], bits: u32) -> Result<ScratchTable> {
     let mut table = ScratchTable::create(scratch, index::table_bytes(bits), None)?;
+    insert_txids(&mut table, bits, txids, 0);
+    Ok(table)
+}
+
+/// Inserts the txs `from..` of `txids` (the `tx.txid` column up to the count) into a txid index
+/// table of `bits`, in order.
+pub(crate) fn insert_txids(table: &mut [u8], bits: u32, txids: &[u8], from: u64) {
     let hash = |txnum: usize| read_u64(txids, txnum * TXID_ROW);
     let count = txids.len() / TXID_ROW;
-    for txnum in 0..count {
+    for txnum in to_usize(from)..count {
         if txnum + REBUILD_LOOKAHEAD < count {
-            index::prefetch_slot(&table, bits, hash(txnum + REBUILD_LOOKAHEAD));
+            index::prefetch_slot(table, bits, hash(txnum + REBUILD_LOOKAHEAD));
         }
         let id = u32::try_from(txnum).expect("tx numbers fit u32");
-        index::insert(&mut table, bits, hash(txnum), id);
+        index::insert(table, bits, hash(txnum), id);
     }
-    Ok(table)
 }
 
 /// A new address index table of `bits` in a scratch mapping at `scratch`, holding every row of

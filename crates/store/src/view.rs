@@ -98,6 +98,10 @@ pub(crate) struct Columns<'a> {
     pub(crate) address_tail: &'a [u8],
     pub(crate) txid_tail_bits: u32,
     pub(crate) address_tail_bits: u32,
+    /// The writer only: txs from this number on are in no index yet (the writer brings its txid
+    /// index up to date at checkpoints) and are compared with the txid one by one. `u64::MAX`
+    /// for readers, whose indexes hold every tx.
+    pub(crate) txid_scan_from: u64,
 }
 
 /// A consistent read view of the chain: committed data for readers, committed plus pending data for
@@ -181,11 +185,20 @@ impl<'a> ChainView<'a> {
         } else {
             index::find(self.columns.txid_tail, self.columns.txid_tail_bits, hash, limit, is_key)
         };
+        // The txs in no index yet, the latest first: a scan of `tx.txid`.
+        let txids = &self.columns.tx_txid[..to_usize(self.counts.txs) * TXID_ROW];
+        let from = to_usize(self.columns.txid_scan_from.min(self.counts.txs)) * TXID_ROW;
+        let scanned =
+            txids[from..].rchunks_exact(TXID_ROW).position(|row| row == txid.0).map(|back| {
+                let number = self.counts.txs - 1 - back as u64;
+                u32::try_from(number).expect("tx numbers fit u32")
+            });
         // The highest match (BIP-0030 duplicates); the tail holds the later txs.
-        found.max(tail).map(TxNum::new)
+        scanned.or(found.max(tail)).map(TxNum::new)
     }
 
-    fn tx_io(&self, txnum: u64) -> (u64, u64) {
+    /// First input and first output of `txnum` (the counts for the tx after the last).
+    pub(crate) fn tx_io(&self, txnum: u64) -> (u64, u64) {
         if txnum >= self.counts.txs {
             return (self.counts.inputs, self.counts.outputs);
         }

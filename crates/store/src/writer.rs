@@ -23,11 +23,13 @@ use crate::column::{
     ID_BYTES, RwFile, ScratchTable, read_id, read_u32, read_u64, to_usize, write_id,
 };
 use crate::error::{Result, StoreError};
+use crate::live::LiveTxs;
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
 };
 use crate::rows::{
-    AddressRows, BlockOutputs, TxRows, build_address_table, build_txid_table, key_from_row,
+    AddressRows, BlockOutputs, TxRows, build_address_table, build_txid_table, insert_txids,
+    key_from_row,
 };
 use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
 use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
@@ -94,10 +96,15 @@ pub struct StoreWriter {
     committed: Manifest,
     counts: Counts,
     files: [RwFile; 11],
-    /// The txid index of every committed and pending tx, in a scratch mapping (its file is a
-    /// checkpoint).
+    /// The txid index of the txs `0..txid_table_txs`, in a scratch mapping (its file is a
+    /// checkpoint). Inputs are resolved through `live`, so the table is only brought up to date
+    /// when it is written ([`StoreWriter::sync_txid_index`]): an ingest keeps the live transactions
+    /// and the address index hot, not the index of every tx.
     txid_index: ScratchTable,
     txid_index_bits: u32,
+    txid_table_txs: u64,
+    /// The committed and pending txs that have an unspent output (rebuilt at open).
+    live: LiveTxs,
     /// The address index of every committed and pending address, in memory.
     address_index: ScratchTable,
     address_index_bits: u32,
@@ -160,6 +167,8 @@ impl StoreWriter {
             _lock: lock,
             counts: committed.counts,
             txid_index_bits: committed.txid_index_bits,
+            txid_table_txs: committed.txid_indexed,
+            live: LiveTxs::new()?,
             address_index_bits: committed.address_index_bits,
             reserve: committed.index_reserve,
             committed,
@@ -179,6 +188,7 @@ impl StoreWriter {
             fs::write(dir.join(DIRTY), b"a writer has this store open\n")?;
             sync_dir(dir)?;
         }
+        writer.load_live()?;
         Ok(writer)
     }
 
@@ -210,9 +220,17 @@ impl StoreWriter {
                 address_tail: &[],
                 txid_tail_bits: 0,
                 address_tail_bits: 0,
+                txid_scan_from: self.txid_table_txs,
             },
             counts: self.counts,
         }
+    }
+
+    /// Returns how many lookups found an unspent output of a transaction that was missing from the
+    /// live transactions, and added it back: the earlier of two transactions with one txid
+    /// (BIP-0030) once an unwind removed the later. Any other count is a bug.
+    pub fn live_repairs(&self) -> u64 {
+        self.live.repairs
     }
 
     /// Returns the counts of the last commit.
@@ -354,14 +372,14 @@ impl StoreWriter {
             in_spent,
             out_value,
             out_spent,
-            index: &mut self.txid_index,
-            bits: &mut self.txid_index_bits,
+            txid_index: &self.txid_index,
+            txid_bits: self.txid_index_bits,
+            txid_indexed: self.txid_table_txs,
+            live: &mut self.live,
             block_count,
             txs,
             inputs,
             outputs,
-            reserve: self.reserve.txs,
-            scratch: &self.txid_scratch,
         };
         let address_rows = AddressRows {
             out_addr,
@@ -415,6 +433,45 @@ impl StoreWriter {
         let txids = &self.files[TX_TXID].bytes()[..to_usize(self.counts.txs) * TXID_ROW];
         self.txid_index = build_txid_table(&self.txid_scratch, txids, bits)?;
         self.txid_index_bits = bits;
+        self.txid_table_txs = self.counts.txs;
+        Ok(())
+    }
+
+    /// Brings the txid index up to the counts: the txs after those it holds are inserted in
+    /// order, or it is rebuilt when the counts need another size. Either way it is the table that
+    /// inserting every tx as it came would have made.
+    fn sync_txid_index(&mut self) -> Result<()> {
+        let bits = self.txid_bits(self.counts.txs);
+        if bits != self.txid_index_bits {
+            return self.rebuild_txid_index(bits);
+        }
+        if self.txid_table_txs < self.counts.txs {
+            let txids = &self.files[TX_TXID].bytes()[..to_usize(self.counts.txs) * TXID_ROW];
+            insert_txids(&mut self.txid_index, bits, txids, self.txid_table_txs);
+            self.txid_table_txs = self.counts.txs;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the live transactions from `tx.io` and `out.spent` (one pass over both).
+    fn load_live(&mut self) -> Result<()> {
+        let mut live = LiveTxs::new()?;
+        let view = self.view();
+        let txids = view.columns.tx_txid;
+        for tx in 0..self.counts.txs {
+            let (start, end) = (view.tx_io(tx).1, view.tx_io(tx + 1).1);
+            let unspent = (start..end).filter(|output| !view.is_spent(OutputId::new(*output)));
+            let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
+            if unspent == 0 {
+                continue;
+            }
+            let row = &txids[to_usize(tx) * TXID_ROW..][..TXID_ROW];
+            let is_key =
+                |other: u32| txids[to_usize(u64::from(other)) * TXID_ROW..][..TXID_ROW] == *row;
+            let number = u32::try_from(tx).expect("tx numbers fit u32");
+            live.insert(read_u64(row, 0), number, unspent, is_key)?;
+        }
+        self.live = live;
         Ok(())
     }
 
@@ -437,17 +494,8 @@ impl StoreWriter {
             entries += index::clear_from(&mut self.txid_index, checkpoint.0);
             entries += index::clear_from(&mut self.address_index, checkpoint.1);
         }
-        let bits = self.txid_bits(self.counts.txs);
-        if bits == self.txid_index_bits {
-            let txids = self.files[TX_TXID].bytes();
-            for txnum in checkpoint.0..self.counts.txs {
-                let hash = read_u64(txids, to_usize(txnum) * TXID_ROW);
-                let txnum = u32::try_from(txnum).expect("tx numbers fit u32");
-                index::insert(&mut self.txid_index, bits, hash, txnum);
-            }
-        } else {
-            self.rebuild_txid_index(bits)?;
-        }
+        // The txid index is brought up to date at the next checkpoint (`sync_txid_index`).
+        self.txid_table_txs = checkpoint.0;
         let bits = self.address_bits(self.counts.addresses);
         if bits == self.address_index_bits {
             let keys = self.files[ADDR_KEY].bytes();
@@ -483,9 +531,9 @@ impl StoreWriter {
         }
         let mut manifest =
             Manifest { counts: self.counts, index_reserve: self.reserve, ..self.committed.clone() };
-        if checkpoint
-            || checkpoint_due(self.committed.txid_indexed, self.counts.txs, self.txid_index_bits)
-        {
+        let txid_bits = self.txid_bits(self.counts.txs);
+        if checkpoint || checkpoint_due(self.committed.txid_indexed, self.counts.txs, txid_bits) {
+            self.sync_txid_index()?;
             replace_file(&self.dir, &txid_index_file(self.txid_index_bits), &self.txid_index)?;
             manifest.txid_index_bits = self.txid_index_bits;
             manifest.txid_indexed = self.counts.txs;
@@ -542,17 +590,22 @@ impl StoreWriter {
     /// An I/O error.
     pub fn rollback(&mut self) -> Result<()> {
         let committed = self.committed.counts;
+        let pending = self.counts != committed;
         for (file, len) in self.files.iter_mut().zip(committed_lengths(&committed)) {
             file.truncate(len);
         }
         self.counts = committed;
         self.reserve = self.committed.index_reserve;
         // Pending entries were inserted after every committed one: clearing them is exact. A
-        // table that grew in the batch is rebuilt at the committed size.
-        if self.txid_bits(committed.txs) == self.txid_index_bits {
-            index::clear_from(&mut self.txid_index, committed.txs);
-        } else {
-            self.rebuild_txid_index(self.txid_bits(committed.txs))?;
+        // table that grew in the batch is rebuilt at the committed size. (The txid index takes
+        // entries only at commits, so it holds no pending tx.)
+        if self.txid_table_txs > committed.txs {
+            if self.txid_bits(committed.txs) == self.txid_index_bits {
+                index::clear_from(&mut self.txid_index, committed.txs);
+                self.txid_table_txs = committed.txs;
+            } else {
+                self.rebuild_txid_index(self.txid_bits(committed.txs))?;
+            }
         }
         if self.address_bits(committed.addresses) == self.address_index_bits {
             index::clear_from(&mut self.address_index, committed.addresses);
@@ -560,6 +613,10 @@ impl StoreWriter {
             self.rebuild_address_index(self.address_bits(committed.addresses))?;
         }
         self.repair_links()?;
+        if pending {
+            // A whole pass over the txs: rollbacks follow errors, they are rare.
+            self.load_live()?;
+        }
         Ok(())
     }
 
@@ -596,10 +653,29 @@ impl StoreWriter {
             }
         }
         let first_address = low;
-        // 1. Outputs spent by removed inputs become unspent again.
+        // 1. Removed txs leave the live transactions; outputs spent by removed inputs become
+        // unspent again, and their txs live again.
+        self.live.current = None;
+        self.live.found = None;
+        for txnum in first_tx..self.counts.txs {
+            let number = u32::try_from(txnum).expect("tx numbers fit u32");
+            let prefix = read_u64(self.files[TX_TXID].bytes(), to_usize(txnum) * TXID_ROW);
+            if let Some(slot) = self.live.find(prefix, |tx| tx == number) {
+                self.live.remove(slot);
+            }
+        }
         for input in first_input..self.counts.inputs {
             let spent = read_id(self.files[IN_SPENT].bytes(), to_usize(input) * ID_BYTES);
             if spent < first_output {
+                let tx = self.view().output_location(OutputId::new(spent)).0;
+                let prefix =
+                    read_u64(self.files[TX_TXID].bytes(), to_usize(u64::from(tx.get())) * TXID_ROW);
+                match self.live.find(prefix, |live| live == tx.get()) {
+                    Some(slot) => self.live.add_output(slot),
+                    None => {
+                        self.live.insert(prefix, tx.get(), 1, |_| false)?;
+                    }
+                }
                 write_id(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * ID_BYTES, 0);
             }
         }
@@ -623,8 +699,9 @@ impl StoreWriter {
             write_id(self.files[OUT_NEXT].bytes_mut(), to_usize(last) * ID_BYTES, 0);
             write_id(self.files[ADDR_LAST].bytes_mut(), at, last);
         }
-        // 3. Index entries of removed txs and addresses, latest first.
-        for txnum in (first_tx..self.counts.txs).rev() {
+        // 3. Index entries of removed txs and addresses, latest first (the txid index holds the
+        // txs before `txid_table_txs` only).
+        for txnum in (first_tx..self.txid_table_txs).rev() {
             let mut hash = [0u8; 32];
             hash.copy_from_slice(
                 &self.files[TX_TXID].bytes()[to_usize(txnum) * TXID_ROW..][..TXID_ROW],
@@ -637,6 +714,7 @@ impl StoreWriter {
                 id,
             );
         }
+        self.txid_table_txs = self.txid_table_txs.min(first_tx);
         for address in (first_address..self.counts.addresses).rev() {
             let key = key_from_row(
                 &self.files[ADDR_KEY].bytes()[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW],
@@ -656,9 +734,7 @@ impl StoreWriter {
             file.truncate(len);
         }
         // 5. Tables that grew with the removed rows shrink back to the size a fresh ingest has.
-        if self.txid_bits(self.counts.txs) != self.txid_index_bits {
-            self.rebuild_txid_index(self.txid_bits(self.counts.txs))?;
-        }
+        // (The txid index takes its size when it is next brought up to date.)
         if self.address_bits(self.counts.addresses) != self.address_index_bits {
             self.rebuild_address_index(self.address_bits(self.counts.addresses))?;
         }

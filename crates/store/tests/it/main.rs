@@ -7,6 +7,8 @@ use std::path::Path;
 use cointrail_store::{ChainSpec, FORMAT_VERSION, Store, StoreError, StoreWriter};
 use cointrail_types::{AddressKey, AddressKind, Hash32, OutputId, TxNum};
 
+mod live;
+
 fn spec() -> ChainSpec {
     ChainSpec { chain: "bitcoin".into(), network: "regtest".into() }
 }

@@ -1,0 +1,296 @@
+//! The writer's map of live transactions: txid → tx number, for the transactions that still have
+//! an unspent output, with how many they have.
+//!
+//! Inputs are resolved through this map instead of the txid index (which the writer then only
+//! brings up to date at checkpoints, `crate::writer`). A chain's live transactions are a small
+//! part of all of them (Bitcoin's unspent outputs sit in about a tenth of its transactions), so the
+//! table an ingest probes for every input stays small enough to be held in memory when the txid
+//! index of a whole chain is not.
+//!
+//! It is never stored: the writer rebuilds it from `tx.io` and `out.spent` when it opens a store,
+//! so its layout (open addressing, linear probing, tombstones for spent transactions) is free to
+//! change. A slot is 16 bytes: the txid's first 8 bytes (the txid index's hash) · tx number (u32) ·
+//! state (u32: 0 empty, 1 removed, `2 + n` live with `n` unspent outputs). A txid prefix match is
+//! confirmed by the caller against `tx.txid`.
+
+use memmap2::{Advice, MmapMut};
+
+use crate::column::{prefetch, read_u32, read_u64, to_usize, write_u32, write_u64};
+use crate::error::{Result, StoreError};
+use crate::index;
+
+const SLOT: usize = 16;
+const EMPTY: u32 = 0;
+const REMOVED: u32 = 1;
+const LIVE: u32 = 2;
+
+/// A live transaction's place in the table: valid until the next [`LiveTxs::insert`].
+pub(crate) type Slot = usize;
+
+/// The writer's live transactions (see the module docs).
+#[derive(Debug)]
+pub(crate) struct LiveTxs {
+    table: MmapMut,
+    bits: u32,
+    /// Live entries.
+    live: u64,
+    /// Live entries plus removed ones (tombstones), which probes still walk through.
+    used: u64,
+    /// The entry of the last transaction inserted (its outputs are counted into it).
+    pub(crate) current: Option<Slot>,
+    /// The output the last successful lookup found unspent, and its transaction's entry: the input
+    /// that is pushed next spends it.
+    pub(crate) found: Option<(u64, Slot)>,
+    /// Transactions added back by a lookup that found them unspent outside the map.
+    pub(crate) repairs: u64,
+}
+
+impl LiveTxs {
+    /// An empty map.
+    pub(crate) fn new() -> Result<Self> {
+        Self::with_bits(index::MIN_BITS)
+    }
+
+    fn with_bits(bits: u32) -> Result<Self> {
+        let table = MmapMut::map_anon(SLOT << bits)
+            .map_err(|source| StoreError::MapIo { path: "live transactions".into(), source })?;
+        // Only a hint, as for the index tables.
+        let _ = table.advise(Advice::HugePage);
+        Ok(Self { table, bits, live: 0, used: 0, current: None, found: None, repairs: 0 })
+    }
+
+    /// Number of live transactions.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        self.live
+    }
+
+    /// Bytes of the table.
+    #[cfg(test)]
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.table.len()
+    }
+
+    fn mask(&self) -> u64 {
+        (1u64 << self.bits) - 1
+    }
+
+    fn state(&self, slot: Slot) -> u32 {
+        read_u32(&self.table, slot * SLOT + 12)
+    }
+
+    fn set_state(&mut self, slot: Slot, state: u32) {
+        write_u32(&mut self.table, slot * SLOT + 12, state);
+    }
+
+    fn prefix(&self, slot: Slot) -> u64 {
+        read_u64(&self.table, slot * SLOT)
+    }
+
+    /// The tx number of a live entry.
+    pub(crate) fn tx(&self, slot: Slot) -> u32 {
+        read_u32(&self.table, slot * SLOT + 8)
+    }
+
+    /// Unspent outputs of a live entry.
+    #[cfg(test)]
+    pub(crate) fn unspent(&self, slot: Slot) -> u32 {
+        self.state(slot) - LIVE
+    }
+
+    /// Calls `candidate(tx)` for every live entry whose prefix is `prefix`, in probe order.
+    #[inline]
+    pub(crate) fn for_each_candidate(&self, prefix: u64, mut candidate: impl FnMut(u32)) {
+        let mask = self.mask();
+        let mut slot = prefix & mask;
+        loop {
+            let at = to_usize(slot);
+            match self.state(at) {
+                EMPTY => return,
+                REMOVED => {}
+                _ if self.prefix(at) == prefix => candidate(self.tx(at)),
+                _ => {}
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Returns the live entry of the transaction with `prefix` for which `is_key(tx)` holds.
+    pub(crate) fn find(&self, prefix: u64, mut is_key: impl FnMut(u32) -> bool) -> Option<Slot> {
+        let mask = self.mask();
+        let mut slot = prefix & mask;
+        loop {
+            let at = to_usize(slot);
+            match self.state(at) {
+                EMPTY => return None,
+                REMOVED => {}
+                _ if self.prefix(at) == prefix && is_key(self.tx(at)) => return Some(at),
+                _ => {}
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Prefetches the cache line of `prefix`'s start slot.
+    #[inline]
+    pub(crate) fn prefetch(&self, prefix: u64) {
+        prefetch(&self.table, to_usize(prefix & self.mask()) * SLOT);
+    }
+
+    /// Adds transaction `tx` with `unspent` unspent outputs and returns its entry. A live entry
+    /// with the same txid (`is_key`) is removed first: of two transactions with one txid (BIP-0030)
+    /// only the later can be spent.
+    pub(crate) fn insert(
+        &mut self,
+        prefix: u64,
+        tx: u32,
+        unspent: u32,
+        is_key: impl FnMut(u32) -> bool,
+    ) -> Result<Slot> {
+        if let Some(same) = self.find(prefix, is_key) {
+            self.remove(same);
+        }
+        if (self.used + 1) * index::MAX_LOAD_DEN > (1u64 << self.bits) * index::MAX_LOAD_NUM {
+            self.resize()?;
+        }
+        let mask = self.mask();
+        let mut slot = prefix & mask;
+        loop {
+            let at = to_usize(slot);
+            let state = self.state(at);
+            if state == EMPTY || state == REMOVED {
+                if state == EMPTY {
+                    self.used += 1;
+                }
+                write_u64(&mut self.table, at * SLOT, prefix);
+                write_u32(&mut self.table, at * SLOT + 8, tx);
+                self.set_state(at, LIVE + unspent);
+                self.live += 1;
+                return Ok(at);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Counts one more unspent output into a live entry.
+    pub(crate) fn add_output(&mut self, slot: Slot) {
+        let state = self.state(slot);
+        debug_assert!(state >= LIVE, "outputs are added to live entries");
+        self.set_state(slot, state + 1);
+    }
+
+    /// Counts one output of a live entry as spent, removing the entry when none is left.
+    pub(crate) fn spend(&mut self, slot: Slot) {
+        let state = self.state(slot);
+        debug_assert!(state > LIVE, "a spent entry had an unspent output");
+        if state <= LIVE + 1 {
+            self.remove(slot);
+        } else {
+            self.set_state(slot, state - 1);
+        }
+    }
+
+    /// Removes a live entry.
+    pub(crate) fn remove(&mut self, slot: Slot) {
+        if self.state(slot) >= LIVE {
+            self.set_state(slot, REMOVED);
+            self.live -= 1;
+            if self.current == Some(slot) {
+                self.current = None;
+            }
+            self.found = None;
+        }
+    }
+
+    /// Moves the live entries into a table sized for twice their number (dropping the removed
+    /// ones). Entries keep their prefixes, so no txid is read again.
+    fn resize(&mut self) -> Result<()> {
+        let mut bigger = Self::with_bits(index::bits_for((self.live + 1) * 2))?;
+        let mask = bigger.mask();
+        let current = self.current.take();
+        bigger.repairs = self.repairs;
+        for at in 0..1usize << self.bits {
+            let state = self.state(at);
+            if state < LIVE {
+                continue;
+            }
+            let prefix = self.prefix(at);
+            let mut slot = prefix & mask;
+            while bigger.state(to_usize(slot)) != EMPTY {
+                slot = (slot + 1) & mask;
+            }
+            let to = to_usize(slot);
+            bigger.table[to * SLOT..][..SLOT].copy_from_slice(&self.table[at * SLOT..][..SLOT]);
+            bigger.live += 1;
+            bigger.used += 1;
+            if current == Some(at) {
+                bigger.current = Some(to);
+            }
+        }
+        *self = bigger;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_found_counted_spent_and_removed() {
+        let mut live = LiveTxs::new().unwrap();
+        let a = live.insert(7, 0, 2, |_| false).unwrap();
+        let b = live.insert(7 | (1 << 40), 1, 1, |_| false).unwrap();
+        let c = live.insert(7, 2, 0, |_| false).unwrap(); // same prefix, another txid
+        assert_eq!(live.len(), 3);
+        assert_eq!(live.find(7, |tx| tx == 0), Some(a));
+        assert_eq!(live.find(7, |tx| tx == 2), Some(c));
+        assert_eq!(live.find(7 | (1 << 40), |_| true), Some(b));
+        live.add_output(c);
+        assert_eq!(live.unspent(c), 1);
+        live.spend(a);
+        assert_eq!(live.unspent(a), 1);
+        live.spend(a);
+        assert_eq!(live.find(7, |tx| tx == 0), None, "fully spent");
+        // The entry after the removed one is still reachable through its tombstone.
+        assert_eq!(live.find(7, |tx| tx == 2), Some(c));
+        let mut seen = Vec::new();
+        live.for_each_candidate(7, |tx| seen.push(tx));
+        assert_eq!(seen, vec![2]);
+        assert_eq!(live.len(), 2);
+    }
+
+    #[test]
+    fn a_duplicated_txid_replaces_the_earlier_transaction() {
+        let mut live = LiveTxs::new().unwrap();
+        live.insert(99, 10, 1, |_| false).unwrap();
+        let later = live.insert(99, 20, 1, |tx| tx == 10 || tx == 20).unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live.find(99, |tx| tx == 10 || tx == 20).map(|slot| live.tx(slot)), Some(20));
+        assert_eq!(live.find(99, |_| true), Some(later));
+    }
+
+    #[test]
+    fn growing_keeps_every_live_entry_and_the_current_one() {
+        let mut live = LiveTxs::new().unwrap();
+        let prefix = |n: u64| n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for n in 0..20_000u32 {
+            let slot = live.insert(prefix(u64::from(n)), n, 1, |_| false).unwrap();
+            live.current = Some(slot);
+            live.add_output(slot);
+            if n % 3 == 0 {
+                live.spend(slot);
+                live.spend(slot);
+            }
+        }
+        assert!(live.table_bytes() >= 16 << 15, "grew past the first table");
+        for n in 0..20_000u32 {
+            let found = live.find(prefix(u64::from(n)), |tx| tx == n);
+            assert_eq!(found.is_some(), n % 3 != 0, "tx {n}");
+            if let Some(slot) = found {
+                assert_eq!(live.unspent(slot), 2);
+            }
+        }
+        assert_eq!(live.len(), 20_000 - 6_667);
+    }
+}
