@@ -202,10 +202,11 @@ impl LiveTxs {
         }
     }
 
-    /// Moves the live entries into a table sized for twice their number (dropping the removed
-    /// ones). Entries keep their prefixes, so no txid is read again.
+    /// Moves the live entries into a table sized for one and a half times their number (dropping
+    /// the removed ones). Entries keep their prefixes, so no txid is read again.
     fn resize(&mut self) -> Result<()> {
-        let mut bigger = Self::with_bits(index::bits_for((self.live + 1) * 2))?;
+        let room = self.live + self.live / 2 + 1;
+        let mut bigger = Self::with_bits(index::bits_for(room))?;
         let mask = bigger.mask();
         let current = self.current.take();
         bigger.repairs = self.repairs;
