@@ -2,10 +2,9 @@
 //! an unspent output, with how many they have.
 //!
 //! Inputs are resolved through this map instead of the txid index (which the writer then only
-//! brings up to date at checkpoints, `crate::writer`). A chain's live transactions are a small
-//! part of all of them (Bitcoin's unspent outputs sit in about a tenth of its transactions), so the
-//! table an ingest probes for every input stays small enough to be held in memory when the txid
-//! index of a whole chain is not.
+//! brings up to date at checkpoints, `crate::writer`). Once a chain is old, most of its transactions
+//! have had all their outputs spent, so the table an ingest probes for every input holds only a
+//! part of the transactions, and can stay in memory when the txid index of a whole chain cannot.
 //!
 //! It is never stored: the writer rebuilds it from `tx.io` and `out.spent` when it opens a store,
 //! so its layout (open addressing, linear probing, tombstones for spent transactions) is free to
@@ -138,38 +137,49 @@ impl LiveTxs {
     }
 
     /// Adds transaction `tx` with `unspent` unspent outputs and returns its entry. A live entry
-    /// with the same txid (`is_key`) is removed first: of two transactions with one txid (BIP-0030)
-    /// only the later can be spent.
+    /// with the same txid (`is_key`) is removed: of two transactions with one txid (BIP-0030)
+    /// only the later can be spent. One walk of the probe sequence does both: it stops at the
+    /// same-txid entry (there is at most one) or at an empty slot, and the new entry takes the
+    /// first free slot on the way (a tombstone, the removed entry, or that empty slot).
     pub(crate) fn insert(
         &mut self,
         prefix: u64,
         tx: u32,
         unspent: u32,
-        is_key: impl FnMut(u32) -> bool,
+        mut is_key: impl FnMut(u32) -> bool,
     ) -> Result<Slot> {
-        if let Some(same) = self.find(prefix, is_key) {
-            self.remove(same);
-        }
         if (self.used + 1) * index::MAX_LOAD_DEN > (1u64 << self.bits) * index::MAX_LOAD_NUM {
             self.resize()?;
         }
         let mask = self.mask();
         let mut slot = prefix & mask;
-        loop {
+        let mut free = None;
+        let at = loop {
             let at = to_usize(slot);
-            let state = self.state(at);
-            if state == EMPTY || state == REMOVED {
-                if state == EMPTY {
+            match self.state(at) {
+                EMPTY => {
+                    if let Some(free) = free {
+                        break free;
+                    }
                     self.used += 1;
+                    break at;
                 }
-                write_u64(&mut self.table, at * SLOT, prefix);
-                write_u32(&mut self.table, at * SLOT + 8, tx);
-                self.set_state(at, LIVE + unspent);
-                self.live += 1;
-                return Ok(at);
+                REMOVED => {
+                    free = free.or(Some(at));
+                }
+                _ if self.prefix(at) == prefix && is_key(self.tx(at)) => {
+                    self.remove(at);
+                    break free.unwrap_or(at);
+                }
+                _ => {}
             }
             slot = (slot + 1) & mask;
-        }
+        };
+        write_u64(&mut self.table, at * SLOT, prefix);
+        write_u32(&mut self.table, at * SLOT + 8, tx);
+        self.set_state(at, LIVE + unspent);
+        self.live += 1;
+        Ok(at)
     }
 
     /// Counts one more unspent output into a live entry.
@@ -269,6 +279,21 @@ mod tests {
         assert_eq!(live.len(), 1);
         assert_eq!(live.find(99, |tx| tx == 10 || tx == 20).map(|slot| live.tx(slot)), Some(20));
         assert_eq!(live.find(99, |_| true), Some(later));
+    }
+
+    #[test]
+    fn a_replacing_insert_takes_the_first_tombstone_before_the_earlier_entry() {
+        let mut live = LiveTxs::new().unwrap();
+        let first = live.insert(5, 1, 1, |_| false).unwrap();
+        let earlier = live.insert(5, 2, 1, |_| false).unwrap();
+        live.spend(first); // a tombstone in front of the entry with the txid
+        let later = live.insert(5, 3, 1, |tx| tx == 2 || tx == 3).unwrap();
+        assert_eq!(later, first, "the tombstone is reused");
+        assert_eq!(live.len(), 1);
+        assert_eq!(live.find(5, |tx| tx == 2), None, "the earlier tx is gone");
+        assert_eq!(live.find(5, |tx| tx == 3), Some(later));
+        // The slot the earlier entry left is free for the next one.
+        assert_eq!(live.insert(5, 4, 1, |_| false).unwrap(), earlier);
     }
 
     #[test]

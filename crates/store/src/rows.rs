@@ -3,7 +3,8 @@
 //! Every column and index belongs to exactly one half:
 //!
 //! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value`, `out.spent` and the
-//!   txid index: transactions, the resolution of inputs to the outputs they spend, and values;
+//!   live transactions (reading the txid index too): transactions, the resolution of inputs to the
+//!   outputs they spend, and values;
 //! - [`AddressRows`]: `out.addr`, `out.next`, `addr.key`, `addr.first`, `addr.last` and the address
 //!   index: which address each output pays, new address ids, and the address history links.
 //!
@@ -24,7 +25,9 @@ use crate::error::{Result, StoreError};
 use crate::index;
 use crate::live::LiveTxs;
 use crate::manifest::Counts;
-use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
+use crate::view::{
+    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW, txid_row_is,
+};
 
 /// How many ids ahead a rebuild prefetches the slot it will insert into.
 const REBUILD_LOOKAHEAD: usize = 16;
@@ -111,7 +114,7 @@ impl TxRows<'_> {
         // The txid index is brought up to date at checkpoints (`StoreWriter::commit`); inputs
         // find the tx through the live transactions.
         let txids = self.tx_txid.bytes();
-        let is_key = |tx: u32| txids[to_usize(u64::from(tx)) * TXID_ROW..][..TXID_ROW] == txid.0;
+        let is_key = |tx| txid_row_is(txids, tx, &txid.0);
         let slot = self.live.insert(txid.prefix_u64(), txnum, 0, is_key)?;
         self.live.current = Some(slot);
         *self.txs += 1;
@@ -174,45 +177,39 @@ impl TxRows<'_> {
     /// invalid blocks take: a double spend or an unknown transaction).
     pub fn find_prevout(&mut self, txid: &Hash32, vout: u32) -> Prevout {
         let txids = self.tx_txid.bytes();
-        let is_key = |tx: u32| txids[to_usize(u64::from(tx)) * TXID_ROW..][..TXID_ROW] == txid.0;
-        let Some(slot) = self.live.find(txid.prefix_u64(), is_key) else {
-            let view = self.view();
-            let Some(tx) = view.find_tx(txid).and_then(|txnum| view.tx(txnum)) else {
-                return Prevout::Unknown;
-            };
-            let id = tx.outputs.start + u64::from(vout);
-            if id >= tx.outputs.end {
-                return Prevout::Unknown;
-            }
-            let output = OutputId::new(id);
-            if view.is_spent(output) {
-                return Prevout::Spent(output);
-            }
-            // An unspent output of a tx missing from the live map: the earlier of two txs with one
-            // txid (BIP-0030) that an unwind of the later uncovered. It is live again from now on.
-            let unspent = tx.outputs.clone().filter(|id| !view.is_spent(OutputId::new(*id)));
-            let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
-            let number = tx.txnum.get();
-            self.live.repairs += 1;
-            if let Ok(slot) = self.live.insert(txid.prefix_u64(), number, unspent, |_| false) {
-                self.live.found = Some((id, slot));
-            }
-            return Prevout::Unspent(output);
-        };
+        let slot = self.live.find(txid.prefix_u64(), |tx| txid_row_is(txids, tx, &txid.0));
         let view = self.view();
-        let tx = u64::from(self.live.tx(slot));
-        let (start, end) = (view.tx_io(tx).1, view.tx_io(tx + 1).1);
+        let tx = match slot {
+            Some(slot) => self.live.tx(slot),
+            None => match view.find_tx(txid) {
+                Some(tx) => tx.get(),
+                None => return Prevout::Unknown,
+            },
+        };
+        let (start, end) = (view.tx_io(u64::from(tx)).1, view.tx_io(u64::from(tx) + 1).1);
         let id = start + u64::from(vout);
         if id >= end {
             return Prevout::Unknown;
         }
         let output = OutputId::new(id);
         if view.is_spent(output) {
-            Prevout::Spent(output)
-        } else {
-            self.live.found = Some((id, slot));
-            Prevout::Unspent(output)
+            return Prevout::Spent(output);
         }
+        let slot = match slot {
+            Some(slot) => Some(slot),
+            // An unspent output of a tx missing from the live map: the earlier of two txs with one
+            // txid (BIP-0030) that an unwind of the later uncovered. It is live again from now on.
+            None => {
+                let unspent = (start..end).filter(|id| !view.is_spent(OutputId::new(*id)));
+                let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
+                self.live.repairs += 1;
+                self.live.insert(txid.prefix_u64(), tx, unspent, |_| false).ok()
+            }
+        };
+        if let Some(slot) = slot {
+            self.live.found = Some((id, slot));
+        }
+        Prevout::Unspent(output)
     }
 
     /// Prefetches what the coming transactions will touch: the live-map slots of the new

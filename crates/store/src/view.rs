@@ -19,6 +19,12 @@ pub(crate) const ADDR_KEY_ROW: usize = AddressKey::ENCODED_LEN;
 /// `out.addr` value of an output that pays no address (`OP_RETURN`).
 pub(crate) const NO_ADDRESS: u32 = u32::MAX;
 
+/// Whether row `tx` of `tx.txid` (`txids`) holds `txid`: how a hash table's match on a txid's
+/// first 8 bytes is confirmed.
+pub(crate) fn txid_row_is(txids: &[u8], tx: u32, txid: &[u8]) -> bool {
+    txids[to_usize(u64::from(tx)) * TXID_ROW..][..TXID_ROW] == *txid
+}
+
 /// A stored block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockInfo {

@@ -8,7 +8,9 @@
 //! 4. the hash indexes are derived from the columns: the writer keeps them in never-synced scratch
 //!    mappings (`*.idx.work`, reclaimable by the kernel, never trusted after a crash) and writes
 //!    them to their files only at checkpoints (sequentially, through a rename), so a commit never
-//!    writes back index pages; rows after the last checkpoint are indexed again at open.
+//!    writes back index pages; addresses after the last checkpoint are indexed again at open, txs
+//!    at the next checkpoint (inputs are resolved through the live transactions, `crate::live`,
+//!    which are rebuilt at open from `tx.io` and `out.spent`).
 //!
 //! A `DIRTY` marker exists while a writer has the store open. Opening a store that still has one
 //! runs recovery, which restores exactly the bytes of the last commit.
@@ -31,7 +33,9 @@ use crate::rows::{
     AddressRows, BlockOutputs, TxRows, build_address_table, build_txid_table, insert_txids,
     key_from_row,
 };
-use crate::view::{ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW};
+use crate::view::{
+    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW, txid_row_is,
+};
 use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
 
 const BLOCKS: usize = 0;
@@ -80,7 +84,8 @@ pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 11] {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// Index entries cleared (entries of rows past the last index checkpoint found in an index
-    /// file) or re-derived from the columns (committed rows after the last index checkpoint).
+    /// file) or to be re-derived from the columns (committed rows after the last index checkpoint:
+    /// addresses at open, txs at the next checkpoint).
     pub index_entries: u64,
     /// `out.spent` and `out.next` links to uncommitted rows that were cleared.
     pub links: u64,
@@ -466,10 +471,8 @@ impl StoreWriter {
                 continue;
             }
             let row = &txids[to_usize(tx) * TXID_ROW..][..TXID_ROW];
-            let is_key =
-                |other: u32| txids[to_usize(u64::from(other)) * TXID_ROW..][..TXID_ROW] == *row;
             let number = u32::try_from(tx).expect("tx numbers fit u32");
-            live.insert(read_u64(row, 0), number, unspent, is_key)?;
+            live.insert(read_u64(row, 0), number, unspent, |other| txid_row_is(txids, other, row))?;
         }
         self.live = live;
         Ok(())
@@ -483,10 +486,11 @@ impl StoreWriter {
         Ok(())
     }
 
-    /// Brings the in-memory indexes loaded from the checkpoint files up to the counts: clears
-    /// entries of rows past the checkpoint (`clear`: a checkpoint file renamed into place just
-    /// before a crash, without its manifest), then indexes the rows after the checkpoint in order.
-    /// Returns how many entries it cleared and added.
+    /// Brings the in-memory indexes loaded from the checkpoint files in line with the counts:
+    /// clears entries of rows past the checkpoint (`clear`: a checkpoint file renamed into place
+    /// just before a crash, without its manifest), then indexes the addresses after the checkpoint
+    /// in order; the txs after it are left to the next checkpoint (`sync_txid_index`). Returns how
+    /// many entries it cleared plus how many rows follow the checkpoints.
     fn reindex(&mut self, clear: bool) -> Result<u64> {
         let checkpoint = (self.committed.txid_indexed, self.committed.addresses_indexed);
         let mut entries = 0;
