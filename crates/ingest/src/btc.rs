@@ -194,6 +194,8 @@ fn write_blocks(
         scope.spawn(move || read_blocks(blocks, todo, first, &sender));
         let mut receiver = receiver.into_iter();
         let (batch_full, exhausted) = (Cell::new(false), Cell::new(false));
+        // The last batch whose commit runs in the background while the next batch is written.
+        let mut committing = None;
         while !exhausted.get() {
             let (mut batch_txs, mut batch_blocks, mut last) = (0u64, 0u32, None);
             batch_full.set(false);
@@ -221,9 +223,16 @@ fn write_blocks(
                 Ok(())
             })?;
             if let Some(height) = last {
-                writer.commit()?;
-                progress.committed(height);
+                // Waits for the previous batch's commit, then starts this one's.
+                writer.commit_in_background()?;
+                if let Some(durable) = committing.replace(height) {
+                    progress.committed(durable);
+                }
             }
+        }
+        writer.wait_for_commit()?;
+        if let Some(durable) = committing {
+            progress.committed(durable);
         }
         Ok(())
     })

@@ -126,11 +126,34 @@ impl RwFile {
         self.map.flush().map_err(|source| StoreError::MapIo { path: self.path.clone(), source })
     }
 
+    /// A second handle on the file that makes its dirty pages durable from another thread
+    /// ([`FileSync::sync`]), while this mapping goes on being written.
+    pub(crate) fn sync_handle(&self) -> Result<FileSync> {
+        Ok(FileSync { file: self.file.try_clone()? })
+    }
+
     /// Trims the spare capacity so that the file holds exactly its content.
     pub(crate) fn trim(&mut self) -> Result<()> {
         self.sync()?;
         self.file.set_len(self.len)?;
         self.file.sync_all()?;
+        Ok(())
+    }
+}
+
+/// A handle that syncs a writable file's pages to disk from another thread (see
+/// [`RwFile::sync_handle`]).
+#[derive(Debug)]
+pub(crate) struct FileSync {
+    file: fs::File,
+}
+
+impl FileSync {
+    /// Writes the file's dirty pages to disk and waits for them: every write to its mapping made
+    /// before the call (on Linux, `fdatasync` writes back a shared mapping's dirty pages, as
+    /// `msync(MS_SYNC)` does; it is what `msync` calls).
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.file.sync_data()?;
         Ok(())
     }
 }

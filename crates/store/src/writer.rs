@@ -12,6 +12,10 @@
 //!    at the next checkpoint (inputs are resolved through the live transactions, `crate::live`,
 //!    which are rebuilt at open from `tx.io` and `out.spent`).
 //!
+//! Because of rules 1-3 a commit can finish on a thread of its own while the next batch is being
+//! written ([`StoreWriter::commit_in_background`]): pages it syncs may already hold some of the next
+//! batch, which a crash leaves exactly as rows past the committed counts.
+//!
 //! A `DIRTY` marker exists while a writer has the store open. Opening a store that still has one
 //! runs recovery, which restores exactly the bytes of the last commit.
 
@@ -119,6 +123,17 @@ pub struct StoreWriter {
     /// Minimum index sizes (see [`StoreWriter::reserve`]); committed in the manifest.
     reserve: IndexReserve,
     recovery: Option<RecoveryReport>,
+    /// A commit finishing on its own thread ([`StoreWriter::commit_in_background`]): its columns
+    /// being synced, then its manifest written. `committed` is already its manifest.
+    pending: Option<PendingCommit>,
+}
+
+/// A commit whose columns are being synced, and then its manifest written, on its own thread.
+#[derive(Debug)]
+struct PendingCommit {
+    thread: std::thread::JoinHandle<Result<()>>,
+    /// The manifest before it, in force again if it fails.
+    previous: Manifest,
 }
 
 impl StoreWriter {
@@ -183,6 +198,7 @@ impl StoreWriter {
             txid_scratch: dir.join(TXID_SCRATCH),
             address_scratch: dir.join(ADDRESS_SCRATCH),
             recovery: None,
+            pending: None,
         };
         if dir.join(DIRTY).exists() {
             let mut report = writer.recover()?;
@@ -528,11 +544,56 @@ impl StoreWriter {
         self.commit_with(false)
     }
 
-    /// Commits; `checkpoint` writes both indexes to their files whatever their tails.
-    fn commit_with(&mut self, checkpoint: bool) -> Result<()> {
-        for file in &self.files {
-            file.sync()?;
+    /// Commits like [`StoreWriter::commit`], but returns once the commit is started: its columns
+    /// are synced and its manifest written on a thread of its own, while the caller pushes the
+    /// next batch (an index checkpoint that is due is still written before this returns). The
+    /// commit is durable, and visible to readers, when [`StoreWriter::wait_for_commit`] returns,
+    /// which every later commit, rollback, unwinding, [`StoreWriter::finish`] and the drop of the
+    /// writer call first.
+    ///
+    /// The next batch may dirty the pages being synced: that is safe because whatever it writes
+    /// lies past the counts of this commit (rules 1 and 2 of this module) or is `addr.last`, which
+    /// recovery re-derives (rule 3), so a crash at any moment still recovers exactly the last
+    /// durable commit.
+    ///
+    /// # Errors
+    ///
+    /// The error of the previous background commit (see [`StoreWriter::wait_for_commit`]), or an
+    /// I/O error starting this one.
+    pub fn commit_in_background(&mut self) -> Result<()> {
+        self.start_commit(false)
+    }
+
+    /// Waits for the commit started by [`StoreWriter::commit_in_background`], if any: when this
+    /// returns `Ok`, it is durable.
+    ///
+    /// # Errors
+    ///
+    /// The commit's I/O error. The commit before it then stays in force: a
+    /// [`StoreWriter::rollback`] returns to it, and so does the recovery of the next open.
+    pub fn wait_for_commit(&mut self) -> Result<()> {
+        let Some(pending) = self.pending.take() else { return Ok(()) };
+        let done = pending.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        if done.is_err() {
+            self.committed = pending.previous;
         }
+        done
+    }
+
+    /// Commits and waits for it; `checkpoint` writes both indexes to their files whatever their
+    /// tails.
+    fn commit_with(&mut self, checkpoint: bool) -> Result<()> {
+        self.start_commit(checkpoint)?;
+        self.wait_for_commit()
+    }
+
+    /// Starts a commit (after waiting for the one before): writes the index checkpoints that are
+    /// due (or both, with `checkpoint`), then leaves to a thread of its own the syncing of the
+    /// columns, the new manifest and the removal of index files it makes stale. An index file
+    /// renamed into place before its manifest is durable is what recovery expects after a crash
+    /// there: its entries past the durable manifest's checkpoint are cleared at open.
+    fn start_commit(&mut self, checkpoint: bool) -> Result<()> {
+        self.wait_for_commit()?;
         let mut manifest =
             Manifest { counts: self.counts, index_reserve: self.reserve, ..self.committed.clone() };
         let txid_bits = self.txid_bits(self.counts.txs);
@@ -552,14 +613,27 @@ impl StoreWriter {
             manifest.address_index_bits = self.address_index_bits;
             manifest.addresses_indexed = self.counts.addresses;
         }
-        manifest.write(&self.dir)?;
+        let mut stale = Vec::new();
+        if manifest.txid_index_bits != self.committed.txid_index_bits {
+            stale.push(self.dir.join(txid_index_file(self.committed.txid_index_bits)));
+        }
+        if manifest.address_index_bits != self.committed.address_index_bits {
+            stale.push(self.dir.join(address_index_file(self.committed.address_index_bits)));
+        }
+        let files = self.files.iter().map(RwFile::sync_handle).collect::<Result<Vec<_>>>()?;
+        let (dir, durable) = (self.dir.clone(), manifest.clone());
+        let thread = std::thread::Builder::new().name("commit".to_owned()).spawn(move || {
+            for file in &files {
+                file.sync()?;
+            }
+            durable.write(&dir)?;
+            for path in stale {
+                fs::remove_file(path)?;
+            }
+            Ok(())
+        })?;
         let previous = std::mem::replace(&mut self.committed, manifest);
-        if previous.txid_index_bits != self.committed.txid_index_bits {
-            fs::remove_file(self.dir.join(txid_index_file(previous.txid_index_bits)))?;
-        }
-        if previous.address_index_bits != self.committed.address_index_bits {
-            fs::remove_file(self.dir.join(address_index_file(previous.address_index_bits)))?;
-        }
+        self.pending = Some(PendingCommit { thread, previous });
         Ok(())
     }
 
@@ -593,6 +667,7 @@ impl StoreWriter {
     ///
     /// An I/O error.
     pub fn rollback(&mut self) -> Result<()> {
+        self.wait_for_commit()?;
         let committed = self.committed.counts;
         let pending = self.counts != committed;
         for (file, len) in self.files.iter_mut().zip(committed_lengths(&committed)) {
@@ -793,6 +868,17 @@ impl StoreWriter {
             file.sync()?;
         }
         Ok(report)
+    }
+}
+
+impl Drop for StoreWriter {
+    /// Lets a background commit finish, so that a writer dropped right after
+    /// [`StoreWriter::commit_in_background`] leaves that commit durable. Its error, if any, is
+    /// left to the recovery of the next open.
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            let _ = pending.thread.join();
+        }
     }
 }
 

@@ -167,6 +167,46 @@ fn interrupted_batch_is_recovered_to_identical_bytes() {
 }
 
 #[test]
+fn background_commits_give_the_bytes_of_foreground_commits_and_are_durable_once_waited_for() {
+    let reference = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
+    write_chain(&mut writer, 0, 400, 1000);
+    writer.finish().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = StoreWriter::open(dir.path(), &spec()).unwrap();
+    // Each batch is pushed while the commit of the one before may still be syncing (across index
+    // growths and checkpoints).
+    for (from, to) in [(0, 90), (90, 200), (200, 250)] {
+        write_chain(&mut writer, from, to, 1000);
+        writer.commit_in_background().unwrap();
+    }
+    writer.wait_for_commit().unwrap();
+    assert_eq!(Store::open(dir.path()).unwrap().view().counts().blocks, 250);
+    assert_eq!(writer.committed_counts().blocks, 250);
+    // A writer dropped after a background commit lets it finish: the commit is durable, the rows
+    // pushed after it are not.
+    writer.commit_in_background().unwrap();
+    write_chain(&mut writer, 250, 330, 1000);
+    drop(writer);
+    assert_eq!(Store::open(dir.path()).unwrap().view().counts().blocks, 250);
+
+    let mut writer = StoreWriter::open(dir.path(), &spec()).unwrap();
+    assert!(writer.recovery().is_some(), "a store left without finish is recovered");
+    assert_eq!(writer.view().counts().blocks, 250);
+    for from in (250..400).step_by(30) {
+        write_chain(&mut writer, from, from + 30, 1000);
+        writer.commit_in_background().unwrap();
+    }
+    // A rollback waits for the background commit and returns to it.
+    write_chain(&mut writer, 400, 410, 1000);
+    writer.rollback().unwrap();
+    assert_eq!(writer.view().counts().blocks, 400);
+    writer.finish().unwrap();
+    assert_eq!(snapshot(dir.path()), snapshot(reference.path()));
+}
+
+#[test]
 fn stale_or_truncated_index_scratch_files_are_ignored_and_replaced() {
     let reference = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
