@@ -121,15 +121,18 @@ impl RwFile {
         self.len = len;
     }
 
-    /// Writes dirty pages to disk and waits for them.
+    /// Writes dirty pages to disk and waits for them: every write to the mapping made before the
+    /// call (`fdatasync`, which on Linux writes back a shared mapping's dirty pages, as
+    /// `msync(MS_SYNC)` does: it is what `msync` calls).
     pub(crate) fn sync(&self) -> Result<()> {
-        self.map.flush().map_err(|source| StoreError::MapIo { path: self.path.clone(), source })
+        self.file.sync_data()?;
+        Ok(())
     }
 
-    /// A second handle on the file that makes its dirty pages durable from another thread
-    /// ([`FileSync::sync`]), while this mapping goes on being written.
-    pub(crate) fn sync_handle(&self) -> Result<FileSync> {
-        Ok(FileSync { file: self.file.try_clone()? })
+    /// A second handle on the file, for [`RwFile::sync`] from another thread (`sync_data` on it)
+    /// while this mapping goes on being written.
+    pub(crate) fn sync_handle(&self) -> Result<fs::File> {
+        Ok(self.file.try_clone()?)
     }
 
     /// Trims the spare capacity so that the file holds exactly its content.
@@ -137,23 +140,6 @@ impl RwFile {
         self.sync()?;
         self.file.set_len(self.len)?;
         self.file.sync_all()?;
-        Ok(())
-    }
-}
-
-/// A handle that syncs a writable file's pages to disk from another thread (see
-/// [`RwFile::sync_handle`]).
-#[derive(Debug)]
-pub(crate) struct FileSync {
-    file: fs::File,
-}
-
-impl FileSync {
-    /// Writes the file's dirty pages to disk and waits for them: every write to its mapping made
-    /// before the call (on Linux, `fdatasync` writes back a shared mapping's dirty pages, as
-    /// `msync(MS_SYNC)` does; it is what `msync` calls).
-    pub(crate) fn sync(&self) -> Result<()> {
-        self.file.sync_data()?;
         Ok(())
     }
 }

@@ -134,6 +134,8 @@ struct PendingCommit {
     thread: std::thread::JoinHandle<Result<()>>,
     /// The manifest before it, in force again if it fails.
     previous: Manifest,
+    /// Index files its manifest no longer names, deleted once it is durable.
+    stale: Vec<PathBuf>,
 }
 
 impl StoreWriter {
@@ -570,14 +572,19 @@ impl StoreWriter {
     /// # Errors
     ///
     /// The commit's I/O error. The commit before it then stays in force: a
-    /// [`StoreWriter::rollback`] returns to it, and so does the recovery of the next open.
+    /// [`StoreWriter::rollback`] returns to it, and so does the recovery of the next open. (An
+    /// error deleting the index files the commit made stale comes after it is durable; it stays.)
     pub fn wait_for_commit(&mut self) -> Result<()> {
         let Some(pending) = self.pending.take() else { return Ok(()) };
         let done = pending.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        if done.is_err() {
+        if let Err(error) = done {
             self.committed = pending.previous;
+            return Err(error);
         }
-        done
+        for path in pending.stale {
+            fs::remove_file(path)?;
+        }
+        Ok(())
     }
 
     /// Commits and waits for it; `checkpoint` writes both indexes to their files whatever their
@@ -589,7 +596,8 @@ impl StoreWriter {
 
     /// Starts a commit (after waiting for the one before): writes the index checkpoints that are
     /// due (or both, with `checkpoint`), then leaves to a thread of its own the syncing of the
-    /// columns, the new manifest and the removal of index files it makes stale. An index file
+    /// columns and the new manifest ([`StoreWriter::wait_for_commit`] then deletes the index files
+    /// it makes stale). An index file
     /// renamed into place before its manifest is durable is what recovery expects after a crash
     /// there: its entries past the durable manifest's checkpoint are cleared at open.
     fn start_commit(&mut self, checkpoint: bool) -> Result<()> {
@@ -624,16 +632,12 @@ impl StoreWriter {
         let (dir, durable) = (self.dir.clone(), manifest.clone());
         let thread = std::thread::Builder::new().name("commit".to_owned()).spawn(move || {
             for file in &files {
-                file.sync()?;
+                file.sync_data()?;
             }
-            durable.write(&dir)?;
-            for path in stale {
-                fs::remove_file(path)?;
-            }
-            Ok(())
+            durable.write(&dir)
         })?;
         let previous = std::mem::replace(&mut self.committed, manifest);
-        self.pending = Some(PendingCommit { thread, previous });
+        self.pending = Some(PendingCommit { thread, previous, stale });
         Ok(())
     }
 
@@ -873,8 +877,8 @@ impl StoreWriter {
 
 impl Drop for StoreWriter {
     /// Lets a background commit finish, so that a writer dropped right after
-    /// [`StoreWriter::commit_in_background`] leaves that commit durable. Its error, if any, is
-    /// left to the recovery of the next open.
+    /// [`StoreWriter::commit_in_background`] leaves that commit durable. Its error, if any, and
+    /// the index files it made stale are left to the recovery of the next open.
     fn drop(&mut self) {
         if let Some(pending) = self.pending.take() {
             let _ = pending.thread.join();
