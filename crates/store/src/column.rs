@@ -277,7 +277,7 @@ pub(crate) const ID_BYTES: usize = 5;
 /// The 40 bits of a stored id.
 const ID_MASK: u64 = (1 << 40) - 1;
 
-/// The largest input or output id a column can hold: `out.spent` and `out.next` store id + 1,
+/// The largest input or output id a column can hold: `out.spent` stores id + 1,
 /// which must fit 40 bits.
 pub(crate) const MAX_ID: u64 = ID_MASK - 1;
 

@@ -12,6 +12,7 @@ mod clusters;
 mod column;
 mod error;
 pub mod evm;
+mod history;
 mod incidents;
 mod index;
 mod labels;
@@ -64,7 +65,7 @@ impl std::fmt::Display for ChainSpec {
 }
 
 /// Every data file of the store, in a fixed order (see `docs/store-format.md`).
-pub(crate) const FILES: [&str; 11] = [
+pub(crate) const FILES: [&str; 9] = [
     "blocks.dat",
     "tx.txid",
     "tx.io",
@@ -72,10 +73,8 @@ pub(crate) const FILES: [&str; 11] = [
     "out.value",
     "out.addr",
     "out.spent",
-    "out.next",
     "addr.key",
     "addr.first",
-    "addr.last",
 ];
 
 pub(crate) fn txid_index_file(bits: u32) -> String {
@@ -98,6 +97,10 @@ pub struct Store {
     txid_tail: Tail,
     /// Index of the addresses after the address index file's checkpoint.
     address_tail: Tail,
+    /// The address history runs (`crate::history`), in output order.
+    history_runs: Vec<RoFile>,
+    /// The sorted keys of the outputs after the runs.
+    history_tail: Vec<u64>,
     /// `false` for the stand-in of [`Store::empty`].
     utxo: bool,
 }
@@ -156,6 +159,8 @@ impl Store {
             files,
             txid_tail: Tail::default(),
             address_tail: Tail::default(),
+            history_runs: Vec::new(),
+            history_tail: Vec::new(),
             utxo: true,
         };
         store.check_lengths()?;
@@ -167,8 +172,23 @@ impl Store {
             counts.txs,
             |row| Ok(column::read_u64(row, 0)),
         )?;
+        let (covered, bits) = (store.manifest.history_outputs, store.manifest.history_run_bits);
+        if !(1..=history::MAX_RUN_BITS).contains(&bits)
+            || covered != history::covered_for(counts.outputs, bits)
+        {
+            return Err(StoreError::CorruptManifest {
+                path: dir.join(manifest::MANIFEST),
+                message: format!(
+                    "history runs of 2^{bits} outputs cover {covered} of {} outputs",
+                    counts.outputs
+                ),
+            });
+        }
+        store.history_runs = history::open_runs(dir, covered, bits)?;
+        let tail = column::to_usize(covered) * 4..column::to_usize(counts.outputs) * 4;
+        store.history_tail = history::sorted_keys(&store.files[5].bytes()[tail], bits);
         store.address_tail = Tail::build(
-            store.files[8].bytes(),
+            store.files[7].bytes(),
             view::ADDR_KEY_ROW,
             store.manifest.addresses_indexed,
             counts.addresses,
@@ -193,12 +213,16 @@ impl Store {
                 txid_indexed: 0,
                 addresses_indexed: 0,
                 index_reserve: manifest::IndexReserve::default(),
+                history_run_bits: history::DEFAULT_RUN_BITS,
+                history_outputs: 0,
             },
             files: FILES.iter().map(|_| RoFile::empty()).collect(),
             txid_index: RoFile::empty(),
             address_index: RoFile::empty(),
             txid_tail: Tail::default(),
             address_tail: Tail::default(),
+            history_runs: Vec::new(),
+            history_tail: Vec::new(),
             utxo: false,
         }
     }
@@ -246,9 +270,8 @@ impl Store {
                 out_value: file(4),
                 out_addr: file(5),
                 out_spent: file(6),
-                out_next: file(7),
-                addr_key: file(8),
-                addr_first: file(9),
+                addr_key: file(7),
+                addr_first: file(8),
                 txid_index: self.txid_index.bytes(),
                 address_index: self.address_index.bytes(),
                 txid_index_bits: self.manifest.txid_index_bits,
@@ -258,6 +281,13 @@ impl Store {
                 txid_tail_bits: self.txid_tail.bits,
                 txid_scan_from: u64::MAX,
                 address_tail_bits: self.address_tail.bits,
+                history: view::History {
+                    runs: &self.history_runs,
+                    bits: self.manifest.history_run_bits,
+                    covered: self.manifest.history_outputs,
+                    tail: &self.history_tail,
+                    scan_from: self.manifest.counts.outputs,
+                },
             },
             counts: self.manifest.counts,
         }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 
 /// Version of the on-disk layout described in `docs/store-format.md`.
-pub const FORMAT_VERSION: u64 = 3;
+pub const FORMAT_VERSION: u64 = 4;
 
 /// File name of the manifest inside the store directory.
 pub(crate) const MANIFEST: &str = "MANIFEST";
@@ -50,6 +50,11 @@ pub(crate) struct Manifest {
     pub(crate) addresses_indexed: u64,
     /// Minimum sizes of the indexes, chosen when the store was created.
     pub(crate) index_reserve: IndexReserve,
+    /// Log2 of the outputs of a level-0 address history run, chosen when the store was created.
+    pub(crate) history_run_bits: u32,
+    /// Outputs `0..history_outputs` are in the address history runs (`hist.*`), a multiple of
+    /// `2^history_run_bits`; later ones are sorted from `out.addr` when the store is opened.
+    pub(crate) history_outputs: u64,
 }
 
 /// The counts the hash indexes of a store are sized for at least (`StoreWriter::reserve`).

@@ -5,8 +5,9 @@
 //! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value`, `out.spent` and the
 //!   live transactions (reading the txid index too): transactions, the resolution of inputs to the
 //!   outputs they spend, and values;
-//! - [`AddressRows`]: `out.addr`, `out.next`, `addr.key`, `addr.first`, `addr.last` and the address
-//!   index: which address each output pays, new address ids, and the address history links.
+//! - [`AddressRows`]: `out.addr`, `addr.key`, `addr.first` and the address index: which address
+//!   each output pays and new address ids (the address history is sorted from `out.addr` at
+//!   commits, `crate::history`).
 //!
 //! Neither half reads the other's columns: address ids depend only on the order of outputs (output
 //! ids are sequential), and prevout resolution only on transactions. So the two halves of a block
@@ -260,7 +261,6 @@ impl TxRows<'_> {
                 out_value: self.out_value.bytes(),
                 out_addr: &[],
                 out_spent: self.out_spent.bytes(),
-                out_next: &[],
                 addr_key: &[],
                 addr_first: &[],
                 txid_index: self.txid_index,
@@ -272,6 +272,7 @@ impl TxRows<'_> {
                 address_tail: &[],
                 txid_tail_bits: 0,
                 address_tail_bits: 0,
+                history: crate::view::History::scan_all(),
             },
             counts: Counts {
                 blocks: *self.block_count,
@@ -288,10 +289,8 @@ impl TxRows<'_> {
 #[derive(Debug)]
 pub(crate) struct AddressRows<'w> {
     pub(crate) out_addr: &'w mut RwFile,
-    pub(crate) out_next: &'w mut RwFile,
     pub(crate) addr_key: &'w mut RwFile,
     pub(crate) addr_first: &'w mut RwFile,
-    pub(crate) addr_last: &'w mut RwFile,
     pub(crate) index: &'w mut ScratchTable,
     pub(crate) bits: &'w mut u32,
     pub(crate) addresses: &'w mut u64,
@@ -306,7 +305,7 @@ const PREFETCH_OUTPUTS: usize = 256;
 
 impl AddressRows<'_> {
     /// Records that output `output` (the next output id) pays `address`, or nothing
-    /// (`OP_RETURN`): a new address gets the next address id, a known one a history link.
+    /// (`OP_RETURN`): a new address gets the next address id.
     ///
     /// # Errors
     ///
@@ -315,19 +314,11 @@ impl AddressRows<'_> {
         let address_id = match address {
             None => NO_ADDRESS,
             Some(key) => match self.find(key) {
-                Some(existing) => {
-                    let at = to_usize(u64::from(existing)) * ID_BYTES;
-                    let last = read_id(self.addr_last.bytes(), at);
-                    write_id(self.out_next.bytes_mut(), to_usize(last) * ID_BYTES, output + 1);
-                    write_id(self.addr_last.bytes_mut(), at, output);
-                    existing
-                }
+                Some(existing) => existing,
                 None => self.push_address(key, output)?,
             },
         };
-        self.out_addr.append(&address_id.to_le_bytes())?;
-        self.out_next.append(&[0u8; ID_BYTES])?;
-        Ok(())
+        self.out_addr.append(&address_id.to_le_bytes())
     }
 
     /// [`AddressRows::push`] for `count` consecutive outputs from `first_output`, the address of
@@ -350,28 +341,17 @@ impl AddressRows<'_> {
         Ok(())
     }
 
-    /// Prefetches what the lookups of `keys` will read: their index slots, then the rows the
-    /// slots point at (`addr.key`, `addr.last`), then the `out.next` row that a known address's
-    /// new link is written to. Only a hint.
+    /// Prefetches what the lookups of `keys` will read: their index slots, then the `addr.key`
+    /// rows the slots point at. Only a hint.
     pub(crate) fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k AddressKey> + Clone) {
         let (table, bits, count) = (&**self.index, *self.bits, *self.addresses);
         for key in keys.clone() {
             index::prefetch_slot(table, bits, key.hash64());
         }
-        let (addr_key, addr_last) = (self.addr_key.bytes(), self.addr_last.bytes());
-        for key in keys.clone() {
-            index::for_each_candidate(table, bits, key.hash64(), count, |id| {
-                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
-                prefetch(addr_last, to_usize(u64::from(id)) * ID_BYTES);
-            });
-        }
-        let out_next = self.out_next.bytes();
+        let addr_key = self.addr_key.bytes();
         for key in keys {
             index::for_each_candidate(table, bits, key.hash64(), count, |id| {
-                let at = to_usize(u64::from(id)) * ID_BYTES;
-                if at + ID_BYTES <= addr_last.len() {
-                    prefetch(out_next, to_usize(read_id(addr_last, at)) * ID_BYTES);
-                }
+                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
             });
         }
     }
@@ -396,7 +376,6 @@ impl AddressRows<'_> {
             .ok_or(StoreError::Capacity { what: "address count" })?;
         self.addr_key.append(&key.to_bytes())?;
         self.addr_first.append(&id_bytes(first_output))?;
-        self.addr_last.append(&id_bytes(first_output))?;
         let bits = index::bits_for((*self.addresses + 1).max(self.reserve));
         if bits > *self.bits {
             let keys = &self.addr_key.bytes()[..to_usize(*self.addresses) * ADDR_KEY_ROW];

@@ -4,9 +4,9 @@ use std::ops::Range;
 
 use cointrail_types::{AddressId, AddressKey, Hash32, Height, InputId, OutputId, Sats, TxNum};
 
-use crate::column::{ID_BYTES, read_id, read_u32, read_u64, to_usize};
-use crate::index;
+use crate::column::{ID_BYTES, RoFile, read_id, read_u32, read_u64, to_usize};
 use crate::manifest::Counts;
+use crate::{history, index};
 
 /// Bytes per row of `blocks.dat`: hash 32, header 80, first tx u32, size u32.
 pub(crate) const BLOCK_ROW: usize = 120;
@@ -90,7 +90,6 @@ pub(crate) struct Columns<'a> {
     pub(crate) out_value: &'a [u8],
     pub(crate) out_addr: &'a [u8],
     pub(crate) out_spent: &'a [u8],
-    pub(crate) out_next: &'a [u8],
     pub(crate) addr_key: &'a [u8],
     pub(crate) addr_first: &'a [u8],
     pub(crate) txid_index: &'a [u8],
@@ -108,6 +107,29 @@ pub(crate) struct Columns<'a> {
     /// index up to date at checkpoints) and are compared with the txid one by one. `u64::MAX`
     /// for readers, whose indexes hold every tx.
     pub(crate) txid_scan_from: u64,
+    /// Which outputs pay each address.
+    pub(crate) history: History<'a>,
+}
+
+/// Where a view finds the outputs of an address (`crate::history`): in the runs of the outputs
+/// `0..covered`, then in the sorted keys of the tail (readers), then by reading `out.addr` from
+/// `scan_from` to the count (the writer, whose view has neither).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct History<'a> {
+    pub(crate) runs: &'a [RoFile],
+    /// Log2 of the outputs of a level-0 run.
+    pub(crate) bits: u32,
+    pub(crate) covered: u64,
+    /// [`history::sorted_keys`] of the outputs `covered..scan_from`.
+    pub(crate) tail: &'a [u64],
+    pub(crate) scan_from: u64,
+}
+
+impl History<'_> {
+    /// A history found by reading `out.addr` alone (the writer's view).
+    pub(crate) fn scan_all() -> Self {
+        History { runs: &[], bits: 0, covered: 0, tail: &[], scan_from: 0 }
+    }
 }
 
 /// A consistent read view of the chain: committed data for readers, committed plus pending data for
@@ -337,34 +359,74 @@ impl<'a> ChainView<'a> {
 
     /// Returns the outputs paid to an address, in chain order.
     pub fn address_outputs(&self, address: AddressId) -> AddressOutputs<'a> {
-        AddressOutputs { view: *self, next: Some(self.first_output_of_address(address)) }
+        AddressOutputs {
+            view: *self,
+            address: address.get(),
+            run: 0,
+            entries: &[],
+            tail: None,
+            scan: self.columns.history.scan_from,
+        }
     }
 
     /// The first output paying an address (`addr.first`).
     fn first_output_of_address(&self, address: AddressId) -> u64 {
         read_id(self.columns.addr_first, to_usize(u64::from(address.get())) * ID_BYTES)
     }
-
-    pub(crate) fn next_output_of_address(&self, output: u64) -> Option<u64> {
-        let next = read_id(self.columns.out_next, to_usize(output) * ID_BYTES);
-        (next != 0 && next <= self.counts.outputs).then(|| next - 1)
-    }
 }
 
-/// Iterator over the outputs paid to one address.
+/// Iterator over the outputs paid to one address, in chain order: those in the history runs, run
+/// by run, then those of the tail, then those after it.
 #[derive(Debug, Clone)]
 pub struct AddressOutputs<'a> {
     view: ChainView<'a>,
-    next: Option<u64>,
+    address: u32,
+    /// The next run to search.
+    run: usize,
+    /// The address's entries of the current run not returned yet.
+    entries: &'a [u8],
+    /// The address's tail keys not returned yet (`None` before the tail is searched).
+    tail: Option<&'a [u64]>,
+    /// The next output of `out.addr` to read.
+    scan: u64,
 }
 
 impl Iterator for AddressOutputs<'_> {
     type Item = OutputId;
 
     fn next(&mut self) -> Option<OutputId> {
-        let current = self.next?;
-        self.next = self.view.next_output_of_address(current);
-        Some(OutputId::new(current))
+        let history = self.view.columns.history;
+        loop {
+            if let Some((entry, rest)) = self.entries.split_at_checked(history::ENTRY) {
+                self.entries = rest;
+                return Some(OutputId::new(history::entry_output(entry)));
+            }
+            if let Some(run) = history.runs.get(self.run) {
+                self.entries = history::entries_of(run.bytes(), self.address);
+                self.run += 1;
+                continue;
+            }
+            match self.tail {
+                None => {
+                    self.tail = Some(history::keys_of(history.tail, self.address, history.bits));
+                }
+                Some([key, rest @ ..]) => {
+                    self.tail = Some(rest);
+                    let offset = history::split_key(*key, history.bits).1;
+                    return Some(OutputId::new(history.covered + offset));
+                }
+                Some([]) => break,
+            }
+        }
+        let out_addr = self.view.columns.out_addr;
+        while self.scan < self.view.counts.outputs {
+            let output = self.scan;
+            self.scan += 1;
+            if read_u32(out_addr, to_usize(output) * 4) == self.address {
+                return Some(OutputId::new(output));
+            }
+        }
+        None
     }
 }
 

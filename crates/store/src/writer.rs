@@ -2,9 +2,10 @@
 //!
 //! Crash safety rests on four rules (see `docs/store-format.md`):
 //! 1. rows past the committed counts in the manifest do not exist for readers;
-//! 2. in-place fields written by a batch (`out.spent`, `out.next`) only ever change from empty to
-//!    a value that points past the committed counts, so readers ignore them;
-//! 3. the one overwritten field, `addr.last`, is repaired from the committed links on recovery;
+//! 2. the one in-place field written by a batch, `out.spent`, only ever changes from empty to a
+//!    value that points past the committed counts, so readers ignore it;
+//! 3. the address history runs (`crate::history`) are written at commits, each to a new file named
+//!    by its outputs, before the manifest that names them; files no manifest names are deleted;
 //! 4. the hash indexes are derived from the columns: the writer keeps them in never-synced scratch
 //!    mappings (`*.idx.work`, reclaimable by the kernel, never trusted after a crash) and writes
 //!    them to their files only at checkpoints (sequentially, through a rename), so a commit never
@@ -25,9 +26,7 @@ use std::sync::{Arc, mpsc};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{
-    ID_BYTES, RwFile, ScratchTable, read_id, read_u32, read_u64, to_usize, write_id,
-};
+use crate::column::{ID_BYTES, RwFile, ScratchTable, read_id, read_u64, to_usize, write_id};
 use crate::error::{Result, StoreError};
 use crate::live::LiveTxs;
 use crate::manifest::{
@@ -38,9 +37,9 @@ use crate::rows::{
     key_from_row,
 };
 use crate::view::{
-    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW, txid_row_is,
+    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, History, TXID_ROW, TXIO_ROW, txid_row_is,
 };
-use crate::{ChainSpec, FILES, address_index_file, index, txid_index_file};
+use crate::{ChainSpec, FILES, address_index_file, history, index, txid_index_file};
 
 const BLOCKS: usize = 0;
 const TX_TXID: usize = 1;
@@ -49,10 +48,8 @@ const IN_SPENT: usize = 3;
 const OUT_VALUE: usize = 4;
 const OUT_ADDR: usize = 5;
 const OUT_SPENT: usize = 6;
-const OUT_NEXT: usize = 7;
-const ADDR_KEY: usize = 8;
-const ADDR_FIRST: usize = 9;
-const ADDR_LAST: usize = 10;
+const ADDR_KEY: usize = 7;
+const ADDR_FIRST: usize = 8;
 
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
 const MAX_RESERVE_BITS: u32 = 28;
@@ -67,7 +64,7 @@ const ADDRESS_SCRATCH: &str = "addr.idx.work";
 const LOCK: &str = "LOCK";
 
 /// Byte length of every file in [`FILES`] for the given counts.
-pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 11] {
+pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 9] {
     let row = |count: u64, width: usize| count * width as u64;
     [
         row(counts.blocks, BLOCK_ROW),
@@ -77,9 +74,7 @@ pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 11] {
         row(counts.outputs, 8),
         row(counts.outputs, 4),
         row(counts.outputs, ID_BYTES),
-        row(counts.outputs, ID_BYTES),
         row(counts.addresses, ADDR_KEY_ROW),
-        row(counts.addresses, ID_BYTES),
         row(counts.addresses, ID_BYTES),
     ]
 }
@@ -91,10 +86,10 @@ pub struct RecoveryReport {
     /// file) or to be re-derived from the columns (committed rows after the last index checkpoint:
     /// addresses at open, txs at the next checkpoint).
     pub index_entries: u64,
-    /// `out.spent` and `out.next` links to uncommitted rows that were cleared.
+    /// `out.spent` links to uncommitted inputs that were cleared.
     pub links: u64,
-    /// Addresses whose `addr.last` was repaired.
-    pub addresses: u64,
+    /// Address history run files (and temporary files) that no committed manifest names, deleted.
+    pub runs: u64,
 }
 
 /// The exclusive writer of a store.
@@ -104,7 +99,7 @@ pub struct StoreWriter {
     _lock: fs::File,
     committed: Manifest,
     counts: Counts,
-    files: [RwFile; 11],
+    files: [RwFile; 9],
     /// The txid index of the txs `0..txid_table_txs`, in a scratch mapping (its file is a
     /// checkpoint). Inputs are resolved through `live`, so the table is only brought up to date
     /// when it is written ([`StoreWriter::sync_txid_index`]): an ingest keeps the live transactions
@@ -122,6 +117,8 @@ pub struct StoreWriter {
     address_scratch: PathBuf,
     /// Minimum index sizes (see [`StoreWriter::reserve`]); committed in the manifest.
     reserve: IndexReserve,
+    /// Log2 of the outputs of a level-0 address history run; committed in the manifest.
+    history_run_bits: u32,
     recovery: Option<RecoveryReport>,
     /// A commit finishing on its own thread ([`StoreWriter::commit_in_background`]): its columns
     /// being synced, then its manifest written. `committed` is already its manifest.
@@ -167,7 +164,7 @@ impl StoreWriter {
             None => create(dir, spec)?,
         };
         let lengths = committed_lengths(&committed.counts);
-        let files: [RwFile; 11] = FILES
+        let files: [RwFile; 9] = FILES
             .iter()
             .zip(lengths)
             .map(|(name, len)| RwFile::open(&dir.join(name), len))
@@ -193,6 +190,7 @@ impl StoreWriter {
             live: LiveTxs::new()?,
             address_index_bits: committed.address_index_bits,
             reserve: committed.index_reserve,
+            history_run_bits: committed.history_run_bits,
             committed,
             files,
             txid_index,
@@ -232,7 +230,6 @@ impl StoreWriter {
                 out_value: file(OUT_VALUE),
                 out_addr: file(OUT_ADDR),
                 out_spent: file(OUT_SPENT),
-                out_next: file(OUT_NEXT),
                 addr_key: file(ADDR_KEY),
                 addr_first: file(ADDR_FIRST),
                 txid_index: &self.txid_index,
@@ -244,6 +241,7 @@ impl StoreWriter {
                 txid_tail_bits: 0,
                 address_tail_bits: 0,
                 txid_scan_from: self.txid_table_txs,
+                history: History::scan_all(),
             },
             counts: self.counts,
         }
@@ -382,10 +380,8 @@ impl StoreWriter {
             out_value,
             out_addr,
             out_spent,
-            out_next,
             addr_key,
             addr_first,
-            addr_last,
         ] = &mut self.files;
         let Counts { blocks: block_count, txs, inputs, outputs, addresses } = &mut self.counts;
         let tx_rows = TxRows {
@@ -406,10 +402,8 @@ impl StoreWriter {
         };
         let address_rows = AddressRows {
             out_addr,
-            out_next,
             addr_key,
             addr_first,
-            addr_last,
             index: &mut self.address_index,
             bits: &mut self.address_index_bits,
             addresses,
@@ -449,6 +443,24 @@ impl StoreWriter {
         self.reserve = IndexReserve { txs: cap(txs), addresses: cap(addresses) };
         self.rebuild_txid_index(self.txid_bits(0))?;
         self.rebuild_address_index(self.address_bits(0))
+    }
+
+    /// Sets the outputs of a level-0 address history run to `2^bits` (1 to 24; 20 by default) in
+    /// an empty store: smaller runs mean more, smaller files and merges, and a smaller tail for
+    /// readers to sort at open (tests use them to exercise runs and merges on small chains).
+    /// Committed in the manifest with the next commit; ignored once the store holds any row.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Capacity`] for `bits` outside 1 to 24.
+    pub fn set_history_run_bits(&mut self, bits: u32) -> Result<()> {
+        if !(1..=history::MAX_RUN_BITS).contains(&bits) {
+            return Err(StoreError::Capacity { what: "address history run size" });
+        }
+        if self.counts == Counts::default() {
+            self.history_run_bits = bits;
+        }
+        Ok(())
     }
 
     /// Replaces the in-memory txid index with one of `bits` holding every tx so far.
@@ -554,9 +566,8 @@ impl StoreWriter {
     /// writer call first.
     ///
     /// The next batch may dirty the pages being synced: that is safe because whatever it writes
-    /// lies past the counts of this commit (rules 1 and 2 of this module) or is `addr.last`, which
-    /// recovery re-derives (rule 3), so a crash at any moment still recovers exactly the last
-    /// durable commit.
+    /// lies past the counts of this commit (rules 1 and 2 of this module), so a crash at any
+    /// moment still recovers exactly the last durable commit.
     ///
     /// # Errors
     ///
@@ -621,14 +632,27 @@ impl StoreWriter {
             manifest.address_index_bits = self.address_index_bits;
             manifest.addresses_indexed = self.counts.addresses;
         }
-        let mut stale = Vec::new();
+        // The address history of the outputs in whole runs (`crate::history`).
+        let bits = self.history_run_bits;
+        let covered = history::covered_for(self.counts.outputs, bits);
+        let runs = history::write_runs(
+            &self.dir,
+            self.files[OUT_ADDR].bytes(),
+            self.committed.history_outputs,
+            covered,
+            bits,
+        )?;
+        manifest.history_run_bits = bits;
+        manifest.history_outputs = covered;
+        let mut stale = runs.stale;
         if manifest.txid_index_bits != self.committed.txid_index_bits {
             stale.push(self.dir.join(txid_index_file(self.committed.txid_index_bits)));
         }
         if manifest.address_index_bits != self.committed.address_index_bits {
             stale.push(self.dir.join(address_index_file(self.committed.address_index_bits)));
         }
-        let files = self.files.iter().map(RwFile::sync_handle).collect::<Result<Vec<_>>>()?;
+        let mut files = self.files.iter().map(RwFile::sync_handle).collect::<Result<Vec<_>>>()?;
+        files.extend(runs.new);
         let (dir, durable) = (self.dir.clone(), manifest.clone());
         let thread = std::thread::Builder::new().name("commit".to_owned()).spawn(move || {
             for file in &files {
@@ -652,6 +676,12 @@ impl StoreWriter {
         for file in &mut self.files {
             file.trim()?;
         }
+        // Run files of a failed commit that a later one did not need.
+        history::remove_stray_runs(
+            &self.dir,
+            self.committed.history_outputs,
+            self.history_run_bits,
+        )?;
         // The scratch files go once the indexes are checkpointed (their mappings live on until
         // `self` drops; unlinked pages are discarded, not written back).
         for scratch in [TXID_SCRATCH, ADDRESS_SCRATCH] {
@@ -679,6 +709,7 @@ impl StoreWriter {
         }
         self.counts = committed;
         self.reserve = self.committed.index_reserve;
+        self.history_run_bits = self.committed.history_run_bits;
         // Pending entries were inserted after every committed one: clearing them is exact. A
         // table that grew in the batch is rebuilt at the committed size. (The txid index takes
         // entries only at commits, so it holds no pending tx.)
@@ -762,26 +793,7 @@ impl StoreWriter {
                 write_id(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * ID_BYTES, 0);
             }
         }
-        // 2. Surviving addresses that received removed outputs get their history cut back.
-        let mut touched: Vec<u32> = (first_output..self.counts.outputs)
-            .map(|output| read_u32(self.files[OUT_ADDR].bytes(), to_usize(output) * 4))
-            .filter(|address| *address != NO_ADDRESS && u64::from(*address) < first_address)
-            .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        for address in touched {
-            let at = to_usize(u64::from(address)) * ID_BYTES;
-            let mut last = read_id(self.files[ADDR_FIRST].bytes(), at);
-            loop {
-                let next = read_id(self.files[OUT_NEXT].bytes(), to_usize(last) * ID_BYTES);
-                if next == 0 || next > first_output {
-                    break;
-                }
-                last = next - 1;
-            }
-            write_id(self.files[OUT_NEXT].bytes_mut(), to_usize(last) * ID_BYTES, 0);
-            write_id(self.files[ADDR_LAST].bytes_mut(), at, last);
-        }
+        // 2. The address history runs of removed outputs are rewritten by the commit below.
         // 3. Index entries of removed txs and addresses, latest first (the txid index holds the
         // txs before `txid_table_txs` only).
         for txnum in (first_tx..self.txid_table_txs).rev() {
@@ -831,6 +843,12 @@ impl StoreWriter {
     /// Restores the bytes of the last commit after an interrupted writer (the indexes are brought
     /// up to date by [`StoreWriter::reindex`] afterwards).
     fn recover(&mut self) -> Result<RecoveryReport> {
+        let committed = &self.committed;
+        let runs = history::remove_stray_runs(
+            &self.dir,
+            committed.history_outputs,
+            committed.history_run_bits,
+        )?;
         let keep = [
             txid_index_file(self.committed.txid_index_bits),
             address_index_file(self.committed.address_index_bits),
@@ -845,29 +863,15 @@ impl StoreWriter {
                 fs::remove_file(self.dir.join(&name))?;
             }
         }
-        self.repair_links()
+        let mut report = self.repair_links()?;
+        report.runs = runs;
+        Ok(report)
     }
 
-    /// Clears `out.spent`/`out.next` links past the counts and re-derives `addr.last` where it
-    /// points past them, then flushes the columns.
+    /// Clears `out.spent` links past the counts, then flushes the columns.
     fn repair_links(&mut self) -> Result<RecoveryReport> {
         let mut report = RecoveryReport::default();
-        let counts = self.counts;
-        report.links += clear_links(self.files[OUT_SPENT].bytes_mut(), counts.inputs);
-        report.links += clear_links(self.files[OUT_NEXT].bytes_mut(), counts.outputs);
-        for address in 0..counts.addresses {
-            let at = to_usize(address) * ID_BYTES;
-            if read_id(self.files[ADDR_LAST].bytes(), at) < counts.outputs {
-                continue;
-            }
-            let view = self.view();
-            let mut last = read_id(view.columns.addr_first, at);
-            while let Some(next) = view.next_output_of_address(last) {
-                last = next;
-            }
-            write_id(self.files[ADDR_LAST].bytes_mut(), at, last);
-            report.addresses += 1;
-        }
+        report.links += clear_links(self.files[OUT_SPENT].bytes_mut(), self.counts.inputs);
         for file in &self.files {
             file.sync()?;
         }
@@ -932,6 +936,7 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
             || [LOCK, DIRTY, "MANIFEST.tmp", "evm"].contains(&name)
             || name.starts_with("txid.idx.")
             || name.starts_with("addr.idx.")
+            || history::is_run_file(name)
     };
     let indexes = [txid_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)];
     crate::manifest::lay_out(dir, ours, &FILES, indexes)?;
@@ -945,6 +950,8 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
         txid_indexed: 0,
         addresses_indexed: 0,
         index_reserve: IndexReserve::default(),
+        history_run_bits: history::DEFAULT_RUN_BITS,
+        history_outputs: 0,
     };
     manifest.write(dir)?;
     debug_assert!(dir.join(MANIFEST).exists());

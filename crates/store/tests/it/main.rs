@@ -7,6 +7,7 @@ use std::path::Path;
 use cointrail_store::{ChainSpec, FORMAT_VERSION, Store, StoreError, StoreWriter};
 use cointrail_types::{AddressKey, AddressKind, Hash32, OutputId, TxNum};
 
+mod history;
 mod live;
 
 fn spec() -> ChainSpec {
@@ -159,7 +160,7 @@ fn interrupted_batch_is_recovered_to_identical_bytes() {
 
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     let report = writer.recovery().expect("dirty store is recovered");
-    assert!(report.links > 0 && report.addresses > 0, "{report:?}");
+    assert!(report.links > 0, "{report:?}");
     assert_eq!(writer.view().counts().blocks, 250);
     write_chain(&mut writer, 250, 400, 30);
     writer.finish().unwrap();
