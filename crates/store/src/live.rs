@@ -8,17 +8,26 @@
 //!
 //! It is never stored: the writer rebuilds it from `tx.io` and `out.spent` when it opens a store,
 //! so its layout (open addressing, linear probing, tombstones for spent transactions) is free to
-//! change. A slot is 16 bytes: the txid's first 8 bytes (the txid index's hash) · tx number (u32) ·
-//! state (u32: 0 empty, 1 removed, `2 + n` live with `n` unspent outputs). A txid prefix match is
-//! confirmed by the caller against `tx.txid`.
+//! change. A slot is 24 bytes: the txid's first 8 bytes (the txid index's hash) · tx number (u32) ·
+//! state (u32: 0 empty, 1 removed, `2 + n` live with `n` unspent outputs) · first output id (u40)
+//! · number of outputs (u24, [`MANY_OUTPUTS`] for that many or more). A txid prefix match is
+//! confirmed by the caller against `tx.txid`; the outputs spare it a read of `tx.io`.
 
 use memmap2::{Advice, MmapMut};
 
-use crate::column::{prefetch, read_u32, read_u64, to_usize, write_u32, write_u64};
+use crate::column::{
+    ID_BYTES, prefetch, read_id, read_u32, read_u64, to_usize, write_id, write_u32, write_u64,
+};
 use crate::error::{Result, StoreError};
 use crate::index;
 
-const SLOT: usize = 16;
+const SLOT: usize = 24;
+/// Byte offset of the first output id in a slot, and of the output count after it.
+const FIRST_OUTPUT: usize = 16;
+const OUTPUT_COUNT: usize = FIRST_OUTPUT + ID_BYTES;
+/// The output count of a transaction with at least this many outputs (no Bitcoin transaction
+/// comes near): its outputs are read from `tx.io` instead.
+pub(crate) const MANY_OUTPUTS: u32 = (1 << 24) - 1;
 const EMPTY: u32 = 0;
 const REMOVED: u32 = 1;
 const LIVE: u32 = 2;
@@ -91,15 +100,33 @@ impl LiveTxs {
         read_u32(&self.table, slot * SLOT + 8)
     }
 
+    /// The outputs of a live entry: its first output id and how many it has, `None` when it has
+    /// [`MANY_OUTPUTS`] or more (read `tx.io`).
+    pub(crate) fn outputs(&self, slot: Slot) -> Option<(u64, u32)> {
+        let count = self.output_count(slot);
+        (count < MANY_OUTPUTS).then(|| (read_id(&self.table, slot * SLOT + FIRST_OUTPUT), count))
+    }
+
+    fn output_count(&self, slot: Slot) -> u32 {
+        // The u24 after the first output: the high three bytes of the u32 that ends the slot.
+        read_u32(&self.table, slot * SLOT + OUTPUT_COUNT - 1) >> 8
+    }
+
+    fn set_outputs(&mut self, slot: Slot, first: u64, count: u32) {
+        write_id(&mut self.table, slot * SLOT + FIRST_OUTPUT, first);
+        let count = count.min(MANY_OUTPUTS).to_le_bytes();
+        self.table[slot * SLOT + OUTPUT_COUNT..][..3].copy_from_slice(&count[..3]);
+    }
+
     /// Unspent outputs of a live entry.
     #[cfg(test)]
     pub(crate) fn unspent(&self, slot: Slot) -> u32 {
         self.state(slot) - LIVE
     }
 
-    /// Calls `candidate(tx)` for every live entry whose prefix is `prefix`, in probe order.
+    /// Calls `candidate(tx, slot)` for every live entry whose prefix is `prefix`, in probe order.
     #[inline]
-    pub(crate) fn for_each_candidate(&self, prefix: u64, mut candidate: impl FnMut(u32)) {
+    pub(crate) fn for_each_candidate(&self, prefix: u64, mut candidate: impl FnMut(u32, Slot)) {
         let mask = self.mask();
         let mut slot = prefix & mask;
         loop {
@@ -107,7 +134,7 @@ impl LiveTxs {
             match self.state(at) {
                 EMPTY => return,
                 REMOVED => {}
-                _ if self.prefix(at) == prefix => candidate(self.tx(at)),
+                _ if self.prefix(at) == prefix => candidate(self.tx(at), at),
                 _ => {}
             }
             slot = (slot + 1) & mask;
@@ -136,7 +163,8 @@ impl LiveTxs {
         prefetch(&self.table, to_usize(prefix & self.mask()) * SLOT);
     }
 
-    /// Adds transaction `tx` with `unspent` unspent outputs and returns its entry. A live entry
+    /// Adds transaction `tx` with `unspent` unspent outputs among its `outputs` (first id, count)
+    /// and returns its entry. A live entry
     /// with the same txid (`is_key`) is removed: of two transactions with one txid (BIP-0030)
     /// only the later can be spent. One walk of the probe sequence does both: it stops at the
     /// same-txid entry (there is at most one) or at an empty slot, and the new entry takes the
@@ -146,6 +174,7 @@ impl LiveTxs {
         prefix: u64,
         tx: u32,
         unspent: u32,
+        outputs: (u64, u32),
         mut is_key: impl FnMut(u32) -> bool,
     ) -> Result<Slot> {
         if (self.used + 1) * index::MAX_LOAD_DEN > (1u64 << self.bits) * index::MAX_LOAD_NUM {
@@ -178,14 +207,27 @@ impl LiveTxs {
         write_u64(&mut self.table, at * SLOT, prefix);
         write_u32(&mut self.table, at * SLOT + 8, tx);
         self.set_state(at, LIVE + unspent);
+        self.set_outputs(at, outputs.0, outputs.1);
         self.live += 1;
         Ok(at)
     }
 
-    /// Counts one more unspent output into a live entry.
+    /// Adds a new (unspent) output to the live entry of the transaction being written.
     pub(crate) fn add_output(&mut self, slot: Slot) {
         let state = self.state(slot);
         debug_assert!(state >= LIVE, "outputs are added to live entries");
+        self.set_state(slot, state + 1);
+        let count = self.output_count(slot);
+        if count < MANY_OUTPUTS {
+            let first = read_id(&self.table, slot * SLOT + FIRST_OUTPUT);
+            self.set_outputs(slot, first, count + 1);
+        }
+    }
+
+    /// Counts one output of a live entry as unspent again (an unwinding removed its spender).
+    pub(crate) fn unspend(&mut self, slot: Slot) {
+        let state = self.state(slot);
+        debug_assert!(state >= LIVE, "outputs are unspent in live entries");
         self.set_state(slot, state + 1);
     }
 
@@ -250,32 +292,39 @@ mod tests {
     #[test]
     fn entries_are_found_counted_spent_and_removed() {
         let mut live = LiveTxs::new().unwrap();
-        let a = live.insert(7, 0, 2, |_| false).unwrap();
-        let b = live.insert(7 | (1 << 40), 1, 1, |_| false).unwrap();
-        let c = live.insert(7, 2, 0, |_| false).unwrap(); // same prefix, another txid
+        let a = live.insert(7, 0, 2, (0, 2), |_| false).unwrap();
+        let b = live.insert(7 | (1 << 40), 1, 1, (2, 1), |_| false).unwrap();
+        let c = live.insert(7, 2, 0, (3, 0), |_| false).unwrap(); // same prefix, another txid
         assert_eq!(live.len(), 3);
+        assert_eq!(live.outputs(b), Some((2, 1)));
+        let many = live.insert(8, 3, 1, (4, MANY_OUTPUTS + 5), |_| false).unwrap();
+        assert_eq!(live.outputs(many), None, "read from tx.io");
+        live.remove(many);
         assert_eq!(live.find(7, |tx| tx == 0), Some(a));
         assert_eq!(live.find(7, |tx| tx == 2), Some(c));
         assert_eq!(live.find(7 | (1 << 40), |_| true), Some(b));
         live.add_output(c);
         assert_eq!(live.unspent(c), 1);
+        assert_eq!(live.outputs(c), Some((3, 1)), "a new output is counted");
+        live.spend(b);
+        assert_eq!(live.find(7 | (1 << 40), |_| true), None);
         live.spend(a);
         assert_eq!(live.unspent(a), 1);
         live.spend(a);
         assert_eq!(live.find(7, |tx| tx == 0), None, "fully spent");
+        assert_eq!(live.len(), 1);
         // The entry after the removed one is still reachable through its tombstone.
         assert_eq!(live.find(7, |tx| tx == 2), Some(c));
         let mut seen = Vec::new();
-        live.for_each_candidate(7, |tx| seen.push(tx));
+        live.for_each_candidate(7, |tx, _| seen.push(tx));
         assert_eq!(seen, vec![2]);
-        assert_eq!(live.len(), 2);
     }
 
     #[test]
     fn a_duplicated_txid_replaces_the_earlier_transaction() {
         let mut live = LiveTxs::new().unwrap();
-        live.insert(99, 10, 1, |_| false).unwrap();
-        let later = live.insert(99, 20, 1, |tx| tx == 10 || tx == 20).unwrap();
+        live.insert(99, 10, 1, (0, 1), |_| false).unwrap();
+        let later = live.insert(99, 20, 1, (5, 1), |tx| tx == 10 || tx == 20).unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(live.find(99, |tx| tx == 10 || tx == 20).map(|slot| live.tx(slot)), Some(20));
         assert_eq!(live.find(99, |_| true), Some(later));
@@ -284,16 +333,16 @@ mod tests {
     #[test]
     fn a_replacing_insert_takes_the_first_tombstone_before_the_earlier_entry() {
         let mut live = LiveTxs::new().unwrap();
-        let first = live.insert(5, 1, 1, |_| false).unwrap();
-        let earlier = live.insert(5, 2, 1, |_| false).unwrap();
+        let first = live.insert(5, 1, 1, (0, 1), |_| false).unwrap();
+        let earlier = live.insert(5, 2, 1, (1, 1), |_| false).unwrap();
         live.spend(first); // a tombstone in front of the entry with the txid
-        let later = live.insert(5, 3, 1, |tx| tx == 2 || tx == 3).unwrap();
+        let later = live.insert(5, 3, 1, (2, 1), |tx| tx == 2 || tx == 3).unwrap();
         assert_eq!(later, first, "the tombstone is reused");
         assert_eq!(live.len(), 1);
         assert_eq!(live.find(5, |tx| tx == 2), None, "the earlier tx is gone");
         assert_eq!(live.find(5, |tx| tx == 3), Some(later));
         // The slot the earlier entry left is free for the next one.
-        assert_eq!(live.insert(5, 4, 1, |_| false).unwrap(), earlier);
+        assert_eq!(live.insert(5, 4, 1, (3, 1), |_| false).unwrap(), earlier);
     }
 
     #[test]
@@ -301,7 +350,8 @@ mod tests {
         let mut live = LiveTxs::new().unwrap();
         let prefix = |n: u64| n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         for n in 0..20_000u32 {
-            let slot = live.insert(prefix(u64::from(n)), n, 1, |_| false).unwrap();
+            let slot =
+                live.insert(prefix(u64::from(n)), n, 1, (u64::from(n) * 3, 1), |_| false).unwrap();
             live.current = Some(slot);
             live.add_output(slot);
             if n % 3 == 0 {
@@ -309,12 +359,13 @@ mod tests {
                 live.spend(slot);
             }
         }
-        assert!(live.table_bytes() >= 16 << 15, "grew past the first table");
+        assert!(live.table_bytes() >= SLOT << 15, "grew past the first table");
         for n in 0..20_000u32 {
             let found = live.find(prefix(u64::from(n)), |tx| tx == n);
             assert_eq!(found.is_some(), n % 3 != 0, "tx {n}");
             if let Some(slot) = found {
                 assert_eq!(live.unspent(slot), 2);
+                assert_eq!(live.outputs(slot), Some((u64::from(n) * 3, 2)), "tx {n}");
             }
         }
         assert_eq!(live.len(), 20_000 - 6_667);

@@ -19,8 +19,7 @@ use std::path::Path;
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 
 use crate::column::{
-    ID_BYTES, MAX_ID, RwFile, ScratchTable, id_bytes, prefetch, read_id, read_u64, to_usize,
-    write_id,
+    ID_BYTES, MAX_ID, RwFile, ScratchTable, id_bytes, prefetch, read_u64, to_usize, write_id,
 };
 use crate::error::{Result, StoreError};
 use crate::index;
@@ -116,7 +115,7 @@ impl TxRows<'_> {
         // find the tx through the live transactions.
         let txids = self.tx_txid.bytes();
         let is_key = |tx| txid_row_is(txids, tx, &txid.0);
-        let slot = self.live.insert(txid.prefix_u64(), txnum, 0, is_key)?;
+        let slot = self.live.insert(txid.prefix_u64(), txnum, 0, (*self.outputs, 0), is_key)?;
         self.live.current = Some(slot);
         *self.txs += 1;
         Ok(TxNum::new(txnum))
@@ -187,7 +186,10 @@ impl TxRows<'_> {
                 None => return Prevout::Unknown,
             },
         };
-        let (start, end) = (view.tx_io(u64::from(tx)).1, view.tx_io(u64::from(tx) + 1).1);
+        let (start, end) = match slot.and_then(|slot| self.live.outputs(slot)) {
+            Some((first, count)) => (first, first + u64::from(count)),
+            None => (view.tx_io(u64::from(tx)).1, view.tx_io(u64::from(tx) + 1).1),
+        };
         let id = start + u64::from(vout);
         if id >= end {
             return Prevout::Unknown;
@@ -204,7 +206,8 @@ impl TxRows<'_> {
                 let unspent = (start..end).filter(|id| !view.is_spent(OutputId::new(*id)));
                 let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
                 self.live.repairs += 1;
-                self.live.insert(txid.prefix_u64(), tx, unspent, |_| false).ok()
+                let outputs = (start, u32::try_from(end - start).expect("outputs of a tx fit u32"));
+                self.live.insert(txid.prefix_u64(), tx, unspent, outputs, |_| false).ok()
             }
         };
         if let Some(slot) = slot {
@@ -214,10 +217,10 @@ impl TxRows<'_> {
     }
 
     /// Prefetches what the coming transactions will touch: the live-map slots of the new
-    /// `txids` and of the inputs' `prevouts`, then the rows those point at (`tx.txid`, `tx.io`),
-    /// then `out.spent`. Three passes, each over all the lookups, so that their cache misses
-    /// overlap instead of stalling the writer one at a time. Only a hint: the store is the same
-    /// without it.
+    /// `txids` and of the inputs' `prevouts`, then the rows those point at (`tx.txid`, and the
+    /// `out.spent` row of the output spent). Two passes, each over all the lookups, so that their
+    /// cache misses overlap instead of stalling the writer one at a time. Only a hint: the store
+    /// is the same without it.
     pub fn prefetch<'k>(
         &self,
         new_txids: impl Iterator<Item = &'k Hash32>,
@@ -230,20 +233,12 @@ impl TxRows<'_> {
         for (txid, _) in prevouts.clone() {
             live.prefetch(txid.prefix_u64());
         }
-        let (tx_txid, tx_io) = (self.tx_txid.bytes(), self.tx_io.bytes());
-        for (txid, _) in prevouts.clone() {
-            live.for_each_candidate(txid.prefix_u64(), |id| {
-                prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
-                prefetch(tx_io, to_usize(u64::from(id)) * TXIO_ROW);
-            });
-        }
-        let out_spent = self.out_spent.bytes();
+        let (tx_txid, out_spent) = (self.tx_txid.bytes(), self.out_spent.bytes());
         for (txid, vout) in prevouts {
-            live.for_each_candidate(txid.prefix_u64(), |id| {
-                let at = to_usize(u64::from(id)) * TXIO_ROW + ID_BYTES;
-                if at + ID_BYTES <= tx_io.len() {
-                    let output = read_id(tx_io, at) + u64::from(vout);
-                    prefetch(out_spent, to_usize(output) * ID_BYTES);
+            live.for_each_candidate(txid.prefix_u64(), |id, slot| {
+                prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
+                if let Some((first, _)) = live.outputs(slot) {
+                    prefetch(out_spent, to_usize(first + u64::from(vout)) * ID_BYTES);
                 }
             });
         }

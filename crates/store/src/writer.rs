@@ -502,7 +502,9 @@ impl StoreWriter {
             }
             let row = &txids[to_usize(tx) * TXID_ROW..][..TXID_ROW];
             let number = u32::try_from(tx).expect("tx numbers fit u32");
-            live.insert(read_u64(row, 0), number, unspent, |other| txid_row_is(txids, other, row))?;
+            let outputs = (start, u32::try_from(end - start).expect("outputs of a tx fit u32"));
+            let is_key = |other| txid_row_is(txids, other, row);
+            live.insert(read_u64(row, 0), number, unspent, outputs, is_key)?;
         }
         self.live = live;
         Ok(())
@@ -785,9 +787,13 @@ impl StoreWriter {
                 let prefix =
                     read_u64(self.files[TX_TXID].bytes(), to_usize(u64::from(tx.get())) * TXID_ROW);
                 match self.live.find(prefix, |live| live == tx.get()) {
-                    Some(slot) => self.live.add_output(slot),
+                    Some(slot) => self.live.unspend(slot),
                     None => {
-                        self.live.insert(prefix, tx.get(), 1, |_| false)?;
+                        let outputs =
+                            self.view().tx(tx).expect("a spent output's tx exists").outputs;
+                        let count = u32::try_from(outputs.end - outputs.start)
+                            .expect("outputs of a tx fit u32");
+                        self.live.insert(prefix, tx.get(), 1, (outputs.start, count), |_| false)?;
                     }
                 }
                 write_id(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * ID_BYTES, 0);
