@@ -19,6 +19,15 @@ fn open_new(dir: &Path) -> StoreWriter {
     writer
 }
 
+/// A store of blocks `0..blocks` of the growing chain, written in one batch and finished.
+fn one_go(blocks: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = open_new(dir.path());
+    write_growing_chain(&mut writer, 0, blocks, 1_000_000);
+    writer.finish().unwrap();
+    dir
+}
+
 /// Checks every address's history as a reader of `dir` sees it against a pass over `out.addr`.
 fn assert_history_matches_the_outputs(dir: &Path) {
     let store = Store::open(dir).unwrap();
@@ -71,10 +80,7 @@ fn readers_find_every_output_of_an_address_in_runs_tail_and_merges() {
 
 #[test]
 fn runs_have_the_same_bytes_however_commits_fall_and_after_a_crash() {
-    let reference = tempfile::tempdir().unwrap();
-    let mut writer = open_new(reference.path());
-    write_growing_chain(&mut writer, 0, 1200, 1_000_000);
-    writer.finish().unwrap();
+    let reference = one_go(1200);
 
     // Commits every 7 blocks, in the background as an ingest makes them; then a batch that is
     // never committed, and stray run files as a crash between a run and its manifest leaves them.
@@ -101,15 +107,8 @@ fn runs_have_the_same_bytes_however_commits_fall_and_after_a_crash() {
 
 #[test]
 fn unwinding_into_a_merged_run_gives_the_runs_of_a_fresh_ingest() {
-    let reference = tempfile::tempdir().unwrap();
-    let mut writer = open_new(reference.path());
-    write_growing_chain(&mut writer, 0, 1500, 1_000_000);
-    writer.finish().unwrap();
-
-    let prefix = tempfile::tempdir().unwrap();
-    let mut writer = open_new(prefix.path());
-    write_growing_chain(&mut writer, 0, 1001, 1_000_000);
-    writer.finish().unwrap();
+    let reference = one_go(1500);
+    let prefix = one_go(1001);
 
     let unwound = tempfile::tempdir().unwrap();
     let mut writer = open_new(unwound.path());
