@@ -26,7 +26,9 @@ use std::sync::{Arc, mpsc};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{ID_BYTES, RwFile, ScratchTable, read_id, read_u64, to_usize, write_id};
+use crate::column::{
+    ID_BYTES, RoFile, RwFile, ScratchTable, read_id, read_u64, to_usize, write_id,
+};
 use crate::error::{Result, StoreError};
 use crate::live::LiveTxs;
 use crate::manifest::{
@@ -128,7 +130,8 @@ pub struct StoreWriter {
 /// A commit whose columns are being synced, and then its manifest written, on its own thread.
 #[derive(Debug)]
 struct PendingCommit {
-    thread: std::thread::JoinHandle<Result<()>>,
+    /// Writes the history runs, syncs, writes the manifest; returns the runs it made stale.
+    thread: std::thread::JoinHandle<Result<Vec<PathBuf>>>,
     /// The manifest before it, in force again if it fails.
     previous: Manifest,
     /// Index files its manifest no longer names, deleted once it is durable.
@@ -590,11 +593,14 @@ impl StoreWriter {
     pub fn wait_for_commit(&mut self) -> Result<()> {
         let Some(pending) = self.pending.take() else { return Ok(()) };
         let done = pending.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        if let Err(error) = done {
-            self.committed = pending.previous;
-            return Err(error);
-        }
-        for path in pending.stale {
+        let stale_runs = match done {
+            Ok(stale_runs) => stale_runs,
+            Err(error) => {
+                self.committed = pending.previous;
+                return Err(error);
+            }
+        };
+        for path in pending.stale.into_iter().chain(stale_runs) {
             fs::remove_file(path)?;
         }
         Ok(())
@@ -634,33 +640,36 @@ impl StoreWriter {
             manifest.address_index_bits = self.address_index_bits;
             manifest.addresses_indexed = self.counts.addresses;
         }
-        // The address history of the outputs in whole runs (`crate::history`).
+        // The address history of the outputs in whole runs (`crate::history`), written by the
+        // commit's thread from its own mapping of `out.addr` (rows below the counts, which the
+        // next batch leaves alone).
         let bits = self.history_run_bits;
-        let covered = history::covered_for(self.counts.outputs, bits);
-        let runs = history::write_runs(
-            &self.dir,
-            self.files[OUT_ADDR].bytes(),
-            self.committed.history_outputs,
-            covered,
-            bits,
-        )?;
+        let (runs_from, covered) =
+            (self.committed.history_outputs, history::covered_for(self.counts.outputs, bits));
         manifest.history_run_bits = bits;
         manifest.history_outputs = covered;
-        let mut stale = runs.stale;
+        let out_addr = self.dir.join(FILES[OUT_ADDR]);
+        let mut stale = Vec::new();
         if manifest.txid_index_bits != self.committed.txid_index_bits {
             stale.push(self.dir.join(txid_index_file(self.committed.txid_index_bits)));
         }
         if manifest.address_index_bits != self.committed.address_index_bits {
             stale.push(self.dir.join(address_index_file(self.committed.address_index_bits)));
         }
-        let mut files = self.files.iter().map(RwFile::sync_handle).collect::<Result<Vec<_>>>()?;
-        files.extend(runs.new);
+        let files = self.files.iter().map(RwFile::sync_handle).collect::<Result<Vec<_>>>()?;
         let (dir, durable) = (self.dir.clone(), manifest.clone());
         let thread = std::thread::Builder::new().name("commit".to_owned()).spawn(move || {
-            for file in &files {
+            let runs = if covered == runs_from {
+                history::RunsWritten::default()
+            } else {
+                let column = RoFile::open(&out_addr)?;
+                history::write_runs(&dir, column.bytes(), runs_from, covered, bits)?
+            };
+            for file in files.iter().chain(&runs.new) {
                 file.sync_data()?;
             }
-            durable.write(&dir)
+            durable.write(&dir)?;
+            Ok(runs.stale)
         })?;
         let previous = std::mem::replace(&mut self.committed, manifest);
         self.pending = Some(PendingCommit { thread, previous, stale });
