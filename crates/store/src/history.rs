@@ -2,12 +2,13 @@
 //!
 //! A run holds the outputs of one aligned range of output ids that pay an address, as entries
 //! `address (u32) · output (u40)` sorted by address, then output. A level-0 run covers
-//! `2^history_run_bits` outputs (the manifest's; [`DEFAULT_RUN_BITS`] by default) and is built from `out.addr` at the commit that first covers them; once
-//! [`FAN_IN`] runs of one level sit side by side, they are merged into one run of the next level.
-//! So the runs of a store are a pure function of the outputs they cover ([`runs_for`]): the base-
-//! [`FAN_IN`] digits of the number of level-0 runs covered, largest first, a few dozen files for a whole
-//! chain. The outputs after the last whole run (fewer than a level-0 run holds) are the tail, which a
-//! reader sorts in memory when it opens the store.
+//! `2^history_run_bits` outputs (the manifest's; [`DEFAULT_RUN_BITS`] by default) and is built from
+//! `out.addr` at the commit that first covers them; once [`FAN_IN`] runs of one level sit side by
+//! side, they are merged into one run of the next level. So the runs of a store are a pure function
+//! of the outputs they cover ([`runs_for`]): the base-[`FAN_IN`] digits of the number of level-0
+//! runs covered, largest first, at most 18 files for a whole chain. The outputs after the last
+//! whole run (fewer than a level-0 run holds) are the tail, which a reader sorts in memory when it
+//! opens the store.
 //!
 //! Why runs instead of links: an ingest only appends `out.addr`, and each output is later written
 //! a few times in sequence (once per level), where per-output history links (`out.next`, with a
@@ -182,6 +183,7 @@ pub(crate) fn write_runs(
     Ok(written)
 }
 
+/// Writes `run` unless it is in `have` (after the children it is merged from), and adds it there.
 fn ensure(
     dir: &Path,
     out_addr: &[u8],
