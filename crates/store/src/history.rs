@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
-use crate::column::{ID_BYTES, RoFile, id_bytes, read_id, read_u32, to_usize};
+use crate::column::{ID_BYTES, RoFile, id_bytes, read_id, read_u32, read_u64, to_usize};
 use crate::error::{Result, StoreError};
 use crate::view::NO_ADDRESS;
 
@@ -34,6 +34,8 @@ pub(crate) const MAX_RUN_BITS: u32 = 24;
 pub(crate) const FAN_IN: u64 = 4;
 /// Bytes of a run entry: address id (u32) · output id (u40).
 pub(crate) const ENTRY: usize = 4 + ID_BYTES;
+/// Bytes of a run file's header: its number of entries (u64), so that a cut file is found out.
+const HEADER: usize = 8;
 
 /// Buffer of a run file being written.
 const WRITE_BUFFER: usize = 1 << 20;
@@ -102,26 +104,35 @@ pub(crate) fn runs_for(covered: u64, bits: u32) -> Vec<Run> {
 ///
 /// # Errors
 ///
-/// An I/O error (a missing file among them), or [`StoreError::Corrupt`] for a file that is not a
-/// whole number of entries.
+/// An I/O error (a missing file among them), or [`StoreError::Corrupt`] for a file whose length
+/// is not that of the entries its header counts.
 pub(crate) fn open_runs(dir: &Path, covered: u64, bits: u32) -> Result<Vec<RoFile>> {
     runs_for(covered, bits)
         .into_iter()
         .map(|run| {
             let path = dir.join(run.file_name());
             let file = RoFile::open(&path)?;
-            if file.bytes().len() % ENTRY != 0 {
+            let bytes = file.bytes();
+            let counted = bytes.get(..HEADER).map(|header| read_u64(header, 0));
+            let found = bytes.len() as u64;
+            if counted.is_none_or(|entries| found != HEADER as u64 + entries * ENTRY as u64) {
                 return Err(StoreError::Corrupt {
                     what: format!(
-                        "history run {} is {} bytes, not a whole number of {ENTRY}-byte entries",
+                        "history run {} is {found} bytes, not the {HEADER}-byte header and the \
+                         {ENTRY}-byte entries it counts ({})",
                         path.display(),
-                        file.bytes().len()
+                        counted.map_or("none".to_owned(), |entries| entries.to_string()),
                     ),
                 });
             }
             Ok(file)
         })
         .collect()
+}
+
+/// The entries of a run file (after its header).
+pub(crate) fn entries(run: &[u8]) -> &[u8] {
+    run.get(HEADER..).unwrap_or_default()
 }
 
 /// Deletes the files of `dir` that look like run files but are not runs of `covered` outputs (a
@@ -199,7 +210,7 @@ fn ensure(
     let mut out = RunWriter::create(dir, run)?;
     if let Some(parent) = old.iter().find(|parent| parent.contains(run)) {
         let parent = RoFile::open(&dir.join(parent.file_name()))?;
-        for entry in parent.bytes().chunks_exact(ENTRY) {
+        for entry in entries(parent.bytes()).chunks_exact(ENTRY) {
             let output = read_id(entry, 4);
             if run.first <= output && output < run.end() {
                 out.push_raw(entry)?;
@@ -220,7 +231,7 @@ fn ensure(
             .iter()
             .map(|child| RoFile::open(&dir.join(child.file_name())))
             .collect::<Result<Vec<_>>>()?;
-        merge(files.iter().map(RoFile::bytes).collect(), &mut out)?;
+        merge(files.iter().map(|file| entries(file.bytes())).collect(), &mut out)?;
     }
     written.new.push(out.finish()?);
     have.push(run);
@@ -313,6 +324,8 @@ struct RunWriter {
     temporary: PathBuf,
     path: PathBuf,
     out: std::io::BufWriter<fs::File>,
+    /// Bytes of entries written.
+    written: u64,
 }
 
 impl RunWriter {
@@ -320,7 +333,11 @@ impl RunWriter {
         let path = dir.join(run.file_name());
         let temporary = dir.join(format!("{}.tmp", run.file_name()));
         let file = fs::File::create(&temporary)?;
-        Ok(Self { temporary, path, out: std::io::BufWriter::with_capacity(WRITE_BUFFER, file) })
+        let out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut writer = Self { temporary, path, out, written: 0 };
+        // The count is written by `finish`.
+        writer.write(&[0; HEADER])?;
+        Ok(writer)
     }
 
     fn push(&mut self, address: u32, output: u64) -> Result<()> {
@@ -331,19 +348,26 @@ impl RunWriter {
     }
 
     fn push_raw(&mut self, entries: &[u8]) -> Result<()> {
+        self.written += entries.len() as u64;
+        self.write(entries)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.out
-            .write_all(entries)
+            .write_all(bytes)
             .map_err(|source| StoreError::MapIo { path: self.temporary.clone(), source })
     }
 
-    /// Renames the file into place and returns it, to be synced before the manifest that names
-    /// it is written.
+    /// Writes the header, renames the file into place and returns it, to be synced before the
+    /// manifest that names it is written.
     fn finish(self) -> Result<fs::File> {
-        let file = self.out.into_inner().map_err(|error| StoreError::MapIo {
-            path: self.temporary.clone(),
-            source: error.into_error(),
-        })?;
-        fs::rename(&self.temporary, &self.path)?;
+        let temporary = self.temporary;
+        let io = |source| StoreError::MapIo { path: temporary.clone(), source };
+        let file = self.out.into_inner().map_err(|error| io(error.into_error()))?;
+        let count = self.written / ENTRY as u64;
+        std::os::unix::fs::FileExt::write_all_at(file.file(), &count.to_le_bytes(), 0)
+            .map_err(io)?;
+        fs::rename(&temporary, &self.path)?;
         Ok(file)
     }
 }

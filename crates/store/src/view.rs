@@ -402,7 +402,7 @@ impl Iterator for AddressOutputs<'_> {
                 return Some(OutputId::new(history::entry_output(entry)));
             }
             if let Some(run) = history.runs.get(self.run) {
-                self.entries = history::entries_of(run.bytes(), self.address);
+                self.entries = history::entries_of(history::entries(run.bytes()), self.address);
                 self.run += 1;
                 continue;
             }

@@ -76,6 +76,16 @@ fn readers_find_every_output_of_an_address_in_runs_tail_and_merges() {
         units /= 4;
     }
     assert_eq!(run_files(dir.path()).len() as u64, digits, "{:?}", run_files(dir.path()));
+
+    // A run file cut by one entry is refused by name, not read as a shorter history.
+    let first = dir.path().join(&run_files(dir.path())[0]);
+    let bytes = fs_err::read(&first).unwrap();
+    fs_err::write(&first, &bytes[..bytes.len() - 9]).unwrap();
+    let error = Store::open(dir.path()).unwrap_err().to_string();
+    assert!(
+        error.contains(&first.display().to_string()) && error.contains("history run"),
+        "{error}"
+    );
 }
 
 #[test]
