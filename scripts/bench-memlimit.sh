@@ -12,7 +12,9 @@
 # (/usr/bin/time), the store's bytes on disk at the end and the group's peak usage. Page cache the
 # ingest reads or writes counts against the group, as it does on a machine of that size; pages
 # already cached by another group (e.g. the blk files, read before) do not.
-# Exit codes: 0 the line was printed (whatever the ingest did), 2 usage or no group could be made.
+# The store is deleted afterwards, so an existing one is refused rather than lost.
+# Exit codes: 0 the line was printed (whatever the ingest did), 2 usage, an existing store, or no
+# group could be made.
 set -uo pipefail
 
 if [ $# -ne 4 ] || [ ! -d "$2" ] || ! [[ $3 =~ ^[1-9][0-9]*$ ]] || ! [[ $4 =~ ^[1-9][0-9]*$ ]]; then
@@ -22,6 +24,10 @@ fi
 bin=$(realpath "$1") chain=$(realpath "$2") limit=$3 secs=$4
 [ -x /usr/bin/time ] || { echo "bench-memlimit: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
 store=${BENCH_STORE:-$(dirname "$chain")/bench-memlimit-store}
+if [ -e "$store" ]; then
+  echo "bench-memlimit: $store exists; remove it or set BENCH_STORE to a new path" >&2
+  exit 2
+fi
 
 if [ -d /sys/fs/cgroup/memory ]; then # cgroup v1
   parent=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
@@ -39,7 +45,6 @@ fi
 timing=$(mktemp)
 trap 'rm -f "$timing" "$timing.err"; rmdir "$group" 2>/dev/null' EXIT
 
-rm -rf "$store"
 sync
 /usr/bin/time -f '%e %U %S %M' -o "$timing" timeout "$secs" sh -c \
   'echo $$ >"$1/cgroup.procs" && exec "$2" ingest btc --blocks-dir "$3" --store "$4" --network regtest --format json' \

@@ -178,9 +178,6 @@ pub(crate) fn write_runs(
     let mut written = RunsWritten::default();
     let old = runs_for(committed, bits);
     let want = runs_for(covered, bits);
-    if old == want {
-        return Ok(written);
-    }
     // Runs on disk this call may use: the committed ones, then those it writes.
     let mut have = old.clone();
     for run in &want {
@@ -211,7 +208,7 @@ fn ensure(
     if let Some(parent) = old.iter().find(|parent| parent.contains(run)) {
         let parent = RoFile::open(&dir.join(parent.file_name()))?;
         for entry in entries(parent.bytes()).chunks_exact(ENTRY) {
-            let output = read_id(entry, 4);
+            let output = entry_output(entry);
             if run.first <= output && output < run.end() {
                 out.push_raw(entry)?;
             }

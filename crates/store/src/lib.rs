@@ -77,6 +77,17 @@ pub(crate) const FILES: [&str; 9] = [
     "addr.first",
 ];
 
+/// Positions of the columns in [`FILES`].
+pub(crate) const BLOCKS: usize = 0;
+pub(crate) const TX_TXID: usize = 1;
+pub(crate) const TX_IO: usize = 2;
+pub(crate) const IN_SPENT: usize = 3;
+pub(crate) const OUT_VALUE: usize = 4;
+pub(crate) const OUT_ADDR: usize = 5;
+pub(crate) const OUT_SPENT: usize = 6;
+pub(crate) const ADDR_KEY: usize = 7;
+pub(crate) const ADDR_FIRST: usize = 8;
+
 pub(crate) fn txid_index_file(bits: u32) -> String {
     format!("txid.idx.{bits}")
 }
@@ -166,29 +177,25 @@ impl Store {
         store.check_lengths()?;
         let counts = store.manifest.counts;
         store.txid_tail = Tail::build(
-            store.files[1].bytes(),
+            store.files[TX_TXID].bytes(),
             view::TXID_ROW,
             store.manifest.txid_indexed,
             counts.txs,
             |row| Ok(column::read_u64(row, 0)),
         )?;
-        let (covered, bits) = (store.manifest.history_outputs, store.manifest.history_run_bits);
-        if !(1..=history::MAX_RUN_BITS).contains(&bits)
-            || covered != history::covered_for(counts.outputs, bits)
-        {
+        let bits = store.manifest.history_run_bits;
+        if !(1..=history::MAX_RUN_BITS).contains(&bits) {
             return Err(StoreError::CorruptManifest {
                 path: dir.join(manifest::MANIFEST),
-                message: format!(
-                    "history runs of 2^{bits} outputs cover {covered} of {} outputs",
-                    counts.outputs
-                ),
+                message: format!("history_run_bits is {bits}, not 1 to {}", history::MAX_RUN_BITS),
             });
         }
+        let covered = store.manifest.history_outputs();
         store.history_runs = history::open_runs(dir, covered, bits)?;
         let tail = column::to_usize(covered) * 4..column::to_usize(counts.outputs) * 4;
-        store.history_tail = history::sorted_keys(&store.files[5].bytes()[tail], bits);
+        store.history_tail = history::sorted_keys(&store.files[OUT_ADDR].bytes()[tail], bits);
         store.address_tail = Tail::build(
-            store.files[7].bytes(),
+            store.files[ADDR_KEY].bytes(),
             view::ADDR_KEY_ROW,
             store.manifest.addresses_indexed,
             counts.addresses,
@@ -214,7 +221,6 @@ impl Store {
                 addresses_indexed: 0,
                 index_reserve: manifest::IndexReserve::default(),
                 history_run_bits: history::DEFAULT_RUN_BITS,
-                history_outputs: 0,
             },
             files: FILES.iter().map(|_| RoFile::empty()).collect(),
             txid_index: RoFile::empty(),
@@ -263,15 +269,15 @@ impl Store {
         let file = |index: usize| self.files[index].bytes();
         ChainView {
             columns: Columns {
-                blocks: file(0),
-                tx_txid: file(1),
-                tx_io: file(2),
-                in_spent: file(3),
-                out_value: file(4),
-                out_addr: file(5),
-                out_spent: file(6),
-                addr_key: file(7),
-                addr_first: file(8),
+                blocks: file(BLOCKS),
+                tx_txid: file(TX_TXID),
+                tx_io: file(TX_IO),
+                in_spent: file(IN_SPENT),
+                out_value: file(OUT_VALUE),
+                out_addr: file(OUT_ADDR),
+                out_spent: file(OUT_SPENT),
+                addr_key: file(ADDR_KEY),
+                addr_first: file(ADDR_FIRST),
                 txid_index: self.txid_index.bytes(),
                 address_index: self.address_index.bytes(),
                 txid_index_bits: self.manifest.txid_index_bits,
@@ -284,7 +290,7 @@ impl Store {
                 history: view::History {
                     runs: &self.history_runs,
                     bits: self.manifest.history_run_bits,
-                    covered: self.manifest.history_outputs,
+                    covered: self.manifest.history_outputs(),
                     tail: &self.history_tail,
                     scan_from: self.manifest.counts.outputs,
                 },

@@ -114,6 +114,10 @@ impl LiveTxs {
 
     fn set_outputs(&mut self, slot: Slot, first: u64, count: u32) {
         write_id(&mut self.table, slot * SLOT + FIRST_OUTPUT, first);
+        self.set_output_count(slot, count);
+    }
+
+    fn set_output_count(&mut self, slot: Slot, count: u32) {
         let count = count.min(MANY_OUTPUTS).to_le_bytes();
         self.table[slot * SLOT + OUTPUT_COUNT..][..3].copy_from_slice(&count[..3]);
     }
@@ -214,20 +218,18 @@ impl LiveTxs {
 
     /// Adds a new (unspent) output to the live entry of the transaction being written.
     pub(crate) fn add_output(&mut self, slot: Slot) {
-        let state = self.state(slot);
-        debug_assert!(state >= LIVE, "outputs are added to live entries");
-        self.set_state(slot, state + 1);
+        self.unspend(slot);
         let count = self.output_count(slot);
         if count < MANY_OUTPUTS {
-            let first = read_id(&self.table, slot * SLOT + FIRST_OUTPUT);
-            self.set_outputs(slot, first, count + 1);
+            self.set_output_count(slot, count + 1);
         }
     }
 
-    /// Counts one output of a live entry as unspent again (an unwinding removed its spender).
+    /// Counts one more unspent output into a live entry: a new one ([`LiveTxs::add_output`]) or
+    /// one an unwinding removed the spender of.
     pub(crate) fn unspend(&mut self, slot: Slot) {
         let state = self.state(slot);
-        debug_assert!(state >= LIVE, "outputs are unspent in live entries");
+        debug_assert!(state >= LIVE, "outputs are counted into live entries");
         self.set_state(slot, state + 1);
     }
 

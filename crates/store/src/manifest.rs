@@ -52,9 +52,6 @@ pub(crate) struct Manifest {
     pub(crate) index_reserve: IndexReserve,
     /// Log2 of the outputs of a level-0 address history run, chosen when the store was created.
     pub(crate) history_run_bits: u32,
-    /// Outputs `0..history_outputs` are in the address history runs (`hist.*`), a multiple of
-    /// `2^history_run_bits`; later ones are sorted from `out.addr` when the store is opened.
-    pub(crate) history_outputs: u64,
 }
 
 /// The counts the hash indexes of a store are sized for at least (`StoreWriter::reserve`).
@@ -100,6 +97,13 @@ pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
 }
 
 impl Manifest {
+    /// The outputs in the address history runs (`hist.*`): the counted outputs down to a multiple
+    /// of `2^history_run_bits` (`crate::history`); later ones are sorted from `out.addr` when the
+    /// store is opened.
+    pub(crate) fn history_outputs(&self) -> u64 {
+        crate::history::covered_for(self.counts.outputs, self.history_run_bits)
+    }
+
     /// Reads the manifest of the store at `dir`, refusing other format versions.
     pub(crate) fn read(dir: &Path) -> Result<Option<Self>> {
         read_versioned(dir, MANIFEST, FORMAT_VERSION)

@@ -41,17 +41,10 @@ use crate::rows::{
 use crate::view::{
     ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, History, TXID_ROW, TXIO_ROW, txid_row_is,
 };
-use crate::{ChainSpec, FILES, address_index_file, history, index, txid_index_file};
-
-const BLOCKS: usize = 0;
-const TX_TXID: usize = 1;
-const TX_IO: usize = 2;
-const IN_SPENT: usize = 3;
-const OUT_VALUE: usize = 4;
-const OUT_ADDR: usize = 5;
-const OUT_SPENT: usize = 6;
-const ADDR_KEY: usize = 7;
-const ADDR_FIRST: usize = 8;
+use crate::{
+    ADDR_FIRST, ADDR_KEY, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_SPENT, OUT_VALUE,
+    TX_IO, TX_TXID, address_index_file, history, index, txid_index_file,
+};
 
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
 const MAX_RESERVE_BITS: u32 = 28;
@@ -644,10 +637,8 @@ impl StoreWriter {
         // commit's thread from its own mapping of `out.addr` (rows below the counts, which the
         // next batch leaves alone).
         let bits = self.history_run_bits;
-        let (runs_from, covered) =
-            (self.committed.history_outputs, history::covered_for(self.counts.outputs, bits));
         manifest.history_run_bits = bits;
-        manifest.history_outputs = covered;
+        let (runs_from, covered) = (self.committed.history_outputs(), manifest.history_outputs());
         let out_addr = self.dir.join(FILES[OUT_ADDR]);
         let mut stale = Vec::new();
         if manifest.txid_index_bits != self.committed.txid_index_bits {
@@ -688,10 +679,11 @@ impl StoreWriter {
             file.trim()?;
         }
         // Run files of a failed commit that a later one did not need.
+        let committed = &self.committed;
         history::remove_stray_runs(
             &self.dir,
-            self.committed.history_outputs,
-            self.history_run_bits,
+            committed.history_outputs(),
+            committed.history_run_bits,
         )?;
         // The scratch files go once the indexes are checkpointed (their mappings live on until
         // `self` drops; unlinked pages are discarded, not written back).
@@ -861,7 +853,7 @@ impl StoreWriter {
         let committed = &self.committed;
         let runs = history::remove_stray_runs(
             &self.dir,
-            committed.history_outputs,
+            committed.history_outputs(),
             committed.history_run_bits,
         )?;
         let keep = [
@@ -966,7 +958,6 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
         addresses_indexed: 0,
         index_reserve: IndexReserve::default(),
         history_run_bits: history::DEFAULT_RUN_BITS,
-        history_outputs: 0,
     };
     manifest.write(dir)?;
     debug_assert!(dir.join(MANIFEST).exists());
