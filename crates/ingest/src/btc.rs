@@ -35,7 +35,7 @@ pub struct IngestOptions {
 
 impl IngestOptions {
     /// Options with the default batch size (2,000,000 transactions per commit: each commit
-    /// writes back the pages dirtied at random in the hash indexes, see docs/performance.md).
+    /// writes back the column pages dirtied since the last, see docs/performance.md).
     pub fn new(blocks_dir: &Path, store_dir: &Path, network: Network) -> Self {
         Self {
             blocks_dir: blocks_dir.to_owned(),
@@ -138,11 +138,11 @@ pub fn ingest_btc(options: &IngestOptions, progress: &mut dyn Progress) -> Resul
         let todo = &chain[first as usize..=last as usize];
         let bytes = todo.iter().map(|entry| u64::from(entry.location.len)).sum();
         progress.start(first, last, bytes);
-        // Size the indexes of a new store for the whole best chain of the directory, whatever
-        // `max_height` (so that ingesting in steps gives the bytes of one run); a non-empty store
-        // keeps the reserve it was created with.
+        // Size the address index of a new store for the whole best chain of the directory,
+        // whatever `max_height` (so that ingesting in steps gives the bytes of one run); a
+        // non-empty store keeps the reserve it was created with.
         let chain_bytes: u64 = chain.iter().map(|entry| u64::from(entry.location.len)).sum();
-        writer.reserve(chain_bytes / BYTES_PER_INDEX_ENTRY, chain_bytes / BYTES_PER_INDEX_ENTRY)?;
+        writer.reserve(chain_bytes / BYTES_PER_INDEX_ENTRY)?;
         write_blocks(&blocks, todo, first, options, &mut writer, progress, &mut report)?;
     }
     writer.commit()?;

@@ -144,7 +144,7 @@ impl RwFile {
     }
 }
 
-/// A writable table of the writer's own (its hash indexes), never trusted after a crash: the
+/// A writable table of the writer's own (its address hash index), never trusted after a crash: the
 /// writer re-derives it at open.
 ///
 /// Where it lives depends on its size ([`anonymous_table_limit`]): a table of up to an eighth of
@@ -152,7 +152,7 @@ impl RwFile {
 /// the TLB far less: 15 % less CPU for a whole ingest, `docs/performance.md`); a larger one is a
 /// shared mapping of a scratch file that is never synced, whose dirty pages are written back only
 /// when the kernel needs the memory, so that it is reclaimable like any file page (a whole chain's
-/// two tables are 2 x 16 GiB).
+/// address table is 16 GiB).
 #[derive(Debug)]
 pub(crate) struct ScratchTable {
     map: MmapMut,

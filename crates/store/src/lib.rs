@@ -1,7 +1,7 @@
 //! Compact embedded store of cointrail: the whole transaction graph of a UTXO chain in one directory.
 //!
 //! Owns the byte layout of every table (fixed-width, memory-mapped columns indexed by sequential
-//! ids), the hash indexes from txid and address to id, id allocation, and the atomic commit of each
+//! ids), the indexes from txid and address to id, id allocation, and the atomic commit of each
 //! batch together with its checkpoint. It does not read block files, fetch data, run heuristics or
 //! speak HTTP. The layout is specified in `docs/store-format.md`; any change there bumps
 //! [`FORMAT_VERSION`].
@@ -12,7 +12,6 @@ mod clusters;
 mod column;
 mod error;
 pub mod evm;
-mod history;
 mod incidents;
 mod index;
 mod labels;
@@ -20,6 +19,7 @@ mod live;
 mod manifest;
 mod memory;
 mod rows;
+mod runs;
 mod view;
 mod watches;
 mod writer;
@@ -88,10 +88,6 @@ pub(crate) const OUT_SPENT: usize = 6;
 pub(crate) const ADDR_KEY: usize = 7;
 pub(crate) const ADDR_FIRST: usize = 8;
 
-pub(crate) fn txid_index_file(bits: u32) -> String {
-    format!("txid.idx.{bits}")
-}
-
 pub(crate) fn address_index_file(bits: u32) -> String {
     format!("addr.idx.{bits}")
 }
@@ -102,12 +98,13 @@ pub struct Store {
     dir: PathBuf,
     manifest: Manifest,
     files: Vec<RoFile>,
-    txid_index: RoFile,
     address_index: RoFile,
-    /// Index of the txs after the txid index file's checkpoint (see [`Tail`]).
-    txid_tail: Tail,
-    /// Index of the addresses after the address index file's checkpoint.
+    /// Index of the addresses after the address index file's checkpoint (see [`Tail`]).
     address_tail: Tail,
+    /// The txid runs (`crate::runs`), in tx order.
+    txid_runs: Vec<RoFile>,
+    /// The sorted keys of the txs after the runs.
+    txid_tail: Vec<u128>,
     /// The address history runs (`crate::history`), in output order.
     history_runs: Vec<RoFile>,
     /// The sorted keys of the outputs after the runs.
@@ -116,8 +113,8 @@ pub struct Store {
     utxo: bool,
 }
 
-/// An in-memory hash index of the rows a store's index file does not hold yet (rows committed
-/// after its last checkpoint: the writer checkpoints its indexes only now and then, and always when
+/// An in-memory hash index of the addresses the store's index file does not hold yet (committed
+/// after its last checkpoint: the writer checkpoints its index only now and then, and always when
 /// it finishes), built when the store is opened.
 #[derive(Debug, Default)]
 struct Tail {
@@ -162,38 +159,36 @@ impl Store {
             FILES.iter().map(|name| RoFile::open(&dir.join(name))).collect::<Result<Vec<_>>>()?;
         let mut store = Self {
             dir: dir.to_owned(),
-            txid_index: RoFile::open(&dir.join(txid_index_file(manifest.txid_index_bits)))?,
             address_index: RoFile::open(
                 &dir.join(address_index_file(manifest.address_index_bits)),
             )?,
             manifest,
             files,
-            txid_tail: Tail::default(),
             address_tail: Tail::default(),
+            txid_runs: Vec::new(),
+            txid_tail: Vec::new(),
             history_runs: Vec::new(),
             history_tail: Vec::new(),
             utxo: true,
         };
         store.check_lengths()?;
         let counts = store.manifest.counts;
-        store.txid_tail = Tail::build(
-            store.files[TX_TXID].bytes(),
-            view::TXID_ROW,
-            store.manifest.txid_indexed,
-            counts.txs,
-            |row| Ok(column::read_u64(row, 0)),
-        )?;
-        let bits = store.manifest.history_run_bits;
-        if !(1..=history::MAX_RUN_BITS).contains(&bits) {
+        let bits = store.manifest.run_bits;
+        if !(1..=runs::MAX_RUN_BITS).contains(&bits) {
             return Err(StoreError::CorruptManifest {
                 path: dir.join(manifest::MANIFEST),
-                message: format!("history_run_bits is {bits}, not 1 to {}", history::MAX_RUN_BITS),
+                message: format!("run_bits is {bits}, not 1 to {}", runs::MAX_RUN_BITS),
             });
         }
+        let covered = store.manifest.txid_run_txs();
+        store.txid_runs = runs::open_runs(dir, runs::Kind::Txids, covered, bits)?;
+        let tail = column::to_usize(covered) * view::TXID_ROW
+            ..column::to_usize(counts.txs) * view::TXID_ROW;
+        store.txid_tail = runs::sorted_txid_keys(&store.files[TX_TXID].bytes()[tail], covered);
         let covered = store.manifest.history_outputs();
-        store.history_runs = history::open_runs(dir, covered, bits)?;
+        store.history_runs = runs::open_runs(dir, runs::Kind::History, covered, bits)?;
         let tail = column::to_usize(covered) * 4..column::to_usize(counts.outputs) * 4;
-        store.history_tail = history::sorted_keys(&store.files[OUT_ADDR].bytes()[tail], bits);
+        store.history_tail = runs::sorted_keys(&store.files[OUT_ADDR].bytes()[tail], bits);
         store.address_tail = Tail::build(
             store.files[ADDR_KEY].bytes(),
             view::ADDR_KEY_ROW,
@@ -215,18 +210,16 @@ impl Store {
                 chain: "evm".to_owned(),
                 network: "none".to_owned(),
                 counts: Counts::default(),
-                txid_index_bits: 0,
                 address_index_bits: 0,
-                txid_indexed: 0,
                 addresses_indexed: 0,
                 index_reserve: manifest::IndexReserve::default(),
-                history_run_bits: history::DEFAULT_RUN_BITS,
+                run_bits: runs::DEFAULT_RUN_BITS,
             },
             files: FILES.iter().map(|_| RoFile::empty()).collect(),
-            txid_index: RoFile::empty(),
             address_index: RoFile::empty(),
-            txid_tail: Tail::default(),
             address_tail: Tail::default(),
+            txid_runs: Vec::new(),
+            txid_tail: Vec::new(),
             history_runs: Vec::new(),
             history_tail: Vec::new(),
             utxo: false,
@@ -278,18 +271,18 @@ impl Store {
                 out_spent: file(OUT_SPENT),
                 addr_key: file(ADDR_KEY),
                 addr_first: file(ADDR_FIRST),
-                txid_index: self.txid_index.bytes(),
                 address_index: self.address_index.bytes(),
-                txid_index_bits: self.manifest.txid_index_bits,
                 address_index_bits: self.manifest.address_index_bits,
-                txid_tail: &self.txid_tail.table,
                 address_tail: &self.address_tail.table,
-                txid_tail_bits: self.txid_tail.bits,
-                txid_scan_from: u64::MAX,
                 address_tail_bits: self.address_tail.bits,
+                txids: view::Txids {
+                    runs: &self.txid_runs,
+                    tail: &self.txid_tail,
+                    scan_from: self.manifest.counts.txs,
+                },
                 history: view::History {
                     runs: &self.history_runs,
-                    bits: self.manifest.history_run_bits,
+                    bits: self.manifest.run_bits,
                     covered: self.manifest.history_outputs(),
                     tail: &self.history_tail,
                     scan_from: self.manifest.counts.outputs,

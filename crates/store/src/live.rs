@@ -1,14 +1,14 @@
 //! The writer's map of live transactions: txid → tx number, for the transactions that still have
 //! an unspent output, with how many they have.
 //!
-//! Inputs are resolved through this map instead of the txid index (which the writer then only
-//! brings up to date at checkpoints, `crate::writer`). Once a chain is old, most of its transactions
-//! have had all their outputs spent, so the table an ingest probes for every input holds only a
-//! part of the transactions, and can stay in memory when the txid index of a whole chain cannot.
+//! Inputs are resolved through this map instead of the txid runs (`crate::runs`), which serve
+//! readers. Once a chain is old, most of its transactions have had all their outputs spent, so the
+//! table an ingest probes for every input holds only a part of the transactions, and can stay in
+//! memory when a hash index of every txid of a whole chain (16 GiB) could not.
 //!
 //! It is never stored: the writer rebuilds it from `tx.io` and `out.spent` when it opens a store,
 //! so its layout (open addressing, linear probing, tombstones for spent transactions) is free to
-//! change. A slot is 24 bytes: the txid's first 8 bytes (the txid index's hash) · tx number (u32) ·
+//! change. A slot is 24 bytes: the txid's first 8 bytes (the txid runs' key) · tx number (u32) ·
 //! state (u32: 0 empty, 1 removed, `2 + n` live with `n` unspent outputs) · first output id (u40)
 //! · number of outputs (u24, [`MANY_OUTPUTS`] for that many or more). A txid prefix match is
 //! confirmed by the caller against `tx.txid`; the outputs spare it a read of `tx.io`.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 
 /// Version of the on-disk layout described in `docs/store-format.md`.
-pub const FORMAT_VERSION: u64 = 4;
+pub const FORMAT_VERSION: u64 = 5;
 
 /// File name of the manifest inside the store directory.
 pub(crate) const MANIFEST: &str = "MANIFEST";
@@ -38,27 +38,21 @@ pub(crate) struct Manifest {
     pub(crate) chain: String,
     pub(crate) network: String,
     pub(crate) counts: Counts,
-    /// Log2 slots of the checkpointed `txid.idx.B` file.
-    pub(crate) txid_index_bits: u32,
     /// Log2 slots of the checkpointed `addr.idx.B` file.
     pub(crate) address_index_bits: u32,
-    /// Transactions `0..txid_indexed` are in the checkpointed txid index; later ones are indexed
-    /// from `tx.txid` when the store is opened.
-    pub(crate) txid_indexed: u64,
     /// Addresses `0..addresses_indexed` are in the checkpointed address index; later ones are
     /// indexed from `addr.key` when the store is opened.
     pub(crate) addresses_indexed: u64,
-    /// Minimum sizes of the indexes, chosen when the store was created.
+    /// Minimum size of the address index, chosen when the store was created.
     pub(crate) index_reserve: IndexReserve,
-    /// Log2 of the outputs of a level-0 address history run, chosen when the store was created.
-    pub(crate) history_run_bits: u32,
+    /// Log2 of the rows of a level-0 run (`crate::runs`: outputs of the address history, txs of
+    /// the txid index), chosen when the store was created.
+    pub(crate) run_bits: u32,
 }
 
-/// The counts the hash indexes of a store are sized for at least (`StoreWriter::reserve`).
+/// The count the address index of a store is sized for at least (`StoreWriter::reserve`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub(crate) struct IndexReserve {
-    /// Transactions.
-    pub(crate) txs: u64,
     /// Addresses.
     pub(crate) addresses: u64,
 }
@@ -98,10 +92,16 @@ pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
 
 impl Manifest {
     /// The outputs in the address history runs (`hist.*`): the counted outputs down to a multiple
-    /// of `2^history_run_bits` (`crate::history`); later ones are sorted from `out.addr` when the
-    /// store is opened.
+    /// of `2^run_bits` (`crate::runs`); later ones are sorted from `out.addr` when the store is
+    /// opened.
     pub(crate) fn history_outputs(&self) -> u64 {
-        crate::history::covered_for(self.counts.outputs, self.history_run_bits)
+        crate::runs::covered_for(self.counts.outputs, self.run_bits)
+    }
+
+    /// The txs in the txid runs (`txids.*`): the counted txs down to a multiple of `2^run_bits`;
+    /// later ones are sorted from `tx.txid` when the store is opened.
+    pub(crate) fn txid_run_txs(&self) -> u64 {
+        crate::runs::covered_for(self.counts.txs, self.run_bits)
     }
 
     /// Reads the manifest of the store at `dir`, refusing other format versions.
@@ -143,14 +143,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 /// Lays out the files of a new store (or EVM chain) directory: refuses a directory holding any
-/// name that `ours` does not claim (it is someone else's), then creates `files` empty and the two
+/// name that `ours` does not claim (it is someone else's), then creates `files` empty and the
 /// index files `indexes` with a table of `index::MIN_BITS` slots each. Files left by a creation
 /// interrupted before its manifest are replaced.
 pub(crate) fn lay_out(
     dir: &Path,
     ours: impl Fn(&str) -> bool,
     files: &[&str],
-    indexes: [String; 2],
+    indexes: &[String],
 ) -> Result<()> {
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();

@@ -3,11 +3,11 @@
 //! Every column and index belongs to exactly one half:
 //!
 //! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value`, `out.spent` and the
-//!   live transactions (reading the txid index too): transactions, the resolution of inputs to the
+//!   live transactions (reading the committed txid runs too): transactions, the resolution of inputs to the
 //!   outputs they spend, and values;
 //! - [`AddressRows`]: `out.addr`, `addr.key`, `addr.first` and the address index: which address
 //!   each output pays and new address ids (the address history is sorted from `out.addr` at
-//!   commits, `crate::history`).
+//!   commits, `crate::runs`).
 //!
 //! Neither half reads the other's columns: address ids depend only on the order of outputs (output
 //! ids are sequential), and prevout resolution only on transactions. So the two halves of a block
@@ -19,7 +19,7 @@ use std::path::Path;
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 
 use crate::column::{
-    ID_BYTES, MAX_ID, RwFile, ScratchTable, id_bytes, prefetch, read_u64, to_usize, write_id,
+    ID_BYTES, MAX_ID, RoFile, RwFile, ScratchTable, id_bytes, prefetch, to_usize, write_id,
 };
 use crate::error::{Result, StoreError};
 use crate::index;
@@ -53,11 +53,10 @@ pub struct TxRows<'w> {
     pub(crate) in_spent: &'w mut RwFile,
     pub(crate) out_value: &'w mut RwFile,
     pub(crate) out_spent: &'w mut RwFile,
-    /// The txid index as far as the writer has brought it (txs `0..txid_indexed`): only for
-    /// lookups of txs that are not live, which only invalid blocks make.
-    pub(crate) txid_index: &'w [u8],
-    pub(crate) txid_bits: u32,
-    pub(crate) txid_indexed: u64,
+    /// The committed txid runs, of txs `0..txid_run_txs`: only for lookups of txs that are not
+    /// live, which only invalid blocks make.
+    pub(crate) txid_runs: &'w [RoFile],
+    pub(crate) txid_run_txs: u64,
     /// The live transactions, through which inputs are resolved.
     pub(crate) live: &'w mut LiveTxs,
     pub(crate) block_count: &'w mut u64,
@@ -111,8 +110,8 @@ impl TxRows<'_> {
         row[..ID_BYTES].copy_from_slice(&id_bytes(*self.inputs));
         row[ID_BYTES..].copy_from_slice(&id_bytes(*self.outputs));
         self.tx_io.append(&row)?;
-        // The txid index is brought up to date at checkpoints (`StoreWriter::commit`); inputs
-        // find the tx through the live transactions.
+        // The txid runs are sorted from `tx.txid` at commits (`crate::runs`); inputs find the tx
+        // through the live transactions.
         let txids = self.tx_txid.bytes();
         let is_key = |tx| txid_row_is(txids, tx, &txid.0);
         let slot = self.live.insert(txid.prefix_u64(), txnum, 0, (*self.outputs, 0), is_key)?;
@@ -173,7 +172,7 @@ impl TxRows<'_> {
     /// Looks up output `vout` of transaction `txid` among the stored and pending transactions.
     ///
     /// A live transaction (one with an unspent output) is found in the live map; any other only
-    /// through the txid index and a scan of the txs after it (a slow path that only inputs of
+    /// through the committed txid runs and a scan of the txs after them (a slow path that only inputs of
     /// invalid blocks take: a double spend or an unknown transaction).
     pub fn find_prevout(&mut self, txid: &Hash32, vout: u32) -> Prevout {
         let txids = self.tx_txid.bytes();
@@ -258,15 +257,15 @@ impl TxRows<'_> {
                 out_spent: self.out_spent.bytes(),
                 addr_key: &[],
                 addr_first: &[],
-                txid_index: self.txid_index,
                 address_index: &[],
-                txid_index_bits: self.txid_bits,
-                txid_scan_from: self.txid_indexed,
                 address_index_bits: index::MIN_BITS,
-                txid_tail: &[],
                 address_tail: &[],
-                txid_tail_bits: 0,
                 address_tail_bits: 0,
+                txids: crate::view::Txids {
+                    runs: self.txid_runs,
+                    tail: &[],
+                    scan_from: self.txid_run_txs,
+                },
                 history: crate::view::History::scan_all(),
             },
             counts: Counts {
@@ -380,28 +379,6 @@ impl AddressRows<'_> {
         index::insert(self.index, *self.bits, key.hash64(), id);
         *self.addresses += 1;
         Ok(id)
-    }
-}
-
-/// A new txid index table of `bits` in a scratch mapping at `scratch`, holding every row of
-/// `txids` (the `tx.txid` column), inserted in order.
-pub(crate) fn build_txid_table(scratch: &Path, txids: &[u8], bits: u32) -> Result<ScratchTable> {
-    let mut table = ScratchTable::create(scratch, index::table_bytes(bits), None)?;
-    insert_txids(&mut table, bits, txids, 0);
-    Ok(table)
-}
-
-/// Inserts the txs `from..` of `txids` (the `tx.txid` column up to the count) into a txid index
-/// table of `bits`, in order.
-pub(crate) fn insert_txids(table: &mut [u8], bits: u32, txids: &[u8], from: u64) {
-    let hash = |txnum: usize| read_u64(txids, txnum * TXID_ROW);
-    let count = txids.len() / TXID_ROW;
-    for txnum in to_usize(from)..count {
-        if txnum + REBUILD_LOOKAHEAD < count {
-            index::prefetch_slot(table, bits, hash(txnum + REBUILD_LOOKAHEAD));
-        }
-        let id = u32::try_from(txnum).expect("tx numbers fit u32");
-        index::insert(table, bits, hash(txnum), id);
     }
 }
 

@@ -6,7 +6,7 @@ use cointrail_types::{AddressId, AddressKey, Hash32, Height, InputId, OutputId, 
 
 use crate::column::{ID_BYTES, RoFile, read_id, read_u32, read_u64, to_usize};
 use crate::manifest::Counts;
-use crate::{history, index};
+use crate::{index, runs};
 
 /// Bytes per row of `blocks.dat`: hash 32, header 80, first tx u32, size u32.
 pub(crate) const BLOCK_ROW: usize = 120;
@@ -92,26 +92,31 @@ pub(crate) struct Columns<'a> {
     pub(crate) out_spent: &'a [u8],
     pub(crate) addr_key: &'a [u8],
     pub(crate) addr_first: &'a [u8],
-    pub(crate) txid_index: &'a [u8],
     pub(crate) address_index: &'a [u8],
-    pub(crate) txid_index_bits: u32,
     pub(crate) address_index_bits: u32,
-    /// Readers only: an in-memory index of the txs after the index file's checkpoint (empty when
-    /// the file holds every tx, and for the writer, whose index is complete).
-    pub(crate) txid_tail: &'a [u8],
-    /// Readers only: the same for the addresses after the checkpoint.
+    /// Readers only: an in-memory index of the addresses after the index file's checkpoint
+    /// (empty when the file holds every address, and for the writer, whose index is complete).
     pub(crate) address_tail: &'a [u8],
-    pub(crate) txid_tail_bits: u32,
     pub(crate) address_tail_bits: u32,
-    /// The writer only: txs from this number on are in no index yet (the writer brings its txid
-    /// index up to date at checkpoints) and are compared with the txid one by one. `u64::MAX`
-    /// for readers, whose indexes hold every tx.
-    pub(crate) txid_scan_from: u64,
+    /// Which txs may have a txid.
+    pub(crate) txids: Txids<'a>,
     /// Which outputs pay each address.
     pub(crate) history: History<'a>,
 }
 
-/// Where a view finds the outputs of an address (`crate::history`): in the runs of the outputs
+/// Where a view finds a txid (`crate::runs`): in the txid runs of the txs `0..covered`, then in
+/// the sorted keys of the tail (readers), then by comparing `tx.txid` from `scan_from` to the
+/// count (the writer, whose view has no tail).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Txids<'a> {
+    /// The runs, in tx order.
+    pub(crate) runs: &'a [RoFile],
+    /// [`runs::sorted_txid_keys`] of the txs `covered..scan_from`.
+    pub(crate) tail: &'a [u128],
+    pub(crate) scan_from: u64,
+}
+
+/// Where a view finds the outputs of an address (`crate::runs`): in the runs of the outputs
 /// `0..covered`, then in the sorted keys of the tail (readers), then by reading `out.addr` from
 /// `scan_from` to the count (the writer, whose view has neither).
 #[derive(Debug, Clone, Copy)]
@@ -120,7 +125,7 @@ pub(crate) struct History<'a> {
     /// Log2 of the outputs of a level-0 run.
     pub(crate) bits: u32,
     pub(crate) covered: u64,
-    /// [`history::sorted_keys`] of the outputs `covered..scan_from`.
+    /// [`runs::sorted_keys`] of the outputs `covered..scan_from`.
     pub(crate) tail: &'a [u64],
     pub(crate) scan_from: u64,
 }
@@ -198,31 +203,35 @@ impl<'a> ChainView<'a> {
         Hash32(hash)
     }
 
-    /// Finds a transaction by txid.
+    /// Finds a transaction by txid: the latest of that txid (Bitcoin has two duplicated coinbase
+    /// txids, BIP-0030, and the later one is the spendable one).
     pub fn find_tx(&self, txid: &Hash32) -> Option<TxNum> {
-        if self.counts.txs == 0 {
-            // An empty store may have no index table at all.
-            return None;
+        let count = self.counts.txs;
+        let number = |tx: u64| TxNum::new(u32::try_from(tx).expect("tx numbers fit u32"));
+        // The txs in no run nor tail, the latest first: a scan of `tx.txid`.
+        let txids = &self.columns.tx_txid[..to_usize(count) * TXID_ROW];
+        let from = to_usize(self.columns.txids.scan_from.min(count)) * TXID_ROW;
+        if let Some(back) = txids[from..].rchunks_exact(TXID_ROW).position(|row| row == txid.0) {
+            return Some(number(count - 1 - back as u64));
         }
-        let is_key = |candidate| self.txid(TxNum::new(candidate)) == *txid;
-        let (hash, limit) = (txid.prefix_u64(), self.counts.txs);
-        let found =
-            index::find(self.columns.txid_index, self.columns.txid_index_bits, hash, limit, is_key);
-        let tail = if self.columns.txid_tail.is_empty() {
-            None
-        } else {
-            index::find(self.columns.txid_tail, self.columns.txid_tail_bits, hash, limit, is_key)
-        };
-        // The txs in no index yet, the latest first: a scan of `tx.txid`.
-        let txids = &self.columns.tx_txid[..to_usize(self.counts.txs) * TXID_ROW];
-        let from = to_usize(self.columns.txid_scan_from.min(self.counts.txs)) * TXID_ROW;
-        let scanned =
-            txids[from..].rchunks_exact(TXID_ROW).position(|row| row == txid.0).map(|back| {
-                let number = self.counts.txs - 1 - back as u64;
-                u32::try_from(number).expect("tx numbers fit u32")
-            });
-        // The highest match (BIP-0030 duplicates); the tail holds the later txs.
-        scanned.or(found.max(tail)).map(TxNum::new)
+        // Then the tail and the runs, the latest first. A run may cover txs past the count in
+        // the writer's view while it unwinds.
+        let prefix = txid.prefix_u64();
+        let is_key = |tx: u64| tx < count && txids[to_usize(tx) * TXID_ROW..][..TXID_ROW] == txid.0;
+        let tail = runs::txid_keys_of(self.columns.txids.tail, prefix);
+        let mut tail = tail.iter().rev().map(|key| runs::split_txid_key(*key).1);
+        if let Some(tx) = tail.find(|tx| is_key(*tx)) {
+            return Some(number(tx));
+        }
+        let kind = runs::Kind::Txids;
+        for run in self.columns.txids.runs.iter().rev() {
+            let found = runs::entries_of(kind, runs::entries(run.bytes()), prefix);
+            let mut rows = found.chunks_exact(kind.entry()).rev().map(|entry| kind.row(entry));
+            if let Some(tx) = rows.find(|tx| is_key(*tx)) {
+                return Some(number(tx));
+            }
+        }
+        None
     }
 
     /// First input and first output of `txnum` (the counts for the tx after the last).
@@ -397,22 +406,24 @@ impl Iterator for AddressOutputs<'_> {
     fn next(&mut self) -> Option<OutputId> {
         let history = self.view.columns.history;
         loop {
-            if let Some((entry, rest)) = self.entries.split_at_checked(history::ENTRY) {
+            let kind = runs::Kind::History;
+            if let Some((entry, rest)) = self.entries.split_at_checked(kind.entry()) {
                 self.entries = rest;
-                return Some(OutputId::new(history::entry_output(entry)));
+                return Some(OutputId::new(kind.row(entry)));
             }
             if let Some(run) = history.runs.get(self.run) {
-                self.entries = history::entries_of(history::entries(run.bytes()), self.address);
+                let address = u64::from(self.address);
+                self.entries = runs::entries_of(kind, runs::entries(run.bytes()), address);
                 self.run += 1;
                 continue;
             }
             match self.tail {
                 None => {
-                    self.tail = Some(history::keys_of(history.tail, self.address, history.bits));
+                    self.tail = Some(runs::keys_of(history.tail, self.address, history.bits));
                 }
                 Some([key, rest @ ..]) => {
                     self.tail = Some(rest);
-                    let offset = history::split_key(*key, history.bits).1;
+                    let offset = runs::split_key(*key, history.bits).1;
                     return Some(OutputId::new(history.covered + offset));
                 }
                 Some([]) => break,

@@ -4,14 +4,15 @@
 //! 1. rows past the committed counts in the manifest do not exist for readers;
 //! 2. the one in-place field written by a batch, `out.spent`, only ever changes from empty to a
 //!    value that points past the committed counts, so readers ignore it;
-//! 3. the address history runs (`crate::history`) are written at commits, each to a new file named
-//!    by its outputs, before the manifest that names them; files no manifest names are deleted;
-//! 4. the hash indexes are derived from the columns: the writer keeps them in never-synced scratch
-//!    mappings (`*.idx.work`, reclaimable by the kernel, never trusted after a crash) and writes
-//!    them to their files only at checkpoints (sequentially, through a rename), so a commit never
-//!    writes back index pages; addresses after the last checkpoint are indexed again at open, txs
-//!    at the next checkpoint (inputs are resolved through the live transactions, `crate::live`,
-//!    which are rebuilt at open from `tx.io` and `out.spent`).
+//! 3. the runs of the address history and of the txid index (`crate::runs`) are written at
+//!    commits, each to a new file named by its rows, before the manifest that names them; files no
+//!    manifest names are deleted;
+//! 4. the address hash index is derived from the columns: the writer keeps it in a never-synced
+//!    scratch mapping (`addr.idx.work`, reclaimable by the kernel, never trusted after a crash)
+//!    and writes it to its file only at checkpoints (sequentially, through a rename), so a commit
+//!    never writes back index pages; addresses after the last checkpoint are indexed again at
+//!    open. Inputs are resolved through the live transactions (`crate::live`), which are rebuilt
+//!    at open from `tx.io` and `out.spent`, not through the txid runs.
 //!
 //! Because of rules 1-3 a commit can finish on a thread of its own while the next batch is being
 //! written ([`StoreWriter::commit_in_background`]): pages it syncs may already hold some of the next
@@ -34,16 +35,14 @@ use crate::live::LiveTxs;
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
 };
-use crate::rows::{
-    AddressRows, BlockOutputs, TxRows, build_address_table, build_txid_table, insert_txids,
-    key_from_row,
-};
+use crate::rows::{AddressRows, BlockOutputs, TxRows, build_address_table, key_from_row};
+use crate::runs::{self, Kind};
 use crate::view::{
-    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, History, TXID_ROW, TXIO_ROW, txid_row_is,
+    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, History, TXID_ROW, TXIO_ROW, Txids, txid_row_is,
 };
 use crate::{
     ADDR_FIRST, ADDR_KEY, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_SPENT, OUT_VALUE,
-    TX_IO, TX_TXID, address_index_file, history, index, txid_index_file,
+    TX_IO, TX_TXID, address_index_file, index,
 };
 
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
@@ -53,8 +52,7 @@ const MAX_RESERVE_BITS: u32 = 28;
 const ADDRESS_QUEUE_BLOCKS: usize = 64;
 
 const DIRTY: &str = "DIRTY";
-/// Scratch files backing the writer's in-memory txid and address indexes.
-const TXID_SCRATCH: &str = "txid.idx.work";
+/// Scratch file backing the writer's in-memory address index.
 const ADDRESS_SCRATCH: &str = "addr.idx.work";
 const LOCK: &str = "LOCK";
 
@@ -77,13 +75,13 @@ pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 9] {
 /// What recovery found and repaired after an interrupted writer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// Index entries cleared (entries of rows past the last index checkpoint found in an index
-    /// file) or to be re-derived from the columns (committed rows after the last index checkpoint:
-    /// addresses at open, txs at the next checkpoint).
+    /// Address index entries cleared (entries of addresses past the last index checkpoint found
+    /// in the index file) or re-derived from the columns (committed addresses after it).
     pub index_entries: u64,
     /// `out.spent` links to uncommitted inputs that were cleared.
     pub links: u64,
-    /// Address history run files (and temporary files) that no committed manifest names, deleted.
+    /// Run files of the address history and the txid index (and temporary files) that no
+    /// committed manifest names, deleted.
     pub runs: u64,
 }
 
@@ -95,25 +93,21 @@ pub struct StoreWriter {
     committed: Manifest,
     counts: Counts,
     files: [RwFile; 9],
-    /// The txid index of the txs `0..txid_table_txs`, in a scratch mapping (its file is a
-    /// checkpoint). Inputs are resolved through `live`, so the table is only brought up to date
-    /// when it is written ([`StoreWriter::sync_txid_index`]): an ingest keeps the live transactions
-    /// and the address index hot, not the index of every tx.
-    txid_index: ScratchTable,
-    txid_index_bits: u32,
-    txid_table_txs: u64,
+    /// The txid runs of the last durable commit, of txs `0..txid_run_txs`: inputs are resolved
+    /// through `live`, so these only serve lookups of txs that are not live.
+    txid_runs: Vec<RoFile>,
+    txid_run_txs: u64,
     /// The committed and pending txs that have an unspent output (rebuilt at open).
     live: LiveTxs,
     /// The address index of every committed and pending address, in memory.
     address_index: ScratchTable,
     address_index_bits: u32,
-    /// The scratch files backing the two tables.
-    txid_scratch: PathBuf,
+    /// The scratch file backing the address table.
     address_scratch: PathBuf,
-    /// Minimum index sizes (see [`StoreWriter::reserve`]); committed in the manifest.
+    /// Minimum address index size (see [`StoreWriter::reserve`]); committed in the manifest.
     reserve: IndexReserve,
-    /// Log2 of the outputs of a level-0 address history run; committed in the manifest.
-    history_run_bits: u32,
+    /// Log2 of the rows of a level-0 run; committed in the manifest.
+    run_bits: u32,
     recovery: Option<RecoveryReport>,
     /// A commit finishing on its own thread ([`StoreWriter::commit_in_background`]): its columns
     /// being synced, then its manifest written. `committed` is already its manifest.
@@ -123,7 +117,7 @@ pub struct StoreWriter {
 /// A commit whose columns are being synced, and then its manifest written, on its own thread.
 #[derive(Debug)]
 struct PendingCommit {
-    /// Writes the history runs, syncs, writes the manifest; returns the runs it made stale.
+    /// Writes the runs, syncs, writes the manifest; returns the runs it made stale.
     thread: std::thread::JoinHandle<Result<Vec<PathBuf>>>,
     /// The manifest before it, in force again if it fails.
     previous: Manifest,
@@ -167,11 +161,6 @@ impl StoreWriter {
             .collect::<Result<Vec<_>>>()?
             .try_into()
             .expect("one file per column");
-        let txid_index = load_table(
-            &dir.join(txid_index_file(committed.txid_index_bits)),
-            committed.txid_index_bits,
-            &dir.join(TXID_SCRATCH),
-        )?;
         let address_index = load_table(
             &dir.join(address_index_file(committed.address_index_bits)),
             committed.address_index_bits,
@@ -181,17 +170,15 @@ impl StoreWriter {
             dir: dir.to_owned(),
             _lock: lock,
             counts: committed.counts,
-            txid_index_bits: committed.txid_index_bits,
-            txid_table_txs: committed.txid_indexed,
+            txid_runs: Vec::new(),
+            txid_run_txs: 0,
             live: LiveTxs::new()?,
             address_index_bits: committed.address_index_bits,
             reserve: committed.index_reserve,
-            history_run_bits: committed.history_run_bits,
+            run_bits: committed.run_bits,
             committed,
             files,
-            txid_index,
             address_index,
-            txid_scratch: dir.join(TXID_SCRATCH),
             address_scratch: dir.join(ADDRESS_SCRATCH),
             recovery: None,
             pending: None,
@@ -205,6 +192,7 @@ impl StoreWriter {
             fs::write(dir.join(DIRTY), b"a writer has this store open\n")?;
             sync_dir(dir)?;
         }
+        writer.open_txid_runs()?;
         writer.load_live()?;
         Ok(writer)
     }
@@ -228,15 +216,11 @@ impl StoreWriter {
                 out_spent: file(OUT_SPENT),
                 addr_key: file(ADDR_KEY),
                 addr_first: file(ADDR_FIRST),
-                txid_index: &self.txid_index,
                 address_index: &self.address_index,
-                txid_index_bits: self.txid_index_bits,
                 address_index_bits: self.address_index_bits,
-                txid_tail: &[],
                 address_tail: &[],
-                txid_tail_bits: 0,
                 address_tail_bits: 0,
-                txid_scan_from: self.txid_table_txs,
+                txids: Txids { runs: &self.txid_runs, tail: &[], scan_from: self.txid_run_txs },
                 history: History::scan_all(),
             },
             counts: self.counts,
@@ -300,7 +284,7 @@ impl StoreWriter {
     /// gives (until it gives `None`), `txs` pushes the block, its transactions, inputs and output
     /// values on the calling thread ([`TxRows`]), while a second thread, started once for the call,
     /// records the address of each of the block's outputs ([`BlockOutputs`]: new address ids,
-    /// history links, lookups prefetched), as many blocks behind as it needs. Neither half reads
+    /// lookups prefetched), as many blocks behind as it needs. Neither half reads
     /// what the other writes, so the store is byte for byte the one [`StoreWriter::push_block`],
     /// [`StoreWriter::push_tx`], [`StoreWriter::push_input`] and [`StoreWriter::push_output`]
     /// write for the same rows. Returns when both halves are done; the caller commits.
@@ -387,9 +371,8 @@ impl StoreWriter {
             in_spent,
             out_value,
             out_spent,
-            txid_index: &self.txid_index,
-            txid_bits: self.txid_index_bits,
-            txid_indexed: self.txid_table_txs,
+            txid_runs: &self.txid_runs,
+            txid_run_txs: self.txid_run_txs,
             live: &mut self.live,
             block_count,
             txs,
@@ -409,19 +392,13 @@ impl StoreWriter {
         (tx_rows, address_rows)
     }
 
-    /// Log2 slots of the txid index for `count` txs: [`index::bits_for`], at least the reserve.
-    fn txid_bits(&self, count: u64) -> u32 {
-        index::bits_for(count.max(self.reserve.txs))
-    }
-
     /// Log2 slots of the address index for `count` addresses, at least the reserve.
     fn address_bits(&self, count: u64) -> u32 {
         index::bits_for(count.max(self.reserve.addresses))
     }
 
-    /// Sizes the hash indexes of an empty store for `txs` transactions and `addresses` addresses
-    /// (each capped at 2^28 slots, 2 GiB), so that they are not rebuilt again and
-    /// again while they grow to that size. The reserve is part of the store (`index_reserve` in
+    /// Sizes the address index of an empty store for `addresses` addresses (capped at 2^28
+    /// slots, 2 GiB), so that it is not rebuilt again and again while it grows to that size. The reserve is part of the store (`index_reserve` in
     /// the manifest, committed with the next commit) and never shrinks an index below it, which
     /// keeps the bytes a pure function of the reserve and the rows. Ignored once the store holds
     /// any row: a store keeps the reserve it was created with.
@@ -429,58 +406,41 @@ impl StoreWriter {
     /// # Errors
     ///
     /// None today; `Result` for symmetry with the other writes.
-    pub fn reserve(&mut self, txs: u64, addresses: u64) -> Result<()> {
+    pub fn reserve(&mut self, addresses: u64) -> Result<()> {
         if self.counts != Counts::default() {
             return Ok(());
         }
         let cap = |count: u64| {
             count.min((1u64 << MAX_RESERVE_BITS) * index::MAX_LOAD_NUM / index::MAX_LOAD_DEN)
         };
-        self.reserve = IndexReserve { txs: cap(txs), addresses: cap(addresses) };
-        self.rebuild_txid_index(self.txid_bits(0))?;
+        self.reserve = IndexReserve { addresses: cap(addresses) };
         self.rebuild_address_index(self.address_bits(0))
     }
 
-    /// Sets the outputs of a level-0 address history run to `2^bits` (1 to 24; 20 by default) in
-    /// an empty store: smaller runs mean more, smaller files and merges, and a smaller tail for
-    /// readers to sort at open (tests use them to exercise runs and merges on small chains).
+    /// Sets the rows of a level-0 run (outputs of the address history, txs of the txid index) to
+    /// `2^bits` (1 to 24; 20 by default) in an empty store: smaller runs mean more, smaller files
+    /// and merges, and smaller tails for readers to sort at open (tests use them to exercise runs
+    /// and merges on small chains).
     /// Committed in the manifest with the next commit; ignored once the store holds any row.
     ///
     /// # Errors
     ///
     /// [`StoreError::Capacity`] for `bits` outside 1 to 24.
-    pub fn set_history_run_bits(&mut self, bits: u32) -> Result<()> {
-        if !(1..=history::MAX_RUN_BITS).contains(&bits) {
-            return Err(StoreError::Capacity { what: "address history run size" });
+    pub fn set_run_bits(&mut self, bits: u32) -> Result<()> {
+        if !(1..=runs::MAX_RUN_BITS).contains(&bits) {
+            return Err(StoreError::Capacity { what: "run size" });
         }
         if self.counts == Counts::default() {
-            self.history_run_bits = bits;
+            self.run_bits = bits;
         }
         Ok(())
     }
 
-    /// Replaces the in-memory txid index with one of `bits` holding every tx so far.
-    fn rebuild_txid_index(&mut self, bits: u32) -> Result<()> {
-        let txids = &self.files[TX_TXID].bytes()[..to_usize(self.counts.txs) * TXID_ROW];
-        self.txid_index = build_txid_table(&self.txid_scratch, txids, bits)?;
-        self.txid_index_bits = bits;
-        self.txid_table_txs = self.counts.txs;
-        Ok(())
-    }
-
-    /// Brings the txid index up to the counts: the txs after those it holds are inserted in
-    /// order, or it is rebuilt when the counts need another size. Either way it is the table that
-    /// inserting every tx as it came would have made.
-    fn sync_txid_index(&mut self) -> Result<()> {
-        let bits = self.txid_bits(self.counts.txs);
-        if bits != self.txid_index_bits {
-            return self.rebuild_txid_index(bits);
-        }
-        if self.txid_table_txs < self.counts.txs {
-            let txids = &self.files[TX_TXID].bytes()[..to_usize(self.counts.txs) * TXID_ROW];
-            insert_txids(&mut self.txid_index, bits, txids, self.txid_table_txs);
-            self.txid_table_txs = self.counts.txs;
-        }
+    /// Opens the txid runs of the last commit (durable: called at open and once a commit is).
+    fn open_txid_runs(&mut self) -> Result<()> {
+        let covered = self.committed.txid_run_txs();
+        self.txid_runs = runs::open_runs(&self.dir, Kind::Txids, covered, self.committed.run_bits)?;
+        self.txid_run_txs = covered;
         Ok(())
     }
 
@@ -514,24 +474,21 @@ impl StoreWriter {
         Ok(())
     }
 
-    /// Brings the in-memory indexes loaded from the checkpoint files in line with the counts:
-    /// clears entries of rows past the checkpoint (`clear`: a checkpoint file renamed into place
+    /// Brings the address index loaded from its checkpoint file in line with the counts: clears
+    /// entries of addresses past the checkpoint (`clear`: a checkpoint file renamed into place
     /// just before a crash, without its manifest), then indexes the addresses after the checkpoint
-    /// in order; the txs after it are left to the next checkpoint (`sync_txid_index`). Returns how
-    /// many entries it cleared plus how many rows follow the checkpoints.
+    /// in order. Returns how many entries it cleared plus how many addresses follow the
+    /// checkpoint.
     fn reindex(&mut self, clear: bool) -> Result<u64> {
-        let checkpoint = (self.committed.txid_indexed, self.committed.addresses_indexed);
+        let checkpoint = self.committed.addresses_indexed;
         let mut entries = 0;
         if clear {
-            entries += index::clear_from(&mut self.txid_index, checkpoint.0);
-            entries += index::clear_from(&mut self.address_index, checkpoint.1);
+            entries += index::clear_from(&mut self.address_index, checkpoint);
         }
-        // The txid index is brought up to date at the next checkpoint (`sync_txid_index`).
-        self.txid_table_txs = checkpoint.0;
         let bits = self.address_bits(self.counts.addresses);
         if bits == self.address_index_bits {
             let keys = self.files[ADDR_KEY].bytes();
-            for address in checkpoint.1..self.counts.addresses {
+            for address in checkpoint..self.counts.addresses {
                 let key = key_from_row(&keys[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW])?;
                 let id = u32::try_from(address).expect("address ids fit u32");
                 index::insert(&mut self.address_index, bits, key.hash64(), id);
@@ -539,15 +496,16 @@ impl StoreWriter {
         } else {
             self.rebuild_address_index(bits)?;
         }
-        entries += (self.counts.txs - checkpoint.0) + (self.counts.addresses - checkpoint.1);
+        entries += self.counts.addresses - checkpoint;
         Ok(entries)
     }
 
     /// Makes everything pushed so far durable and visible to readers, in one atomic step.
     ///
-    /// The columns are flushed at every commit; an index is written to its file only when the
-    /// rows it holds beyond its last checkpoint reach half of its slots (at most 16 bytes written
-    /// per row indexed), and by [`StoreWriter::finish`].
+    /// The columns and the runs of the rows they complete are flushed at every commit; the
+    /// address index is written to its file only when the addresses it holds beyond its last
+    /// checkpoint reach half of its slots (at most 16 bytes written per address indexed), and by
+    /// [`StoreWriter::finish`].
     ///
     /// # Errors
     ///
@@ -558,7 +516,8 @@ impl StoreWriter {
 
     /// Commits like [`StoreWriter::commit`], but returns once the commit is started: its columns
     /// are synced and its manifest written on a thread of its own, while the caller pushes the
-    /// next batch (an index checkpoint that is due is still written before this returns). The
+    /// next batch (an address index checkpoint that is due is still written before this
+    /// returns). The
     /// commit is durable, and visible to readers, when [`StoreWriter::wait_for_commit`] returns,
     /// which every later commit, rollback, unwinding, [`StoreWriter::finish`] and the drop of the
     /// writer call first.
@@ -582,7 +541,7 @@ impl StoreWriter {
     ///
     /// The commit's I/O error. The commit before it then stays in force: a
     /// [`StoreWriter::rollback`] returns to it, and so does the recovery of the next open. (An
-    /// error deleting the index files the commit made stale comes after it is durable; it stays.)
+    /// error deleting the files the commit made stale comes after it is durable; it stays.)
     pub fn wait_for_commit(&mut self) -> Result<()> {
         let Some(pending) = self.pending.take() else { return Ok(()) };
         let done = pending.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -593,22 +552,24 @@ impl StoreWriter {
                 return Err(error);
             }
         };
+        // Mapped before the stale files go (a mapping keeps a deleted file's pages).
+        self.open_txid_runs()?;
         for path in pending.stale.into_iter().chain(stale_runs) {
             fs::remove_file(path)?;
         }
         Ok(())
     }
 
-    /// Commits and waits for it; `checkpoint` writes both indexes to their files whatever their
-    /// tails.
+    /// Commits and waits for it; `checkpoint` writes the address index to its file whatever its
+    /// tail.
     fn commit_with(&mut self, checkpoint: bool) -> Result<()> {
         self.start_commit(checkpoint)?;
         self.wait_for_commit()
     }
 
-    /// Starts a commit (after waiting for the one before): writes the index checkpoints that are
-    /// due (or both, with `checkpoint`), then leaves to a thread of its own the syncing of the
-    /// columns and the new manifest ([`StoreWriter::wait_for_commit`] then deletes the index files
+    /// Starts a commit (after waiting for the one before): writes the address index checkpoint if
+    /// it is due (or `checkpoint`), then leaves to a thread of its own the runs, the syncing of
+    /// the columns and the new manifest ([`StoreWriter::wait_for_commit`] then deletes the files
     /// it makes stale). An index file
     /// renamed into place before its manifest is durable is what recovery expects after a crash
     /// there: its entries past the durable manifest's checkpoint are cleared at open.
@@ -616,13 +577,6 @@ impl StoreWriter {
         self.wait_for_commit()?;
         let mut manifest =
             Manifest { counts: self.counts, index_reserve: self.reserve, ..self.committed.clone() };
-        let txid_bits = self.txid_bits(self.counts.txs);
-        if checkpoint || checkpoint_due(self.committed.txid_indexed, self.counts.txs, txid_bits) {
-            self.sync_txid_index()?;
-            replace_file(&self.dir, &txid_index_file(self.txid_index_bits), &self.txid_index)?;
-            manifest.txid_index_bits = self.txid_index_bits;
-            manifest.txid_indexed = self.counts.txs;
-        }
         let (indexed, bits) = (self.committed.addresses_indexed, self.address_index_bits);
         if checkpoint || checkpoint_due(indexed, self.counts.addresses, bits) {
             replace_file(
@@ -633,29 +587,36 @@ impl StoreWriter {
             manifest.address_index_bits = self.address_index_bits;
             manifest.addresses_indexed = self.counts.addresses;
         }
-        // The address history of the outputs in whole runs (`crate::history`), written by the
-        // commit's thread from its own mapping of `out.addr` (rows below the counts, which the
-        // next batch leaves alone).
-        let bits = self.history_run_bits;
-        manifest.history_run_bits = bits;
-        let (runs_from, covered) = (self.committed.history_outputs(), manifest.history_outputs());
-        let out_addr = self.dir.join(FILES[OUT_ADDR]);
+        // The address history of the outputs and the txid index of the txs in whole runs
+        // (`crate::runs`), written by the commit's thread from its own mappings of `out.addr` and
+        // `tx.txid` (rows below the counts, which the next batch leaves alone).
+        let bits = self.run_bits;
+        manifest.run_bits = bits;
+        let jobs = [
+            (Kind::History, self.committed.history_outputs(), manifest.history_outputs()),
+            (Kind::Txids, self.committed.txid_run_txs(), manifest.txid_run_txs()),
+        ]
+        .map(|(kind, from, covered)| {
+            let column = match kind {
+                Kind::History => self.dir.join(FILES[OUT_ADDR]),
+                Kind::Txids => self.dir.join(FILES[TX_TXID]),
+            };
+            (kind, column, from, covered)
+        });
         let mut stale = Vec::new();
-        if manifest.txid_index_bits != self.committed.txid_index_bits {
-            stale.push(self.dir.join(txid_index_file(self.committed.txid_index_bits)));
-        }
         if manifest.address_index_bits != self.committed.address_index_bits {
             stale.push(self.dir.join(address_index_file(self.committed.address_index_bits)));
         }
         let files = self.files.iter().map(RwFile::sync_handle).collect::<Result<Vec<_>>>()?;
         let (dir, durable) = (self.dir.clone(), manifest.clone());
         let thread = std::thread::Builder::new().name("commit".to_owned()).spawn(move || {
-            let runs = if covered == runs_from {
-                history::RunsWritten::default()
-            } else {
-                let column = RoFile::open(&out_addr)?;
-                history::write_runs(&dir, column.bytes(), runs_from, covered, bits)?
-            };
+            let mut runs = runs::RunsWritten::default();
+            for (kind, column, from, covered) in jobs {
+                if covered != from {
+                    let column = RoFile::open(&column)?;
+                    runs::write_runs(&dir, kind, column.bytes(), (from, covered), bits, &mut runs)?;
+                }
+            }
             for file in files.iter().chain(&runs.new) {
                 file.sync_data()?;
             }
@@ -667,7 +628,7 @@ impl StoreWriter {
         Ok(())
     }
 
-    /// Commits, checkpoints both indexes, trims every file to its content and closes the store
+    /// Commits, checkpoints the address index, trims every file to its content and closes the store
     /// cleanly.
     ///
     /// # Errors
@@ -679,20 +640,13 @@ impl StoreWriter {
             file.trim()?;
         }
         // Run files of a failed commit that a later one did not need.
-        let committed = &self.committed;
-        history::remove_stray_runs(
-            &self.dir,
-            committed.history_outputs(),
-            committed.history_run_bits,
-        )?;
-        // The scratch files go once the indexes are checkpointed (their mappings live on until
+        remove_stray_runs(&self.dir, &self.committed)?;
+        // The scratch file goes once the index is checkpointed (its mapping lives on until
         // `self` drops; unlinked pages are discarded, not written back).
-        for scratch in [TXID_SCRATCH, ADDRESS_SCRATCH] {
-            match fs::remove_file(self.dir.join(scratch)) {
-                // Tables kept in memory have no scratch file.
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                other => other?,
-            }
+        match fs::remove_file(self.dir.join(ADDRESS_SCRATCH)) {
+            // A table kept in memory has no scratch file.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
         }
         fs::remove_file(self.dir.join(DIRTY))?;
         sync_dir(&self.dir)
@@ -712,18 +666,9 @@ impl StoreWriter {
         }
         self.counts = committed;
         self.reserve = self.committed.index_reserve;
-        self.history_run_bits = self.committed.history_run_bits;
+        self.run_bits = self.committed.run_bits;
         // Pending entries were inserted after every committed one: clearing them is exact. A
-        // table that grew in the batch is rebuilt at the committed size. (The txid index takes
-        // entries only at commits, so it holds no pending tx.)
-        if self.txid_table_txs > committed.txs {
-            if self.txid_bits(committed.txs) == self.txid_index_bits {
-                index::clear_from(&mut self.txid_index, committed.txs);
-                self.txid_table_txs = committed.txs;
-            } else {
-                self.rebuild_txid_index(self.txid_bits(committed.txs))?;
-            }
-        }
+        // table that grew in the batch is rebuilt at the committed size.
         if self.address_bits(committed.addresses) == self.address_index_bits {
             index::clear_from(&mut self.address_index, committed.addresses);
         } else {
@@ -800,23 +745,8 @@ impl StoreWriter {
                 write_id(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * ID_BYTES, 0);
             }
         }
-        // 2. The address history runs of removed outputs are rewritten by the commit below.
-        // 3. Index entries of removed txs and addresses, latest first (the txid index holds the
-        // txs before `txid_table_txs` only).
-        for txnum in (first_tx..self.txid_table_txs).rev() {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(
-                &self.files[TX_TXID].bytes()[to_usize(txnum) * TXID_ROW..][..TXID_ROW],
-            );
-            let id = u32::try_from(txnum).expect("tx numbers fit u32");
-            index::remove(
-                &mut self.txid_index,
-                self.txid_index_bits,
-                Hash32(hash).prefix_u64(),
-                id,
-            );
-        }
-        self.txid_table_txs = self.txid_table_txs.min(first_tx);
+        // 2. The runs of removed outputs and txs are rewritten by the commit below.
+        // 3. Index entries of removed addresses, latest first.
         for address in (first_address..self.counts.addresses).rev() {
             let key = key_from_row(
                 &self.files[ADDR_KEY].bytes()[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW],
@@ -835,37 +765,26 @@ impl StoreWriter {
         for (file, len) in self.files.iter_mut().zip(committed_lengths(&self.counts)) {
             file.truncate(len);
         }
-        // 5. Tables that grew with the removed rows shrink back to the size a fresh ingest has.
-        // (The txid index takes its size when it is next brought up to date.)
+        // 5. A table that grew with the removed rows shrinks back to the size a fresh ingest has.
         if self.address_bits(self.counts.addresses) != self.address_index_bits {
             self.rebuild_address_index(self.address_bits(self.counts.addresses))?;
         }
-        // An index file must not keep entries of the removed rows: rewrite it if its checkpoint
-        // covers any (rare: checkpoints are far apart, reorganisations remove a few blocks).
-        let covers_removed = self.committed.txid_indexed > self.counts.txs
-            || self.committed.addresses_indexed > self.counts.addresses;
+        // The index file must not keep entries of the removed addresses: rewrite it if its
+        // checkpoint covers any (rare: checkpoints are far apart, reorganisations remove a few
+        // blocks).
+        let covers_removed = self.committed.addresses_indexed > self.counts.addresses;
         self.commit_with(covers_removed)
     }
 
     /// Restores the bytes of the last commit after an interrupted writer (the indexes are brought
     /// up to date by [`StoreWriter::reindex`] afterwards).
     fn recover(&mut self) -> Result<RecoveryReport> {
-        let committed = &self.committed;
-        let runs = history::remove_stray_runs(
-            &self.dir,
-            committed.history_outputs(),
-            committed.history_run_bits,
-        )?;
-        let keep = [
-            txid_index_file(self.committed.txid_index_bits),
-            address_index_file(self.committed.address_index_bits),
-            TXID_SCRATCH.to_owned(),
-            ADDRESS_SCRATCH.to_owned(),
-        ];
+        let runs = remove_stray_runs(&self.dir, &self.committed)?;
+        let keep =
+            [address_index_file(self.committed.address_index_bits), ADDRESS_SCRATCH.to_owned()];
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
-            let stray_index = (name.starts_with("txid.idx.") || name.starts_with("addr.idx."))
-                && !keep.contains(&name);
+            let stray_index = name.starts_with("addr.idx.") && !keep.contains(&name);
             if stray_index || name == "MANIFEST.tmp" {
                 fs::remove_file(self.dir.join(&name))?;
             }
@@ -895,6 +814,13 @@ impl Drop for StoreWriter {
             let _ = pending.thread.join();
         }
     }
+}
+
+/// Deletes the run files (of both kinds) that `committed` does not name; returns how many.
+fn remove_stray_runs(dir: &Path, committed: &Manifest) -> Result<u64> {
+    let bits = committed.run_bits;
+    Ok(runs::remove_stray_runs(dir, Kind::History, committed.history_outputs(), bits)?
+        + runs::remove_stray_runs(dir, Kind::Txids, committed.txid_run_txs(), bits)?)
 }
 
 /// Whether an index of `bits` holding `indexed` rows in its file and `count` in memory is due for
@@ -941,23 +867,20 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
     let ours = |name: &str| {
         FILES.contains(&name)
             || [LOCK, DIRTY, "MANIFEST.tmp", "evm"].contains(&name)
-            || name.starts_with("txid.idx.")
             || name.starts_with("addr.idx.")
-            || history::is_run_file(name)
+            || runs::is_run_file(name)
     };
-    let indexes = [txid_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)];
-    crate::manifest::lay_out(dir, ours, &FILES, indexes)?;
+    let indexes = [address_index_file(index::MIN_BITS)];
+    crate::manifest::lay_out(dir, ours, &FILES, &indexes)?;
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         chain: spec.chain.clone(),
         network: spec.network.clone(),
         counts: Counts::default(),
-        txid_index_bits: index::MIN_BITS,
         address_index_bits: index::MIN_BITS,
-        txid_indexed: 0,
         addresses_indexed: 0,
         index_reserve: IndexReserve::default(),
-        history_run_bits: history::DEFAULT_RUN_BITS,
+        run_bits: runs::DEFAULT_RUN_BITS,
     };
     manifest.write(dir)?;
     debug_assert!(dir.join(MANIFEST).exists());

@@ -578,7 +578,7 @@ fn create(dir: &Path, spec: &EvmChainSpec) -> Result<EvmManifest> {
             || name.starts_with("addr.idx.")
     };
     let indexes = [tx_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)];
-    crate::manifest::lay_out(dir, ours, &FILES, indexes)?;
+    crate::manifest::lay_out(dir, ours, &FILES, &indexes)?;
     let manifest = EvmManifest {
         format_version: EVM_FORMAT_VERSION,
         chain: spec.name.clone(),

@@ -7,8 +7,8 @@ use std::path::Path;
 use cointrail_store::{ChainSpec, FORMAT_VERSION, Store, StoreError, StoreWriter};
 use cointrail_types::{AddressKey, AddressKind, Hash32, OutputId, TxNum};
 
-mod history;
 mod live;
+mod runs;
 
 fn spec() -> ChainSpec {
     ChainSpec { chain: "bitcoin".into(), network: "regtest".into() }
@@ -213,24 +213,20 @@ fn stale_or_truncated_index_scratch_files_are_ignored_and_replaced() {
     let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
     write_growing_chain(&mut writer, 0, 1500, 1000);
     writer.finish().unwrap();
-    let scratch = ["txid.idx.work", "addr.idx.work"];
-    for name in scratch {
-        assert!(!reference.path().join(name).exists(), "{name} is removed by finish");
-    }
+    let addr_scratch = "addr.idx.work";
+    assert!(!reference.path().join(addr_scratch).exists(), "{addr_scratch} is removed by finish");
 
-    // A crash of a writer whose tables are scratch files (tables larger than an eighth of the
-    // memory; these small ones are in memory) leaves them behind, never synced, so any mix of old
-    // and new pages; here one is truncated and the other is garbage.
+    // A crash of a writer whose table is a scratch file (tables larger than an eighth of the
+    // memory; this small one is in memory) leaves it behind, never synced, so any mix of old and
+    // new pages; here it is truncated garbage.
     let crashed = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     write_growing_chain(&mut writer, 0, 600, 50);
     write_growing_chain(&mut writer, 600, 700, 1000);
     drop(writer);
-    let txid_scratch = crashed.path().join(scratch[0]);
-    let addr_scratch = crashed.path().join(scratch[1]);
-    fs_err::write(&txid_scratch, vec![0x5Au8; 1 << 20]).unwrap();
-    fs_err::OpenOptions::new().write(true).open(&txid_scratch).unwrap().set_len(100).unwrap();
+    let addr_scratch = crashed.path().join(addr_scratch);
     fs_err::write(&addr_scratch, vec![0xA5u8; 1 << 20]).unwrap();
+    fs_err::OpenOptions::new().write(true).open(&addr_scratch).unwrap().set_len(100).unwrap();
 
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     assert!(writer.recovery().is_some());
@@ -242,8 +238,7 @@ fn stale_or_truncated_index_scratch_files_are_ignored_and_replaced() {
     write_growing_chain(&mut writer, 600, 1000, 25);
     writer.finish().unwrap();
 
-    // Stale scratch files at a clean open (left by hand or by an older writer) are replaced too.
-    fs_err::write(&txid_scratch, b"stale").unwrap();
+    // A stale scratch file at a clean open (left by hand or by an older writer) is replaced too.
     fs_err::write(&addr_scratch, vec![0xFFu8; 1 << 16]).unwrap();
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     assert!(writer.recovery().is_none());
@@ -286,28 +281,27 @@ fn commits_after_the_last_index_checkpoint_are_indexed_again_after_a_crash() {
     let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
     write_growing_chain(&mut writer, 0, 2400, 1000);
     writer.finish().unwrap();
+    let reference_addresses = Store::open(reference.path()).unwrap().view().counts().addresses;
+    assert_eq!(manifest_field(reference.path(), "addresses_indexed"), reference_addresses);
     let txs_in = |blocks: u64| (0..blocks).map(|block| block % 3 + 1).sum::<u64>();
-    assert_eq!(manifest_field(reference.path(), "txid_indexed"), txs_in(2400));
     let committed = txs_in(2000);
 
-    // Commits every 10 blocks: the indexes are checkpointed only when the rows since the last
-    // checkpoint reach half of their slots (2^12 at first), so most commits leave a tail out of
-    // the files.
+    // Commits every 10 blocks: the address index is checkpointed only when the addresses since
+    // the last checkpoint reach half of its slots (2^12 at first), so most commits leave a tail
+    // out of the file. (The txs are all in the tail of the txid runs: fewer than 2^20.)
     let crashed = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     write_growing_chain(&mut writer, 0, 2000, 10);
     write_growing_chain(&mut writer, 2000, 2100, 1000); // uncommitted when the writer dies
     drop(writer);
-    let txs = manifest_field(crashed.path(), "txid_indexed");
     let addresses = manifest_field(crashed.path(), "addresses_indexed");
-    assert!(txs > 0 && txs < committed, "txid index checkpointed at {txs} of {committed} txs");
     assert!(addresses > 0 && addresses < committed + 50, "address checkpoint at {addresses}");
 
     // A reader finds the committed rows after the checkpoint too (and nothing uncommitted).
     let store = Store::open(crashed.path()).unwrap();
     let view = store.view();
     assert_eq!(view.counts().txs, committed);
-    for txnum in [0, txs - 1, txs, committed - 1] {
+    for txnum in [0, committed / 2, committed - 1] {
         let txnum = TxNum::new(txnum as u32);
         assert_eq!(view.find_tx(&view.txid(txnum)), Some(txnum));
     }
@@ -319,8 +313,8 @@ fn commits_after_the_last_index_checkpoint_are_indexed_again_after_a_crash() {
 
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     let report = writer.recovery().expect("dirty store is recovered");
-    // Every committed row after the checkpoints is indexed again.
-    let tail = (committed - txs) + (writer.view().counts().addresses - addresses);
+    // Every committed address after the checkpoint is indexed again.
+    let tail = writer.view().counts().addresses - addresses;
     assert_eq!(report.index_entries, tail, "{report:?}");
     let view = writer.view();
     let last = TxNum::new(committed as u32 - 1);
@@ -331,38 +325,37 @@ fn commits_after_the_last_index_checkpoint_are_indexed_again_after_a_crash() {
 }
 
 #[test]
-fn a_reserve_sizes_the_indexes_once_and_is_kept_across_a_crash() {
+fn a_reserve_sizes_the_address_index_once_and_is_kept_across_a_crash() {
     let reference = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
-    writer.reserve(10_000, 20_000).unwrap();
+    writer.reserve(20_000).unwrap();
     write_growing_chain(&mut writer, 0, 300, 1000);
     writer.finish().unwrap();
-    // 2^14 slots hold 10,000 txs at 0.7 load, 2^15 hold 20,000 addresses: no growth from 2^12.
+    // 2^15 slots hold 20,000 addresses at 0.7 load: no growth from 2^12.
     let names: Vec<String> = fs_err::read_dir(reference.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.contains(".idx."))
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names.contains(&"txid.idx.14".to_owned()) && names.contains(&"addr.idx.15".to_owned()));
+    assert_eq!(names, ["addr.idx.15"]);
 
     // The reserve is committed with the first commit; a resumed writer keeps it and ignores
     // another one.
     let crashed = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
-    writer.reserve(10_000, 20_000).unwrap();
+    writer.reserve(20_000).unwrap();
     write_growing_chain(&mut writer, 0, 120, 40);
     write_growing_chain(&mut writer, 120, 150, 1000);
     drop(writer);
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
-    writer.reserve(1, 1).unwrap();
+    writer.reserve(1).unwrap();
     write_growing_chain(&mut writer, 120, 300, 1000);
     writer.finish().unwrap();
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
 }
 
 #[test]
-fn unwinding_below_an_index_checkpoint_rewrites_the_index_files() {
+fn unwinding_below_an_index_checkpoint_rewrites_the_index_file() {
     let reference = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
     write_growing_chain(&mut writer, 0, 2400, 1000);
@@ -371,11 +364,12 @@ fn unwinding_below_an_index_checkpoint_rewrites_the_index_files() {
     let unwound = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(unwound.path(), &spec()).unwrap();
     write_growing_chain(&mut writer, 0, 2000, 10);
-    let checkpointed = manifest_field(unwound.path(), "txid_indexed");
+    let checkpointed = manifest_field(unwound.path(), "addresses_indexed");
     let kept = (0..500u64).map(|block| block % 3 + 1).sum::<u64>();
-    assert!(checkpointed > kept, "the checkpoint ({checkpointed} txs) holds rows to remove");
     writer.unwind_to(cointrail_types::Height::new(499)).unwrap();
-    assert!(manifest_field(unwound.path(), "txid_indexed") <= kept);
+    let addresses = writer.view().counts().addresses;
+    assert!(checkpointed > addresses, "the checkpoint ({checkpointed}) holds addresses to remove");
+    assert!(manifest_field(unwound.path(), "addresses_indexed") <= addresses);
     // A reader of the unwound store finds no removed tx.
     let store = Store::open(unwound.path()).unwrap();
     assert_eq!(store.view().find_tx(&hash(10_000 + kept)), None);
