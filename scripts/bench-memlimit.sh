@@ -50,7 +50,9 @@ sync
   'echo $$ >"$1/cgroup.procs" && exec "$2" ingest btc --blocks-dir "$3" --store "$4" --network regtest --format json' \
   sh "$group" "$bin" "$chain" "$store" >/dev/null 2>"$timing.err"
 code=$?
-read -r wall user sys rss <"$timing"
+# GNU time writes "Command exited with non-zero status N" before the figures when the command
+# fails (a timeout too): the figures are its last line.
+read -r wall user sys rss < <(tail -1 "$timing")
 peak=$(cat "$group/$peak_file" 2>/dev/null || echo 0)
 printf '%s limit %d MiB: exit %d, %s s wall, %s s user, %s s sys, %s KiB peak RSS, store %s bytes, group peak %d MiB, %s\n' \
   "$(basename "$bin")" "$limit" "$code" "$wall" "$user" "$sys" "$rss" "$(du -sb "$store" | cut -f1)" \

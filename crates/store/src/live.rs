@@ -7,11 +7,17 @@
 //! memory when a hash index of every txid of a whole chain (16 GiB) could not.
 //!
 //! It is never stored: the writer rebuilds it from `tx.io` and `out.spent` when it opens a store,
-//! so its layout (open addressing, linear probing, tombstones for spent transactions) is free to
-//! change. A slot is 24 bytes: the txid's first 8 bytes (the txid runs' key) · tx number (u32) ·
-//! state (u32: 0 empty, 1 removed, `2 + n` live with `n` unspent outputs) · first output id (u40)
+//! so its layout (open addressing, linear probing, deletion by backward shift) is free to change.
+//! A slot is 24 bytes: the txid's first 8 bytes (the txid runs' key) · tx number (u32) ·
+//! state (u32: 0 empty, `1 + n` live with `n` unspent outputs) · first output id (u40)
 //! · number of outputs (u24, [`MANY_OUTPUTS`] for that many or more). A txid prefix match is
 //! confirmed by the caller against `tx.txid`; the outputs spare it a read of `tx.io`.
+//!
+//! A removed entry leaves no tombstone: the entries after it in its cluster that may move back
+//! are shifted into the hole (Knuth's algorithm R for linear probing). So the table holds only
+//! live entries and grows only when they do; with tombstones, a chain whose live count stays level
+//! filled its table with them and was rebuilt (a new table zeroed, every entry moved) again and
+//! again.
 
 use memmap2::{Advice, MmapMut};
 
@@ -29,10 +35,10 @@ const OUTPUT_COUNT: usize = FIRST_OUTPUT + ID_BYTES;
 /// comes near): its outputs are read from `tx.io` instead.
 pub(crate) const MANY_OUTPUTS: u32 = (1 << 24) - 1;
 const EMPTY: u32 = 0;
-const REMOVED: u32 = 1;
-const LIVE: u32 = 2;
+const LIVE: u32 = 1;
 
-/// A live transaction's place in the table: valid until the next [`LiveTxs::insert`].
+/// A live transaction's place in the table: valid until the next [`LiveTxs::insert`] or
+/// [`LiveTxs::remove`] (which may move entries; it keeps [`LiveTxs::current`] up to date).
 pub(crate) type Slot = usize;
 
 /// The writer's live transactions (see the module docs).
@@ -42,8 +48,6 @@ pub(crate) struct LiveTxs {
     bits: u32,
     /// Live entries.
     live: u64,
-    /// Live entries plus removed ones (tombstones), which probes still walk through.
-    used: u64,
     /// The entry of the last transaction inserted (its outputs are counted into it).
     pub(crate) current: Option<Slot>,
     /// The output the last successful lookup found unspent, and its transaction's entry: the input
@@ -64,7 +68,7 @@ impl LiveTxs {
             .map_err(|source| StoreError::MapIo { path: "live transactions".into(), source })?;
         // Only a hint, as for the index tables.
         let _ = table.advise(Advice::HugePage);
-        Ok(Self { table, bits, live: 0, used: 0, current: None, found: None, repairs: 0 })
+        Ok(Self { table, bits, live: 0, current: None, found: None, repairs: 0 })
     }
 
     /// Number of live transactions.
@@ -137,7 +141,6 @@ impl LiveTxs {
             let at = to_usize(slot);
             match self.state(at) {
                 EMPTY => return,
-                REMOVED => {}
                 _ if self.prefix(at) == prefix => candidate(self.tx(at), at),
                 _ => {}
             }
@@ -153,7 +156,6 @@ impl LiveTxs {
             let at = to_usize(slot);
             match self.state(at) {
                 EMPTY => return None,
-                REMOVED => {}
                 _ if self.prefix(at) == prefix && is_key(self.tx(at)) => return Some(at),
                 _ => {}
             }
@@ -168,11 +170,10 @@ impl LiveTxs {
     }
 
     /// Adds transaction `tx` with `unspent` unspent outputs among its `outputs` (first id, count)
-    /// and returns its entry. A live entry
-    /// with the same txid (`is_key`) is removed: of two transactions with one txid (BIP-0030)
-    /// only the later can be spent. One walk of the probe sequence does both: it stops at the
-    /// same-txid entry (there is at most one) or at an empty slot, and the new entry takes the
-    /// first free slot on the way (a tombstone, the removed entry, or that empty slot).
+    /// and returns its entry. A live entry with the same txid (`is_key`) is replaced: of two
+    /// transactions with one txid (BIP-0030) only the later can be spent. One walk of the probe
+    /// sequence does both: it stops at the same-txid entry (there is at most one), whose slot the
+    /// new entry takes (same prefix, same probe sequence), or at an empty slot.
     pub(crate) fn insert(
         &mut self,
         prefix: u64,
@@ -181,28 +182,23 @@ impl LiveTxs {
         outputs: (u64, u32),
         mut is_key: impl FnMut(u32) -> bool,
     ) -> Result<Slot> {
-        if (self.used + 1) * index::MAX_LOAD_DEN > (1u64 << self.bits) * index::MAX_LOAD_NUM {
+        if (self.live + 1) * index::MAX_LOAD_DEN > (1u64 << self.bits) * index::MAX_LOAD_NUM {
             self.resize()?;
         }
         let mask = self.mask();
         let mut slot = prefix & mask;
-        let mut free = None;
         let at = loop {
             let at = to_usize(slot);
             match self.state(at) {
-                EMPTY => {
-                    if let Some(free) = free {
-                        break free;
-                    }
-                    self.used += 1;
-                    break at;
-                }
-                REMOVED => {
-                    free = free.or(Some(at));
-                }
+                EMPTY => break at,
                 _ if self.prefix(at) == prefix && is_key(self.tx(at)) => {
-                    self.remove(at);
-                    break free.unwrap_or(at);
+                    // Replaced in place: as a removal and an insertion into the hole.
+                    self.live -= 1;
+                    if self.current == Some(at) {
+                        self.current = None;
+                    }
+                    self.found = None;
+                    break at;
                 }
                 _ => {}
             }
@@ -244,20 +240,41 @@ impl LiveTxs {
         }
     }
 
-    /// Removes a live entry.
+    /// Removes a live entry, and shifts back the entries after it in its cluster that may move
+    /// into the hole (each to the first place it may take on its probe sequence), so that no
+    /// lookup walks past an empty slot to reach them. [`LiveTxs::current`] follows its entry.
     pub(crate) fn remove(&mut self, slot: Slot) {
-        if self.state(slot) >= LIVE {
-            self.set_state(slot, REMOVED);
-            self.live -= 1;
-            if self.current == Some(slot) {
-                self.current = None;
-            }
-            self.found = None;
+        if self.state(slot) < LIVE {
+            return;
         }
+        self.live -= 1;
+        if self.current == Some(slot) {
+            self.current = None;
+        }
+        self.found = None;
+        let mask = self.mask();
+        let mut hole = slot as u64;
+        let mut next = (hole + 1) & mask;
+        while self.state(to_usize(next)) != EMPTY {
+            let home = self.prefix(to_usize(next)) & mask;
+            // The entry at `next` may fill the hole if the hole lies on its probe sequence, from
+            // its home slot up to where it is.
+            if (hole.wrapping_sub(home) & mask) < (next.wrapping_sub(home) & mask) {
+                let (from, to) = (to_usize(next), to_usize(hole));
+                self.table.copy_within(from * SLOT..(from + 1) * SLOT, to * SLOT);
+                if self.current == Some(from) {
+                    self.current = Some(to);
+                }
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        let hole = to_usize(hole);
+        self.table[hole * SLOT..(hole + 1) * SLOT].fill(0);
     }
 
-    /// Moves the live entries into a table sized for one and a half times their number (dropping
-    /// the removed ones). Entries keep their prefixes, so no txid is read again.
+    /// Moves the live entries into a table sized for one and a half times their number. Entries
+    /// keep their prefixes, so no txid is read again.
     fn resize(&mut self) -> Result<()> {
         let room = self.live + self.live / 2 + 1;
         let mut bigger = Self::with_bits(index::bits_for(room))?;
@@ -277,7 +294,6 @@ impl LiveTxs {
             let to = to_usize(slot);
             bigger.table[to * SLOT..][..SLOT].copy_from_slice(&self.table[at * SLOT..][..SLOT]);
             bigger.live += 1;
-            bigger.used += 1;
             if current == Some(at) {
                 bigger.current = Some(to);
             }
@@ -315,8 +331,10 @@ mod tests {
         live.spend(a);
         assert_eq!(live.find(7, |tx| tx == 0), None, "fully spent");
         assert_eq!(live.len(), 1);
-        // The entry after the removed one is still reachable through its tombstone.
-        assert_eq!(live.find(7, |tx| tx == 2), Some(c));
+        // The entry after the removed one is still reachable (shifted back into its place).
+        let c = live.find(7, |tx| tx == 2).expect("still live");
+        assert_eq!(c, a, "moved into the hole");
+        assert_eq!(live.outputs(c), Some((3, 1)));
         let mut seen = Vec::new();
         live.for_each_candidate(7, |tx, _| seen.push(tx));
         assert_eq!(seen, vec![2]);
@@ -333,18 +351,60 @@ mod tests {
     }
 
     #[test]
-    fn a_replacing_insert_takes_the_first_tombstone_before_the_earlier_entry() {
+    fn a_replacing_insert_takes_the_slot_of_the_earlier_entry() {
         let mut live = LiveTxs::new().unwrap();
         let first = live.insert(5, 1, 1, (0, 1), |_| false).unwrap();
         let earlier = live.insert(5, 2, 1, (1, 1), |_| false).unwrap();
-        live.spend(first); // a tombstone in front of the entry with the txid
+        live.current = Some(earlier);
         let later = live.insert(5, 3, 1, (2, 1), |tx| tx == 2 || tx == 3).unwrap();
-        assert_eq!(later, first, "the tombstone is reused");
-        assert_eq!(live.len(), 1);
+        assert_eq!(later, earlier, "replaced in place");
+        assert_eq!(live.current, None, "the replaced entry is no longer current");
+        assert_eq!(live.len(), 2);
         assert_eq!(live.find(5, |tx| tx == 2), None, "the earlier tx is gone");
         assert_eq!(live.find(5, |tx| tx == 3), Some(later));
-        // The slot the earlier entry left is free for the next one.
-        assert_eq!(live.insert(5, 4, 1, (3, 1), |_| false).unwrap(), earlier);
+        assert_eq!(live.find(5, |tx| tx == 1), Some(first));
+    }
+
+    /// A map of 2^12 slots (`index::MIN_BITS`) whose entries are placed by hand: `home` is the
+    /// start slot, the prefix's low bits.
+    fn prefix_at(home: u64, n: u64) -> u64 {
+        (n << 32) | home
+    }
+
+    #[test]
+    fn removing_shifts_back_what_may_move_and_keeps_the_rest_and_the_current_entry() {
+        let mut live = LiveTxs::new().unwrap();
+        let last = (1u64 << index::MIN_BITS) - 1;
+        // A cluster that wraps around the end of the table: homes last, last, 0, 1, 1, 4096 - 3.
+        let entries = [(last, 0u32), (last, 1), (0, 2), (1, 3), (1, 4)];
+        let slots: Vec<Slot> = entries
+            .iter()
+            .map(|(home, tx)| {
+                let prefix = prefix_at(*home, u64::from(*tx));
+                live.insert(prefix, *tx, 1, (u64::from(*tx), 1), |_| false).unwrap()
+            })
+            .collect();
+        let last_slot = to_usize(last);
+        assert_eq!(slots, [last_slot, 0, 1, 2, 3]);
+        live.current = Some(3); // tx 4, the last of the cluster
+        // Remove tx 0 at the last slot: tx 1 (home last, at 0) moves back to it; tx 2 (home 0)
+        // into 0; tx 3 (home 1, at 2) into 1; tx 4 (home 1, at 3) into 2.
+        live.spend(slots[0]);
+        let at = |live: &LiveTxs, tx: u32| {
+            live.find(prefix_at(entries[tx as usize].0, u64::from(tx)), |t| t == tx)
+        };
+        assert_eq!(at(&live, 0), None);
+        let found = [1, 2, 3, 4].map(|tx| at(&live, tx));
+        assert_eq!(found, [Some(last_slot), Some(0), Some(1), Some(2)]);
+        assert_eq!(live.current, Some(2), "the current entry followed its tx");
+        assert_eq!(live.outputs(2), Some((4, 1)));
+        assert_eq!(live.state(3), EMPTY, "the last hole is emptied");
+        // An entry at its home slot does not move: remove tx 2 (home 0, at 0); tx 3 and tx 4
+        // (home 1, at 1 and 2) stay, and 0 is left empty.
+        live.spend(at(&live, 2).unwrap());
+        assert_eq!([1, 3, 4].map(|tx| at(&live, tx)), [Some(last_slot), Some(1), Some(2)]);
+        assert_eq!(live.state(0), EMPTY);
+        assert_eq!(live.len(), 3);
     }
 
     #[test]
