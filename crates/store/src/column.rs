@@ -155,10 +155,17 @@ impl RwFile {
 /// address table is 16 GiB).
 #[derive(Debug)]
 pub(crate) struct ScratchTable {
-    map: MmapMut,
+    /// `None` for [`ScratchTable::none`].
+    map: Option<MmapMut>,
 }
 
 impl ScratchTable {
+    /// No table (no bytes): what a table being rebuilt is replaced by first, so that the old and
+    /// the new one are never held at once.
+    pub(crate) fn none() -> Self {
+        Self { map: None }
+    }
+
     /// Creates a table of `len` bytes, a copy of the file `from` (which must be `len` bytes) or
     /// zeros, backed by memory or by a new scratch file at `path` (see the type). Whatever was at
     /// `path` is unlinked first, so a mapping of it (the table being replaced) keeps its own pages
@@ -187,7 +194,7 @@ impl ScratchTable {
                 let mut file = fs::File::open(from)?;
                 std::io::Read::read_exact(&mut file, &mut map)?;
             }
-            return Ok(Self { map });
+            return Ok(Self { map: Some(map) });
         }
         if let Some(from) = from {
             fs::copy(from, path)?;
@@ -208,7 +215,7 @@ impl ScratchTable {
         // Hash lookups are random: readahead would only fill memory with unrelated slots.
         map.advise(Advice::Random)
             .map_err(|source| StoreError::MapIo { path: path.to_owned(), source })?;
-        Ok(Self { map })
+        Ok(Self { map: Some(map) })
     }
 }
 
@@ -224,13 +231,13 @@ impl std::ops::Deref for ScratchTable {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.map
+        self.map.as_deref().unwrap_or_default()
     }
 }
 
 impl std::ops::DerefMut for ScratchTable {
     fn deref_mut(&mut self) -> &mut [u8] {
-        &mut self.map
+        self.map.as_deref_mut().unwrap_or_default()
     }
 }
 

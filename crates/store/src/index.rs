@@ -1,4 +1,5 @@
-//! Open-addressing hash indexes from a 64-bit key hash to a sequential `u32` id.
+//! Open-addressing hash indexes from a 64-bit key hash to a sequential `u32` id. A table of no
+//! bytes (one the writer is rebuilding) finds nothing.
 //!
 //! A slot is a little-endian `u64`: the high 32 bits are a tag (the high half of the key hash),
 //! the low 32 bits are `id + 1` (0 means empty). Collisions probe linearly. A tag match is
@@ -68,6 +69,9 @@ pub(crate) fn find(
     limit: u64,
     mut is_key: impl FnMut(u32) -> bool,
 ) -> Option<u32> {
+    if table.is_empty() {
+        return None;
+    }
     let mask = (1u64 << bits) - 1;
     let mut slot = start_slot(hash, bits);
     let tag = tag_of(hash);
@@ -103,6 +107,9 @@ pub(crate) fn for_each_candidate(
     limit: u64,
     mut candidate: impl FnMut(u32),
 ) {
+    if table.is_empty() {
+        return;
+    }
     let mask = (1u64 << bits) - 1;
     let mut slot = start_slot(hash, bits);
     let tag = tag_of(hash);
@@ -148,6 +155,9 @@ pub(crate) fn find_first(
     limit: u64,
     mut is_key: impl FnMut(u32) -> bool,
 ) -> Option<u32> {
+    if table.is_empty() {
+        return None;
+    }
     let mask = (1u64 << bits) - 1;
     let mut slot = start_slot(hash, bits);
     let tag = tag_of(hash);
@@ -187,6 +197,15 @@ pub(crate) fn clear_from(table: &mut [u8], limit: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_of_no_bytes_finds_nothing() {
+        let mut calls = 0;
+        assert_eq!(find(&[], 0, 7, 10, |_| true), None);
+        assert_eq!(find_first(&[], 0, 7, 10, |_| true), None);
+        for_each_candidate(&[], 0, 7, 10, |_| calls += 1);
+        assert_eq!(calls, 0);
+    }
 
     #[test]
     fn slot_layout_is_stable() {

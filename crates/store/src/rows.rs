@@ -372,6 +372,11 @@ impl AddressRows<'_> {
         self.addr_first.append(&id_bytes(first_output))?;
         let bits = index::bits_for((*self.addresses + 1).max(self.reserve));
         if bits > *self.bits {
+            // The new table is built from `addr.key` alone, so the old one goes first: the two are
+            // never held at once (at chain scale 8 and 16 GiB). Should the build fail, the index
+            // is left empty with 0 bits, which a rollback rebuilds.
+            *self.index = ScratchTable::none();
+            *self.bits = 0;
             let keys = &self.addr_key.bytes()[..to_usize(*self.addresses) * ADDR_KEY_ROW];
             *self.index = build_address_table(self.scratch, keys, bits)?;
             *self.bits = bits;

@@ -468,6 +468,10 @@ impl StoreWriter {
 
     /// Replaces the in-memory address index with one of `bits` holding every address so far.
     fn rebuild_address_index(&mut self, bits: u32) -> Result<()> {
+        // The old table goes first (see `AddressRows::push_address`); a failed build leaves an
+        // empty index of 0 bits, which a rollback rebuilds.
+        self.address_index = ScratchTable::none();
+        self.address_index_bits = 0;
         let keys = &self.files[ADDR_KEY].bytes()[..to_usize(self.counts.addresses) * ADDR_KEY_ROW];
         self.address_index = build_address_table(&self.address_scratch, keys, bits)?;
         self.address_index_bits = bits;
