@@ -3,8 +3,8 @@
 //! Every column and index belongs to exactly one half:
 //!
 //! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value`, `out.spent` and the
-//!   live transactions (reading the committed txid runs too): transactions, the resolution of inputs to the
-//!   outputs they spend, and values;
+//!   live transactions (reading the committed txid runs too): transactions, the resolution of
+//!   inputs to the outputs they spend, and values;
 //! - [`AddressRows`]: `out.addr`, `addr.key`, `addr.first` and the address index: which address
 //!   each output pays and new address ids (the address history is sorted from `out.addr` at
 //!   commits, `crate::runs`).
@@ -172,8 +172,8 @@ impl TxRows<'_> {
     /// Looks up output `vout` of transaction `txid` among the stored and pending transactions.
     ///
     /// A live transaction (one with an unspent output) is found in the live map; any other only
-    /// through the committed txid runs and a scan of the txs after them (a slow path that only inputs of
-    /// invalid blocks take: a double spend or an unknown transaction).
+    /// through the committed txid runs and a scan of the txs after them (a slow path that only
+    /// inputs of invalid blocks take: a double spend or an unknown transaction).
     pub fn find_prevout(&mut self, txid: &Hash32, vout: u32) -> Prevout {
         let txids = self.tx_txid.bytes();
         let slot = self.live.find(txid.prefix_u64(), |tx| txid_row_is(txids, tx, &txid.0));

@@ -398,10 +398,11 @@ impl StoreWriter {
     }
 
     /// Sizes the address index of an empty store for `addresses` addresses (capped at 2^28
-    /// slots, 2 GiB), so that it is not rebuilt again and again while it grows to that size. The reserve is part of the store (`index_reserve` in
-    /// the manifest, committed with the next commit) and never shrinks an index below it, which
-    /// keeps the bytes a pure function of the reserve and the rows. Ignored once the store holds
-    /// any row: a store keeps the reserve it was created with.
+    /// slots, 2 GiB), so that it is not rebuilt again and again while it grows to that size. The
+    /// reserve is part of the store (`index_reserve` in the manifest, committed with the next
+    /// commit) and never shrinks the index below it, which keeps the bytes a pure function of the
+    /// reserve and the rows. Ignored once the store holds any row: a store keeps the reserve it
+    /// was created with.
     ///
     /// # Errors
     ///
