@@ -180,12 +180,12 @@ impl Store {
                 message: format!("run_bits is {bits}, not 1 to {}", runs::MAX_RUN_BITS),
             });
         }
-        let covered = store.manifest.txid_run_txs();
+        let covered = store.manifest.run_rows(runs::Kind::Txids);
         store.txid_runs = runs::open_runs(dir, runs::Kind::Txids, covered, bits)?;
         let tail = column::to_usize(covered) * view::TXID_ROW
             ..column::to_usize(counts.txs) * view::TXID_ROW;
         store.txid_tail = runs::sorted_txid_keys(&store.files[TX_TXID].bytes()[tail], covered);
-        let covered = store.manifest.history_outputs();
+        let covered = store.manifest.run_rows(runs::Kind::History);
         store.history_runs = runs::open_runs(dir, runs::Kind::History, covered, bits)?;
         let tail = column::to_usize(covered) * 4..column::to_usize(counts.outputs) * 4;
         store.history_tail = runs::sorted_keys(&store.files[OUT_ADDR].bytes()[tail], bits);
@@ -259,18 +259,8 @@ impl Store {
 
     /// Returns a view of the committed chain.
     pub fn view(&self) -> ChainView<'_> {
-        let file = |index: usize| self.files[index].bytes();
         ChainView {
             columns: Columns {
-                blocks: file(BLOCKS),
-                tx_txid: file(TX_TXID),
-                tx_io: file(TX_IO),
-                in_spent: file(IN_SPENT),
-                out_value: file(OUT_VALUE),
-                out_addr: file(OUT_ADDR),
-                out_spent: file(OUT_SPENT),
-                addr_key: file(ADDR_KEY),
-                addr_first: file(ADDR_FIRST),
                 address_index: self.address_index.bytes(),
                 address_index_bits: self.manifest.address_index_bits,
                 address_tail: &self.address_tail.table,
@@ -283,13 +273,20 @@ impl Store {
                 history: view::History {
                     runs: &self.history_runs,
                     bits: self.manifest.run_bits,
-                    covered: self.manifest.history_outputs(),
+                    covered: self.manifest.run_rows(runs::Kind::History),
                     tail: &self.history_tail,
                     scan_from: self.manifest.counts.outputs,
                 },
+                ..Columns::of_files(|index| self.files[index].bytes())
             },
             counts: self.manifest.counts,
         }
+    }
+
+    /// Returns the bytes of the committed rows of the columns: the store without its indexes and
+    /// runs (whose sizes step by powers of two, or by whole runs).
+    pub fn column_bytes(&self) -> u64 {
+        writer::committed_lengths(&self.manifest.counts).iter().sum()
     }
 
     /// Returns the bytes the store's files take on disk, by file name.

@@ -91,17 +91,11 @@ pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
 }
 
 impl Manifest {
-    /// The outputs in the address history runs (`hist.*`): the counted outputs down to a multiple
-    /// of `2^run_bits` (`crate::runs`); later ones are sorted from `out.addr` when the store is
-    /// opened.
-    pub(crate) fn history_outputs(&self) -> u64 {
-        crate::runs::covered_for(self.counts.outputs, self.run_bits)
-    }
-
-    /// The txs in the txid runs (`txids.*`): the counted txs down to a multiple of `2^run_bits`;
-    /// later ones are sorted from `tx.txid` when the store is opened.
-    pub(crate) fn txid_run_txs(&self) -> u64 {
-        crate::runs::covered_for(self.counts.txs, self.run_bits)
+    /// The rows in the runs of `kind` (`crate::runs`: outputs in `hist.*`, txs in `txids.*`): the
+    /// counted rows down to a multiple of `2^run_bits`; later ones are sorted from the column when
+    /// the store is opened.
+    pub(crate) fn run_rows(&self, kind: crate::runs::Kind) -> u64 {
+        crate::runs::covered_for(kind.rows(&self.counts), self.run_bits)
     }
 
     /// Reads the manifest of the store at `dir`, refusing other format versions.

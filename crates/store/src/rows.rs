@@ -253,20 +253,13 @@ impl TxRows<'_> {
                 tx_io: self.tx_io.bytes(),
                 in_spent: self.in_spent.bytes(),
                 out_value: self.out_value.bytes(),
-                out_addr: &[],
                 out_spent: self.out_spent.bytes(),
-                addr_key: &[],
-                addr_first: &[],
-                address_index: &[],
-                address_index_bits: index::MIN_BITS,
-                address_tail: &[],
-                address_tail_bits: 0,
                 txids: crate::view::Txids {
                     runs: self.txid_runs,
                     tail: &[],
                     scan_from: self.txid_run_txs,
                 },
-                history: crate::view::History::scan_all(),
+                ..Columns::default()
             },
             counts: Counts {
                 blocks: *self.block_count,

@@ -29,6 +29,7 @@ use fs_err as fs;
 
 use crate::column::{ID_BYTES, RoFile, id_bytes, read_id, read_u32, read_u64, to_usize};
 use crate::error::{Result, StoreError};
+use crate::manifest::Counts;
 use crate::view::{NO_ADDRESS, TXID_ROW};
 
 /// Log2 of the rows a level-0 run covers in a new store (the manifest's `run_bits`): 2^20, so
@@ -55,6 +56,25 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// Both kinds.
+    pub(crate) const ALL: [Self; 2] = [Self::History, Self::Txids];
+
+    /// The position in [`crate::FILES`] of the column its runs are built from.
+    pub(crate) fn column(self) -> usize {
+        match self {
+            Self::History => crate::OUT_ADDR,
+            Self::Txids => crate::TX_TXID,
+        }
+    }
+
+    /// The rows of that column that `counts` count.
+    pub(crate) fn rows(self, counts: &Counts) -> u64 {
+        match self {
+            Self::History => counts.outputs,
+            Self::Txids => counts.txs,
+        }
+    }
+
     /// The start of its file names.
     fn prefix(self) -> &'static str {
         match self {
@@ -113,7 +133,7 @@ impl Kind {
 
 /// Whether `name` is a run file of either kind.
 pub(crate) fn is_run_file(name: &str) -> bool {
-    Kind::History.is_run_file(name) || Kind::Txids.is_run_file(name)
+    Kind::ALL.iter().any(|kind| kind.is_run_file(name))
 }
 
 /// One run: the rows `first..first + span`, where `span` is the level-0 size times a power of

@@ -80,8 +80,9 @@ pub struct OutputInfo {
     pub spent_by: Option<InputId>,
 }
 
-/// The column slices and counts that every read goes through.
-#[derive(Debug, Clone, Copy)]
+/// The column slices and counts that every read goes through. The default has no rows, no
+/// address index, and finds txids and address histories by scanning the columns.
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Columns<'a> {
     pub(crate) blocks: &'a [u8],
     pub(crate) tx_txid: &'a [u8],
@@ -106,8 +107,9 @@ pub(crate) struct Columns<'a> {
 
 /// Where a view finds a txid (`crate::runs`): in the txid runs of the txs `0..covered`, then in
 /// the sorted keys of the tail (readers), then by comparing `tx.txid` from `scan_from` to the
-/// count (the writer, whose view has no tail).
-#[derive(Debug, Clone, Copy)]
+/// count (the writer, whose view has no tail). The default has neither runs nor tail: every txid
+/// is scanned for.
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Txids<'a> {
     /// The runs, in tx order.
     pub(crate) runs: &'a [RoFile],
@@ -119,7 +121,7 @@ pub(crate) struct Txids<'a> {
 /// Where a view finds the outputs of an address (`crate::runs`): in the runs of the outputs
 /// `0..covered`, then in the sorted keys of the tail (readers), then by reading `out.addr` from
 /// `scan_from` to the count (the writer, whose view has neither).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct History<'a> {
     pub(crate) runs: &'a [RoFile],
     /// Log2 of the outputs of a level-0 run.
@@ -130,10 +132,22 @@ pub(crate) struct History<'a> {
     pub(crate) scan_from: u64,
 }
 
-impl History<'_> {
-    /// A history found by reading `out.addr` alone (the writer's view).
-    pub(crate) fn scan_all() -> Self {
-        History { runs: &[], bits: 0, covered: 0, tail: &[], scan_from: 0 }
+impl<'a> Columns<'a> {
+    /// The columns of [`crate::FILES`] as `file` gives them by position, and the default for the
+    /// rest (see the type).
+    pub(crate) fn of_files(file: impl Fn(usize) -> &'a [u8]) -> Self {
+        Columns {
+            blocks: file(crate::BLOCKS),
+            tx_txid: file(crate::TX_TXID),
+            tx_io: file(crate::TX_IO),
+            in_spent: file(crate::IN_SPENT),
+            out_value: file(crate::OUT_VALUE),
+            out_addr: file(crate::OUT_ADDR),
+            out_spent: file(crate::OUT_SPENT),
+            addr_key: file(crate::ADDR_KEY),
+            addr_first: file(crate::ADDR_FIRST),
+            ..Columns::default()
+        }
     }
 }
 

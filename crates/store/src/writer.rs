@@ -38,12 +38,9 @@ use crate::manifest::{
 use crate::rows::{AddressRows, BlockOutputs, TxRows, build_address_table, key_from_row};
 use crate::runs::{self, Kind};
 use crate::view::{
-    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, History, TXID_ROW, TXIO_ROW, Txids, txid_row_is,
+    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, TXID_ROW, TXIO_ROW, Txids, txid_row_is,
 };
-use crate::{
-    ADDR_FIRST, ADDR_KEY, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_SPENT, OUT_VALUE,
-    TX_IO, TX_TXID, address_index_file, index,
-};
+use crate::{ADDR_KEY, ChainSpec, FILES, IN_SPENT, OUT_SPENT, TX_TXID, address_index_file, index};
 
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
 const MAX_RESERVE_BITS: u32 = 28;
@@ -204,24 +201,12 @@ impl StoreWriter {
 
     /// Returns a view of the committed and pending data.
     pub fn view(&self) -> ChainView<'_> {
-        let file = |index: usize| self.files[index].bytes();
         ChainView {
             columns: Columns {
-                blocks: file(BLOCKS),
-                tx_txid: file(TX_TXID),
-                tx_io: file(TX_IO),
-                in_spent: file(IN_SPENT),
-                out_value: file(OUT_VALUE),
-                out_addr: file(OUT_ADDR),
-                out_spent: file(OUT_SPENT),
-                addr_key: file(ADDR_KEY),
-                addr_first: file(ADDR_FIRST),
                 address_index: &self.address_index,
                 address_index_bits: self.address_index_bits,
-                address_tail: &[],
-                address_tail_bits: 0,
                 txids: Txids { runs: &self.txid_runs, tail: &[], scan_from: self.txid_run_txs },
-                history: History::scan_all(),
+                ..Columns::of_files(|index| self.files[index].bytes())
             },
             counts: self.counts,
         }
@@ -437,9 +422,13 @@ impl StoreWriter {
         Ok(())
     }
 
-    /// Opens the txid runs of the last commit (durable: called at open and once a commit is).
+    /// Opens the txid runs of the last commit (durable: called at open and once a commit is),
+    /// unless they cover the txs the open ones do (then they are the same files).
     fn open_txid_runs(&mut self) -> Result<()> {
-        let covered = self.committed.txid_run_txs();
+        let covered = self.committed.run_rows(Kind::Txids);
+        if covered == self.txid_run_txs && !self.txid_runs.is_empty() {
+            return Ok(());
+        }
         self.txid_runs = runs::open_runs(&self.dir, Kind::Txids, covered, self.committed.run_bits)?;
         self.txid_run_txs = covered;
         Ok(())
@@ -597,16 +586,9 @@ impl StoreWriter {
         // `tx.txid` (rows below the counts, which the next batch leaves alone).
         let bits = self.run_bits;
         manifest.run_bits = bits;
-        let jobs = [
-            (Kind::History, self.committed.history_outputs(), manifest.history_outputs()),
-            (Kind::Txids, self.committed.txid_run_txs(), manifest.txid_run_txs()),
-        ]
-        .map(|(kind, from, covered)| {
-            let column = match kind {
-                Kind::History => self.dir.join(FILES[OUT_ADDR]),
-                Kind::Txids => self.dir.join(FILES[TX_TXID]),
-            };
-            (kind, column, from, covered)
+        let jobs = Kind::ALL.map(|kind| {
+            let column = self.dir.join(FILES[kind.column()]);
+            (kind, column, self.committed.run_rows(kind), manifest.run_rows(kind))
         });
         let mut stale = Vec::new();
         if manifest.address_index_bits != self.committed.address_index_bits {
@@ -823,9 +805,12 @@ impl Drop for StoreWriter {
 
 /// Deletes the run files (of both kinds) that `committed` does not name; returns how many.
 fn remove_stray_runs(dir: &Path, committed: &Manifest) -> Result<u64> {
-    let bits = committed.run_bits;
-    Ok(runs::remove_stray_runs(dir, Kind::History, committed.history_outputs(), bits)?
-        + runs::remove_stray_runs(dir, Kind::Txids, committed.txid_run_txs(), bits)?)
+    let mut removed = 0;
+    for kind in Kind::ALL {
+        let covered = committed.run_rows(kind);
+        removed += runs::remove_stray_runs(dir, kind, covered, committed.run_bits)?;
+    }
+    Ok(removed)
 }
 
 /// Whether an index of `bits` holding `indexed` rows in its file and `count` in memory is due for
