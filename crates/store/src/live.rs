@@ -8,10 +8,25 @@
 //!
 //! It is never stored: the writer rebuilds it from `tx.io` and `out.spent` when it opens a store,
 //! so its layout (open addressing, linear probing, deletion by backward shift) is free to change.
-//! A slot is 24 bytes: the txid's first 8 bytes (the txid runs' key) · tx number (u32) ·
-//! state (u32: 0 empty, `1 + n` live with `n` unspent outputs) · first output id (u40)
-//! · number of outputs (u24, [`MANY_OUTPUTS`] for that many or more). A txid prefix match is
-//! confirmed by the caller against `tx.txid`; the outputs spare it a read of `tx.io`.
+//! A slot is 32 bytes (two to a cache line): the txid's first 16 bytes, its [`TxKey`] · tx
+//! number (u32) · state (u32: 0 empty, else `1 + n` for a live entry with `n` unspent outputs,
+//! plus [`TWIN`]) · first output id (u40) · number of outputs (u24, [`MANY_OUTPUTS`] for that
+//! many or more). The outputs spare an input a read of `tx.io`.
+//!
+//! The 16 bytes of the key identify a live transaction: a lookup whose key matches an entry's is
+//! that transaction, and reads nothing else. Before, the key was 8 bytes and every match was
+//! confirmed against `tx.txid`, a random read of a column of 45 GB at chain scale for every input.
+//! Two different txids whose first 16 bytes are equal (SHA-256d outputs: n txids have n^2 / 2^129
+//! such pairs expected, 3 × 10^-21 for mainnet's 1.4 G) are still told apart: when an insertion
+//! finds a live entry with its key that is another transaction (the caller's `is_key` reads
+//! `tx.txid` then, as it does for a BIP-0030 duplicate), both entries are marked [`TWIN`], and a
+//! lookup that matches a twin confirms it against `tx.txid` as before.
+//!
+//! What 16 bytes cannot tell is a txid that is not live (spent, or nowhere in the chain) but
+//! shares its first 16 bytes with a live transaction that is not marked (it was added after the
+//! other had been spent): only an input of an invalid block can name one. The writer checks that
+//! prevouts exist and are unspent, not scripts or signatures: it trusts the proof of work of the
+//! chain it is given (`docs/store-format.md`, "Address hash index", states both limits).
 //!
 //! A removed entry leaves no tombstone: the entries after it in its cluster that may move back
 //! are shifted into the hole (Knuth's algorithm R for linear probing). So the table holds only
@@ -27,15 +42,35 @@ use crate::column::{
 use crate::error::{Result, StoreError};
 use crate::index;
 
-const SLOT: usize = 24;
-/// Byte offset of the first output id in a slot, and of the output count after it.
-const FIRST_OUTPUT: usize = 16;
+const SLOT: usize = 32;
+/// Byte offsets in a slot.
+const TX: usize = 16;
+const STATE: usize = 20;
+const FIRST_OUTPUT: usize = 24;
 const OUTPUT_COUNT: usize = FIRST_OUTPUT + ID_BYTES;
 /// The output count of a transaction with at least this many outputs (no Bitcoin transaction
 /// comes near): its outputs are read from `tx.io` instead.
 pub(crate) const MANY_OUTPUTS: u32 = (1 << 24) - 1;
 const EMPTY: u32 = 0;
 const LIVE: u32 = 1;
+/// The state bit of an entry whose key another live transaction has had: a match is confirmed by
+/// the caller's `is_key` (against `tx.txid`).
+pub(crate) const TWIN: u32 = 1 << 31;
+
+/// A transaction's key in the map: its txid's first 16 bytes, as two little-endian u64s. The
+/// first is also the txid runs' key, and its low bits the entry's home slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TxKey {
+    pub(crate) low: u64,
+    pub(crate) high: u64,
+}
+
+impl TxKey {
+    /// The key of a txid (32 bytes, internal byte order, as `tx.txid` stores it).
+    pub(crate) fn of(txid: &[u8]) -> Self {
+        Self { low: read_u64(txid, 0), high: read_u64(txid, 8) }
+    }
+}
 
 /// A live transaction's place in the table: valid until the next [`LiveTxs::insert`] or
 /// [`LiveTxs::remove`] (which may move entries; it keeps [`LiveTxs::current`] up to date).
@@ -55,6 +90,8 @@ pub(crate) struct LiveTxs {
     pub(crate) found: Option<(u64, Slot)>,
     /// Transactions added back by a lookup that found them unspent outside the map.
     pub(crate) repairs: u64,
+    /// Entries ever marked [`TWIN`].
+    pub(crate) twins: u64,
 }
 
 impl LiveTxs {
@@ -68,7 +105,7 @@ impl LiveTxs {
             .map_err(|source| StoreError::MapIo { path: "live transactions".into(), source })?;
         // Only a hint, as for the index tables.
         let _ = table.advise(Advice::HugePage);
-        Ok(Self { table, bits, live: 0, current: None, found: None, repairs: 0 })
+        Ok(Self { table, bits, live: 0, current: None, found: None, repairs: 0, twins: 0 })
     }
 
     /// Number of live transactions.
@@ -88,20 +125,35 @@ impl LiveTxs {
     }
 
     fn state(&self, slot: Slot) -> u32 {
-        read_u32(&self.table, slot * SLOT + 12)
+        read_u32(&self.table, slot * SLOT + STATE)
     }
 
     fn set_state(&mut self, slot: Slot, state: u32) {
-        write_u32(&mut self.table, slot * SLOT + 12, state);
+        write_u32(&mut self.table, slot * SLOT + STATE, state);
     }
 
-    fn prefix(&self, slot: Slot) -> u64 {
-        read_u64(&self.table, slot * SLOT)
+    fn key(&self, slot: Slot) -> TxKey {
+        TxKey {
+            low: read_u64(&self.table, slot * SLOT),
+            high: read_u64(&self.table, slot * SLOT + 8),
+        }
+    }
+
+    /// Whether a live entry is marked [`TWIN`]: another transaction has had its key.
+    pub(crate) fn is_twin(&self, slot: Slot) -> bool {
+        self.state(slot) & TWIN != 0
+    }
+
+    fn mark_twin(&mut self, slot: Slot) {
+        if !self.is_twin(slot) {
+            self.twins += 1;
+            self.set_state(slot, self.state(slot) | TWIN);
+        }
     }
 
     /// The tx number of a live entry.
     pub(crate) fn tx(&self, slot: Slot) -> u32 {
-        read_u32(&self.table, slot * SLOT + 8)
+        read_u32(&self.table, slot * SLOT + TX)
     }
 
     /// The outputs of a live entry: its first output id and how many it has, `None` when it has
@@ -128,55 +180,76 @@ impl LiveTxs {
 
     /// Unspent outputs of a live entry.
     #[cfg(test)]
-    pub(crate) fn unspent(&self, slot: Slot) -> u32 {
-        self.state(slot) - LIVE
+    fn unspent(&self, slot: Slot) -> u32 {
+        (self.state(slot) & !TWIN) - LIVE
     }
 
-    /// Calls `candidate(tx, slot)` for every live entry whose prefix is `prefix`, in probe order.
+    /// Calls `candidate(tx, slot)` for every live entry with `key`, in probe order.
     #[inline]
-    pub(crate) fn for_each_candidate(&self, prefix: u64, mut candidate: impl FnMut(u32, Slot)) {
+    pub(crate) fn for_each_candidate(&self, key: TxKey, mut candidate: impl FnMut(u32, Slot)) {
         let mask = self.mask();
-        let mut slot = prefix & mask;
+        let mut slot = key.low & mask;
         loop {
             let at = to_usize(slot);
-            match self.state(at) {
-                EMPTY => return,
-                _ if self.prefix(at) == prefix => candidate(self.tx(at), at),
-                _ => {}
+            if self.state(at) == EMPTY {
+                return;
+            }
+            if self.key(at) == key {
+                candidate(self.tx(at), at);
             }
             slot = (slot + 1) & mask;
         }
     }
 
-    /// Returns the live entry of the transaction with `prefix` for which `is_key(tx)` holds.
-    pub(crate) fn find(&self, prefix: u64, mut is_key: impl FnMut(u32) -> bool) -> Option<Slot> {
+    /// Returns the live entry of the transaction with `key`. `is_key(tx)` confirms a match only
+    /// when the entry is a [`TWIN`] (it reads the txid of tx number `tx`).
+    pub(crate) fn find(&self, key: TxKey, mut is_key: impl FnMut(u32) -> bool) -> Option<Slot> {
         let mask = self.mask();
-        let mut slot = prefix & mask;
+        let mut slot = key.low & mask;
         loop {
             let at = to_usize(slot);
             match self.state(at) {
                 EMPTY => return None,
-                _ if self.prefix(at) == prefix && is_key(self.tx(at)) => return Some(at),
+                state if self.key(at) == key && (state & TWIN == 0 || is_key(self.tx(at))) => {
+                    return Some(at);
+                }
                 _ => {}
             }
             slot = (slot + 1) & mask;
         }
     }
 
-    /// Prefetches the cache line of `prefix`'s start slot.
+    /// Returns the live entry of tx number `tx`, whose key is `key`.
+    pub(crate) fn find_tx(&self, key: TxKey, tx: u32) -> Option<Slot> {
+        let mask = self.mask();
+        let mut slot = key.low & mask;
+        loop {
+            let at = to_usize(slot);
+            if self.state(at) == EMPTY {
+                return None;
+            }
+            if self.key(at) == key && self.tx(at) == tx {
+                return Some(at);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Prefetches the cache line of `key`'s start slot.
     #[inline]
-    pub(crate) fn prefetch(&self, prefix: u64) {
-        prefetch(&self.table, to_usize(prefix & self.mask()) * SLOT);
+    pub(crate) fn prefetch(&self, key: TxKey) {
+        prefetch(&self.table, to_usize(key.low & self.mask()) * SLOT);
     }
 
     /// Adds transaction `tx` with `unspent` unspent outputs among its `outputs` (first id, count)
-    /// and returns its entry. A live entry with the same txid (`is_key`) is replaced: of two
-    /// transactions with one txid (BIP-0030) only the later can be spent. One walk of the probe
-    /// sequence does both: it stops at the same-txid entry (there is at most one), whose slot the
-    /// new entry takes (same prefix, same probe sequence), or at an empty slot.
+    /// and returns its entry. An entry with the same key is asked `is_key` (which reads `tx.txid`):
+    /// one with the same txid is replaced, since of two transactions with one txid (BIP-0030) only
+    /// the later can be spent; one with another txid is a [`TWIN`], and so is the new entry. One
+    /// walk of the probe sequence does it all: it stops at the same-txid entry (there is at most
+    /// one), whose slot the new entry takes (same key, same probe sequence), or at an empty slot.
     pub(crate) fn insert(
         &mut self,
-        prefix: u64,
+        key: TxKey,
         tx: u32,
         unspent: u32,
         outputs: (u64, u32),
@@ -186,13 +259,17 @@ impl LiveTxs {
             self.resize()?;
         }
         let mask = self.mask();
-        let mut slot = prefix & mask;
+        let mut slot = key.low & mask;
+        let mut twin = false;
         let at = loop {
             let at = to_usize(slot);
-            match self.state(at) {
-                EMPTY => break at,
-                _ if self.prefix(at) == prefix && is_key(self.tx(at)) => {
+            if self.state(at) == EMPTY {
+                break at;
+            }
+            if self.key(at) == key {
+                if is_key(self.tx(at)) {
                     // Replaced in place: as a removal and an insertion into the hole.
+                    twin |= self.is_twin(at);
                     self.live -= 1;
                     if self.current == Some(at) {
                         self.current = None;
@@ -200,13 +277,16 @@ impl LiveTxs {
                     self.found = None;
                     break at;
                 }
-                _ => {}
+                self.mark_twin(at);
+                twin = true;
             }
             slot = (slot + 1) & mask;
         };
-        write_u64(&mut self.table, at * SLOT, prefix);
-        write_u32(&mut self.table, at * SLOT + 8, tx);
-        self.set_state(at, LIVE + unspent);
+        write_u64(&mut self.table, at * SLOT, key.low);
+        write_u64(&mut self.table, at * SLOT + 8, key.high);
+        write_u32(&mut self.table, at * SLOT + TX, tx);
+        self.set_state(at, if twin { (LIVE + unspent) | TWIN } else { LIVE + unspent });
+        self.twins += u64::from(twin);
         self.set_outputs(at, outputs.0, outputs.1);
         self.live += 1;
         Ok(at)
@@ -225,15 +305,15 @@ impl LiveTxs {
     /// one an unwinding removed the spender of.
     pub(crate) fn unspend(&mut self, slot: Slot) {
         let state = self.state(slot);
-        debug_assert!(state >= LIVE, "outputs are counted into live entries");
+        debug_assert!(state & !TWIN >= LIVE, "outputs are counted into live entries");
         self.set_state(slot, state + 1);
     }
 
     /// Counts one output of a live entry as spent, removing the entry when none is left.
     pub(crate) fn spend(&mut self, slot: Slot) {
         let state = self.state(slot);
-        debug_assert!(state > LIVE, "a spent entry had an unspent output");
-        if state <= LIVE + 1 {
+        debug_assert!(state & !TWIN > LIVE, "a spent entry had an unspent output");
+        if state & !TWIN <= LIVE + 1 {
             self.remove(slot);
         } else {
             self.set_state(slot, state - 1);
@@ -244,7 +324,7 @@ impl LiveTxs {
     /// into the hole (each to the first place it may take on its probe sequence), so that no
     /// lookup walks past an empty slot to reach them. [`LiveTxs::current`] follows its entry.
     pub(crate) fn remove(&mut self, slot: Slot) {
-        if self.state(slot) < LIVE {
+        if self.state(slot) == EMPTY {
             return;
         }
         self.live -= 1;
@@ -256,7 +336,7 @@ impl LiveTxs {
         let mut hole = slot as u64;
         let mut next = (hole + 1) & mask;
         while self.state(to_usize(next)) != EMPTY {
-            let home = self.prefix(to_usize(next)) & mask;
+            let home = self.key(to_usize(next)).low & mask;
             // The entry at `next` may fill the hole if the hole lies on its probe sequence, from
             // its home slot up to where it is.
             if (hole.wrapping_sub(home) & mask) < (next.wrapping_sub(home) & mask) {
@@ -274,20 +354,19 @@ impl LiveTxs {
     }
 
     /// Moves the live entries into a table sized for one and a half times their number. Entries
-    /// keep their prefixes, so no txid is read again.
+    /// keep their keys, so no txid is read again.
     fn resize(&mut self) -> Result<()> {
         let room = self.live + self.live / 2 + 1;
         let mut bigger = Self::with_bits(index::bits_for(room))?;
         let mask = bigger.mask();
         let current = self.current.take();
         bigger.repairs = self.repairs;
+        bigger.twins = self.twins;
         for at in 0..1usize << self.bits {
-            let state = self.state(at);
-            if state < LIVE {
+            if self.state(at) == EMPTY {
                 continue;
             }
-            let prefix = self.prefix(at);
-            let mut slot = prefix & mask;
+            let mut slot = self.key(at).low & mask;
             while bigger.state(to_usize(slot)) != EMPTY {
                 slot = (slot + 1) & mask;
             }
@@ -307,68 +386,110 @@ impl LiveTxs {
 mod tests {
     use super::*;
 
+    /// A key whose home slot is `low`'s low bits, with a second half of `high`.
+    fn key(low: u64, high: u64) -> TxKey {
+        TxKey { low, high }
+    }
+
     #[test]
     fn entries_are_found_counted_spent_and_removed() {
         let mut live = LiveTxs::new().unwrap();
-        let a = live.insert(7, 0, 2, (0, 2), |_| false).unwrap();
-        let b = live.insert(7 | (1 << 40), 1, 1, (2, 1), |_| false).unwrap();
-        let c = live.insert(7, 2, 0, (3, 0), |_| false).unwrap(); // same prefix, another txid
+        let a = live.insert(key(7, 1), 0, 2, (0, 2), |_| false).unwrap();
+        let b = live.insert(key(7 | (1 << 40), 1), 1, 1, (2, 1), |_| false).unwrap();
+        // Same first half, another second half: another key, found without a confirmation.
+        let c = live.insert(key(7, 2), 2, 0, (3, 0), |_| false).unwrap();
         assert_eq!(live.len(), 3);
+        assert_eq!(live.twins, 0);
         assert_eq!(live.outputs(b), Some((2, 1)));
-        let many = live.insert(8, 3, 1, (4, MANY_OUTPUTS + 5), |_| false).unwrap();
+        let many = live.insert(key(8, 0), 3, 1, (4, MANY_OUTPUTS + 5), |_| false).unwrap();
         assert_eq!(live.outputs(many), None, "read from tx.io");
         live.remove(many);
-        assert_eq!(live.find(7, |tx| tx == 0), Some(a));
-        assert_eq!(live.find(7, |tx| tx == 2), Some(c));
-        assert_eq!(live.find(7 | (1 << 40), |_| true), Some(b));
+        let never = |_| panic!("no twin, so no confirmation");
+        assert_eq!(live.find(key(7, 1), never), Some(a));
+        assert_eq!(live.find(key(7, 2), never), Some(c));
+        assert_eq!(live.find(key(7, 3), never), None);
+        assert_eq!(live.find(key(7 | (1 << 40), 1), never), Some(b));
+        assert_eq!(live.find_tx(key(7, 2), 2), Some(c));
+        assert_eq!(live.find_tx(key(7, 2), 0), None, "tx 0 has another key");
         live.add_output(c);
         assert_eq!(live.unspent(c), 1);
         assert_eq!(live.outputs(c), Some((3, 1)), "a new output is counted");
         live.spend(b);
-        assert_eq!(live.find(7 | (1 << 40), |_| true), None);
+        assert_eq!(live.find(key(7 | (1 << 40), 1), never), None);
         live.spend(a);
         assert_eq!(live.unspent(a), 1);
         live.spend(a);
-        assert_eq!(live.find(7, |tx| tx == 0), None, "fully spent");
+        assert_eq!(live.find(key(7, 1), never), None, "fully spent");
         assert_eq!(live.len(), 1);
         // The entry after the removed one is still reachable (shifted back into its place).
-        let c = live.find(7, |tx| tx == 2).expect("still live");
+        let c = live.find(key(7, 2), never).expect("still live");
         assert_eq!(c, a, "moved into the hole");
         assert_eq!(live.outputs(c), Some((3, 1)));
         let mut seen = Vec::new();
-        live.for_each_candidate(7, |tx, _| seen.push(tx));
+        live.for_each_candidate(key(7, 2), |tx, _| seen.push(tx));
         assert_eq!(seen, vec![2]);
     }
 
     #[test]
     fn a_duplicated_txid_replaces_the_earlier_transaction() {
         let mut live = LiveTxs::new().unwrap();
-        live.insert(99, 10, 1, (0, 1), |_| false).unwrap();
-        let later = live.insert(99, 20, 1, (5, 1), |tx| tx == 10 || tx == 20).unwrap();
+        live.insert(key(99, 5), 10, 1, (0, 1), |_| false).unwrap();
+        let later = live.insert(key(99, 5), 20, 1, (5, 1), |tx| tx == 10 || tx == 20).unwrap();
         assert_eq!(live.len(), 1);
-        assert_eq!(live.find(99, |tx| tx == 10 || tx == 20).map(|slot| live.tx(slot)), Some(20));
-        assert_eq!(live.find(99, |_| true), Some(later));
+        assert_eq!(live.twins, 0, "the same txid is no twin");
+        assert_eq!(live.find(key(99, 5), |_| true).map(|slot| live.tx(slot)), Some(20));
+        assert_eq!(live.find(key(99, 5), |_| false), Some(later), "not a twin: not confirmed");
     }
 
     #[test]
     fn a_replacing_insert_takes_the_slot_of_the_earlier_entry() {
         let mut live = LiveTxs::new().unwrap();
-        let first = live.insert(5, 1, 1, (0, 1), |_| false).unwrap();
-        let earlier = live.insert(5, 2, 1, (1, 1), |_| false).unwrap();
+        let first = live.insert(key(5, 0), 1, 1, (0, 1), |_| false).unwrap();
+        let earlier = live.insert(key(5, 1), 2, 1, (1, 1), |_| false).unwrap();
         live.current = Some(earlier);
-        let later = live.insert(5, 3, 1, (2, 1), |tx| tx == 2 || tx == 3).unwrap();
+        let later = live.insert(key(5, 1), 3, 1, (2, 1), |tx| tx == 2 || tx == 3).unwrap();
         assert_eq!(later, earlier, "replaced in place");
         assert_eq!(live.current, None, "the replaced entry is no longer current");
         assert_eq!(live.len(), 2);
-        assert_eq!(live.find(5, |tx| tx == 2), None, "the earlier tx is gone");
-        assert_eq!(live.find(5, |tx| tx == 3), Some(later));
-        assert_eq!(live.find(5, |tx| tx == 1), Some(first));
+        assert_eq!(live.find_tx(key(5, 1), 2), None, "the earlier tx is gone");
+        assert_eq!(live.find_tx(key(5, 1), 3), Some(later));
+        assert_eq!(live.find(key(5, 0), |_| false), Some(first));
+    }
+
+    #[test]
+    fn twins_are_marked_and_told_apart_by_their_txids() {
+        let mut live = LiveTxs::new().unwrap();
+        // Three txs with one key and three txids (tx numbers stand for the txids here).
+        let a = live.insert(key(42, 9), 1, 1, (0, 1), |tx| tx == 1).unwrap();
+        assert!(!live.is_twin(a));
+        let b = live.insert(key(42, 9), 2, 1, (1, 1), |tx| tx == 2).unwrap();
+        assert!(live.is_twin(a) && live.is_twin(b), "both are marked");
+        let c = live.insert(key(42, 9), 3, 2, (2, 2), |tx| tx == 3).unwrap();
+        assert!(live.is_twin(c));
+        assert_eq!(live.twins, 3);
+        assert_eq!(live.len(), 3);
+        for (tx, slot) in [(1, a), (2, b), (3, c)] {
+            assert_eq!(live.find(key(42, 9), |other| other == tx), Some(slot), "tx {tx}");
+        }
+        assert_eq!(live.find(key(42, 9), |_| false), None, "a txid of none of them");
+        // A BIP-0030 duplicate of a twin replaces it and stays a twin.
+        let b2 = live.insert(key(42, 9), 4, 1, (4, 1), |tx| tx == 2 || tx == 4).unwrap();
+        assert_eq!(b2, b);
+        assert!(live.is_twin(b2));
+        assert_eq!(live.find(key(42, 9), |tx| tx == 2 || tx == 4).map(|s| live.tx(s)), Some(4));
+        // Spending keeps the mark and the count apart.
+        live.spend(c);
+        assert_eq!(live.unspent(c), 1);
+        assert!(live.is_twin(c));
+        live.spend(c);
+        assert_eq!(live.find(key(42, 9), |tx| tx == 3), None, "fully spent");
+        assert_eq!(live.find(key(42, 9), |tx| tx == 1), Some(a));
     }
 
     /// A map of 2^12 slots (`index::MIN_BITS`) whose entries are placed by hand: `home` is the
-    /// start slot, the prefix's low bits.
-    fn prefix_at(home: u64, n: u64) -> u64 {
-        (n << 32) | home
+    /// start slot, the key's low bits.
+    fn key_at(home: u64, n: u64) -> TxKey {
+        key((n << 32) | home, n)
     }
 
     #[test]
@@ -380,8 +501,8 @@ mod tests {
         let slots: Vec<Slot> = entries
             .iter()
             .map(|(home, tx)| {
-                let prefix = prefix_at(*home, u64::from(*tx));
-                live.insert(prefix, *tx, 1, (u64::from(*tx), 1), |_| false).unwrap()
+                let key = key_at(*home, u64::from(*tx));
+                live.insert(key, *tx, 1, (u64::from(*tx), 1), |_| false).unwrap()
             })
             .collect();
         let last_slot = to_usize(last);
@@ -391,7 +512,7 @@ mod tests {
         // into 0; tx 3 (home 1, at 2) into 1; tx 4 (home 1, at 3) into 2.
         live.spend(slots[0]);
         let at = |live: &LiveTxs, tx: u32| {
-            live.find(prefix_at(entries[tx as usize].0, u64::from(tx)), |t| t == tx)
+            live.find_tx(key_at(entries[tx as usize].0, u64::from(tx)), tx)
         };
         assert_eq!(at(&live, 0), None);
         let found = [1, 2, 3, 4].map(|tx| at(&live, tx));
@@ -408,12 +529,14 @@ mod tests {
     }
 
     #[test]
-    fn growing_keeps_every_live_entry_and_the_current_one() {
+    fn growing_keeps_every_live_entry_the_twins_and_the_current_one() {
         let mut live = LiveTxs::new().unwrap();
-        let prefix = |n: u64| n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let low = |n: u64| n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let key_of = |n: u32| key(low(u64::from(n / 2)), u64::from(n / 2));
         for n in 0..20_000u32 {
-            let slot =
-                live.insert(prefix(u64::from(n)), n, 1, (u64::from(n) * 3, 1), |_| false).unwrap();
+            // Txs 2k and 2k + 1 of the last 1,000 are twins.
+            let key = if n >= 19_000 { key_of(n) } else { key(low(u64::from(n)), 0) };
+            let slot = live.insert(key, n, 1, (u64::from(n) * 3, 1), |tx| tx == n).unwrap();
             live.current = Some(slot);
             live.add_output(slot);
             if n % 3 == 0 {
@@ -423,11 +546,17 @@ mod tests {
         }
         assert!(live.table_bytes() >= SLOT << 15, "grew past the first table");
         for n in 0..20_000u32 {
-            let found = live.find(prefix(u64::from(n)), |tx| tx == n);
+            let key = if n >= 19_000 { key_of(n) } else { key(low(u64::from(n)), 0) };
+            let found = live.find_tx(key, n);
             assert_eq!(found.is_some(), n % 3 != 0, "tx {n}");
             if let Some(slot) = found {
+                // The key finds it: a twin by its txid, any other alone.
+                assert_eq!(live.find(key, |tx| tx == n), found, "tx {n}");
                 assert_eq!(live.unspent(slot), 2);
                 assert_eq!(live.outputs(slot), Some((u64::from(n) * 3, 2)), "tx {n}");
+                // A twin whose other half was spent before it was inserted is not marked.
+                let other_live = n % 2 == 0 || (n - 1) % 3 != 0;
+                assert_eq!(live.is_twin(slot), n >= 19_000 && other_live, "tx {n}");
             }
         }
         assert_eq!(live.len(), 20_000 - 6_667);

@@ -23,7 +23,7 @@ use crate::column::{
 };
 use crate::error::{Result, StoreError};
 use crate::index;
-use crate::live::LiveTxs;
+use crate::live::{LiveTxs, TxKey};
 use crate::manifest::Counts;
 use crate::view::{
     ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW, txid_row_is,
@@ -114,7 +114,7 @@ impl TxRows<'_> {
         // through the live transactions.
         let txids = self.tx_txid.bytes();
         let is_key = |tx| txid_row_is(txids, tx, &txid.0);
-        let slot = self.live.insert(txid.prefix_u64(), txnum, 0, (*self.outputs, 0), is_key)?;
+        let slot = self.live.insert(TxKey::of(&txid.0), txnum, 0, (*self.outputs, 0), is_key)?;
         self.live.current = Some(slot);
         *self.txs += 1;
         Ok(TxNum::new(txnum))
@@ -141,8 +141,8 @@ impl TxRows<'_> {
             _ => {
                 let view = self.view();
                 let tx = view.output_location(spent).0;
-                let prefix = view.txid(tx).prefix_u64();
-                if let Some(slot) = self.live.find(prefix, |live| live == tx.get()) {
+                let key = TxKey::of(&view.txid(tx).0);
+                if let Some(slot) = self.live.find_tx(key, tx.get()) {
                     self.live.spend(slot);
                 }
             }
@@ -176,7 +176,8 @@ impl TxRows<'_> {
     /// inputs of invalid blocks take: a double spend or an unknown transaction).
     pub fn find_prevout(&mut self, txid: &Hash32, vout: u32) -> Prevout {
         let txids = self.tx_txid.bytes();
-        let slot = self.live.find(txid.prefix_u64(), |tx| txid_row_is(txids, tx, &txid.0));
+        let key = TxKey::of(&txid.0);
+        let slot = self.live.find(key, |tx| txid_row_is(txids, tx, &txid.0));
         let view = self.view();
         let tx = match slot {
             Some(slot) => self.live.tx(slot),
@@ -206,7 +207,7 @@ impl TxRows<'_> {
                 let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
                 self.live.repairs += 1;
                 let outputs = (start, u32::try_from(end - start).expect("outputs of a tx fit u32"));
-                self.live.insert(txid.prefix_u64(), tx, unspent, outputs, |_| false).ok()
+                self.live.insert(key, tx, unspent, outputs, |_| false).ok()
             }
         };
         if let Some(slot) = slot {
@@ -227,15 +228,17 @@ impl TxRows<'_> {
     ) {
         let live = &*self.live;
         for txid in new_txids {
-            live.prefetch(txid.prefix_u64());
+            live.prefetch(TxKey::of(&txid.0));
         }
         for (txid, _) in prevouts.clone() {
-            live.prefetch(txid.prefix_u64());
+            live.prefetch(TxKey::of(&txid.0));
         }
         let (tx_txid, out_spent) = (self.tx_txid.bytes(), self.out_spent.bytes());
         for (txid, vout) in prevouts {
-            live.for_each_candidate(txid.prefix_u64(), |id, slot| {
-                prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
+            live.for_each_candidate(TxKey::of(&txid.0), |id, slot| {
+                if live.is_twin(slot) {
+                    prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
+                }
                 if let Some((first, _)) = live.outputs(slot) {
                     prefetch(out_spent, to_usize(first + u64::from(vout)) * ID_BYTES);
                 }

@@ -27,11 +27,9 @@ use std::sync::{Arc, mpsc};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{
-    ID_BYTES, RoFile, RwFile, ScratchTable, read_id, read_u64, to_usize, write_id,
-};
+use crate::column::{ID_BYTES, RoFile, RwFile, ScratchTable, read_id, to_usize, write_id};
 use crate::error::{Result, StoreError};
-use crate::live::LiveTxs;
+use crate::live::{LiveTxs, TxKey};
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
 };
@@ -217,6 +215,14 @@ impl StoreWriter {
     /// (BIP-0030) once an unwind removed the later. Any other count is a bug.
     pub fn live_repairs(&self) -> u64 {
         self.live.repairs
+    }
+
+    /// Returns how many live transactions were marked as twins since the writer opened (or since
+    /// the last rebuild of the map): entries that shared the first 16 bytes of their txid with
+    /// another live transaction's, so that their lookups read `tx.txid` to tell them apart. Any
+    /// real chain has none (one pair is expected in about 2^128 / n^2 chains of n txs).
+    pub fn live_twins(&self) -> u64 {
+        self.live.twins
     }
 
     /// Returns the counts of the last commit.
@@ -450,7 +456,7 @@ impl StoreWriter {
             let number = u32::try_from(tx).expect("tx numbers fit u32");
             let outputs = (start, u32::try_from(end - start).expect("outputs of a tx fit u32"));
             let is_key = |other| txid_row_is(txids, other, row);
-            live.insert(read_u64(row, 0), number, unspent, outputs, is_key)?;
+            live.insert(TxKey::of(row), number, unspent, outputs, is_key)?;
         }
         self.live = live;
         Ok(())
@@ -708,8 +714,8 @@ impl StoreWriter {
         self.live.found = None;
         for txnum in first_tx..self.counts.txs {
             let number = u32::try_from(txnum).expect("tx numbers fit u32");
-            let prefix = read_u64(self.files[TX_TXID].bytes(), to_usize(txnum) * TXID_ROW);
-            if let Some(slot) = self.live.find(prefix, |tx| tx == number) {
+            let key = TxKey::of(&self.files[TX_TXID].bytes()[to_usize(txnum) * TXID_ROW..]);
+            if let Some(slot) = self.live.find_tx(key, number) {
                 self.live.remove(slot);
             }
         }
@@ -717,16 +723,16 @@ impl StoreWriter {
             let spent = read_id(self.files[IN_SPENT].bytes(), to_usize(input) * ID_BYTES);
             if spent < first_output {
                 let tx = self.view().output_location(OutputId::new(spent)).0;
-                let prefix =
-                    read_u64(self.files[TX_TXID].bytes(), to_usize(u64::from(tx.get())) * TXID_ROW);
-                match self.live.find(prefix, |live| live == tx.get()) {
+                let row = to_usize(u64::from(tx.get())) * TXID_ROW;
+                let key = TxKey::of(&self.files[TX_TXID].bytes()[row..]);
+                match self.live.find_tx(key, tx.get()) {
                     Some(slot) => self.live.unspend(slot),
                     None => {
                         let outputs =
                             self.view().tx(tx).expect("a spent output's tx exists").outputs;
                         let count = u32::try_from(outputs.end - outputs.start)
                             .expect("outputs of a tx fit u32");
-                        self.live.insert(prefix, tx.get(), 1, (outputs.start, count), |_| false)?;
+                        self.live.insert(key, tx.get(), 1, (outputs.start, count), |_| false)?;
                     }
                 }
                 write_id(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * ID_BYTES, 0);
