@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use fs_err as fs;
-use memmap2::{Advice, Mmap, MmapMut};
+use memmap2::{Advice, Mmap, MmapMut, UncheckedAdvice};
 
 use crate::error::{Result, StoreError};
 
@@ -58,6 +58,8 @@ pub(crate) struct RwFile {
     map: MmapMut,
     /// Bytes of content (committed plus pending).
     len: u64,
+    /// Bytes at the start whose pages were given back ([`RwFile::release`]).
+    released: u64,
 }
 
 impl RwFile {
@@ -82,7 +84,7 @@ impl RwFile {
         file.set_len(len)?;
         file.set_len(capacity)?;
         let map = map_rw(path, &file)?;
-        Ok(Self { path: path.to_owned(), file, map, len })
+        Ok(Self { path: path.to_owned(), file, map, len, released: 0 })
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -119,6 +121,27 @@ impl RwFile {
         let (start, end) = (to_usize(len), to_usize(self.len));
         self.map[start..end].fill(0);
         self.len = len;
+        self.released = self.released.min(len);
+    }
+
+    /// Gives the kernel back the pages of the bytes before `upto` (whole pages only), which the
+    /// caller has made durable and will not need again soon: they leave this mapping (and so the
+    /// process's resident set) and the page cache, instead of crowding out pages that are read at
+    /// random. Only a hint: a later read maps the bytes back from the file.
+    pub(crate) fn release(&mut self, upto: u64) {
+        let end = upto.min(self.len) / RELEASE_UNIT * RELEASE_UNIT;
+        if end <= self.released {
+            return;
+        }
+        let (from, len) = (to_usize(self.released), to_usize(end - self.released));
+        // SAFETY: the mapping is shared (`MmapMut::map_mut`), so `MADV_DONTNEED` only removes the
+        // page table entries of the range: the bytes stay in the page cache and the file, and the
+        // next access maps them again. No reference into the range is held across this call
+        // (`&mut self`).
+        #[allow(unsafe_code, reason = "MADV_DONTNEED on a shared file mapping; see above")]
+        let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, from, len) };
+        fadvise_dont_need(&self.file, from, len);
+        self.released = end;
     }
 
     /// Writes dirty pages to disk and waits for them: every write to the mapping made before the
@@ -259,6 +282,21 @@ fn map_rw(path: &Path, file: &fs::File) -> Result<MmapMut> {
     Ok(map)
 }
 
+/// The granularity of [`RwFile::release`]: a huge page (a multiple of every page size).
+const RELEASE_UNIT: u64 = 2 << 20;
+
+/// Asks the kernel to drop the clean cached pages of `len` bytes of `file` from byte `from`
+/// (`POSIX_FADV_DONTNEED`; dirty pages are left to write-back). Only a hint.
+pub(crate) fn fadvise_dont_need(file: &fs::File, from: usize, len: usize) {
+    use std::os::fd::AsRawFd;
+    let (Ok(from), Ok(len)) = (libc::off_t::try_from(from), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a plain system call on an open descriptor; it reads no memory of ours.
+    #[allow(unsafe_code, reason = "posix_fadvise has no safe wrapper in std")]
+    let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), from, len, libc::POSIX_FADV_DONTNEED) };
+}
+
 /// Converts a file offset to a memory index. The store only runs on 64-bit targets.
 pub(crate) fn to_usize(value: u64) -> usize {
     usize::try_from(value).expect("the store requires a 64-bit target")
@@ -383,6 +421,40 @@ mod tests {
             assert_eq!(read_id(&column, row * ID_BYTES), *value, "row {row}");
         }
         assert_eq!(MAX_ID + 1, (1 << 40) - 1);
+    }
+
+    #[test]
+    fn released_bytes_read_back_and_appends_and_truncation_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("column");
+        let mut file = RwFile::open(&path, 0).unwrap();
+        let row = |n: u64| n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes();
+        let rows = 3 * RELEASE_UNIT / 8 + 5;
+        for n in 0..rows {
+            file.append(&row(n)).unwrap();
+        }
+        file.sync().unwrap();
+        file.release(RELEASE_UNIT + 100);
+        assert_eq!(file.released, RELEASE_UNIT, "whole units only");
+        file.release(RELEASE_UNIT / 2);
+        assert_eq!(file.released, RELEASE_UNIT, "never backwards");
+        file.release(u64::MAX);
+        assert_eq!(file.released, 3 * RELEASE_UNIT, "not past the content");
+        for n in (0..rows).step_by(997).chain([rows - 1]) {
+            assert_eq!(read_u64(file.bytes(), to_usize(n * 8)), u64::from_le_bytes(row(n)));
+        }
+        // Truncating below what was released, then appending: the new bytes are what is read.
+        file.truncate(RELEASE_UNIT);
+        assert_eq!(file.released, RELEASE_UNIT);
+        file.append(&[0xAB; 8]).unwrap();
+        file.sync().unwrap();
+        file.release(u64::MAX);
+        assert_eq!(read_u64(file.bytes(), to_usize(RELEASE_UNIT)), u64::from_le_bytes([0xAB; 8]));
+        assert_eq!(read_u64(file.bytes(), 8), u64::from_le_bytes(row(1)));
+        drop(file);
+        let on_disk = fs::read(&path).unwrap();
+        assert_eq!(&on_disk[..8], &row(0));
+        assert_eq!(&on_disk[to_usize(RELEASE_UNIT)..][..8], &[0xAB; 8]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::sync::{Arc, mpsc};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{ID_BYTES, RoFile, RwFile, ScratchTable, read_id, to_usize, write_id};
+use crate::column::{self, ID_BYTES, RoFile, RwFile, ScratchTable, read_id, to_usize, write_id};
 use crate::error::{Result, StoreError};
 use crate::live::{LiveTxs, TxKey};
 use crate::manifest::{
@@ -38,7 +38,10 @@ use crate::runs::{self, Kind};
 use crate::view::{
     ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, TXID_ROW, TXIO_ROW, Txids, txid_row_is,
 };
-use crate::{ADDR_KEY, ChainSpec, FILES, IN_SPENT, OUT_SPENT, TX_TXID, address_index_file, index};
+use crate::{
+    ADDR_FIRST, ADDR_KEY, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_SPENT, OUT_VALUE,
+    TX_IO, TX_TXID, address_index_file, index,
+};
 
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
 const MAX_RESERVE_BITS: u32 = 28;
@@ -554,10 +557,32 @@ impl StoreWriter {
         };
         // Mapped before the stale files go (a mapping keeps a deleted file's pages).
         self.open_txid_runs()?;
+        self.release_committed();
         for path in pending.stale.into_iter().chain(stale_runs) {
             fs::remove_file(path)?;
         }
         Ok(())
+    }
+
+    /// Gives back the pages of the columns that the writer only appends to, up to what is durable
+    /// (for `tx.txid` and `out.addr`, up to what their runs cover: the next commit sorts the rest),
+    /// so that written rows do not crowd out of memory what is read at random (the address table,
+    /// `addr.key`, `out.spent`, which are not released).
+    fn release_committed(&mut self) {
+        let lengths = committed_lengths(&self.committed.counts);
+        let run_bytes = |kind: Kind, row: usize| self.committed.run_rows(kind) * row as u64;
+        let upto = [
+            (BLOCKS, lengths[BLOCKS]),
+            (TX_TXID, run_bytes(Kind::Txids, TXID_ROW)),
+            (TX_IO, lengths[TX_IO]),
+            (IN_SPENT, lengths[IN_SPENT]),
+            (OUT_VALUE, lengths[OUT_VALUE]),
+            (OUT_ADDR, run_bytes(Kind::History, 4)),
+            (ADDR_FIRST, lengths[ADDR_FIRST]),
+        ];
+        for (file, upto) in upto {
+            self.files[file].release(upto);
+        }
     }
 
     /// Commits and waits for it; `checkpoint` writes the address index to its file whatever its
@@ -612,6 +637,11 @@ impl StoreWriter {
             }
             for file in files.iter().chain(&runs.new) {
                 file.sync_data()?;
+            }
+            // Written once, read by an ingest only if it unwinds: out of the page cache (length
+            // 0: to the end of the file).
+            for file in &runs.new {
+                column::fadvise_dont_need(file, 0, 0);
             }
             durable.write(&dir)?;
             Ok(runs.stale)
