@@ -255,7 +255,7 @@ impl LiveTxs {
         outputs: (u64, u32),
         mut is_key: impl FnMut(u32) -> bool,
     ) -> Result<Slot> {
-        if (self.live + 1) * index::MAX_LOAD_DEN > (1u64 << self.bits) * index::MAX_LOAD_NUM {
+        if self.live + 1 > index::max_entries(self.bits) {
             self.resize()?;
         }
         let mask = self.mask();

@@ -405,10 +405,8 @@ impl StoreWriter {
         if self.counts != Counts::default() {
             return Ok(());
         }
-        let cap = |count: u64| {
-            count.min((1u64 << MAX_RESERVE_BITS) * index::MAX_LOAD_NUM / index::MAX_LOAD_DEN)
-        };
-        self.reserve = IndexReserve { addresses: cap(addresses) };
+        self.reserve =
+            IndexReserve { addresses: addresses.min(index::max_entries(MAX_RESERVE_BITS)) };
         self.rebuild_address_index(self.address_bits(0))
     }
 
