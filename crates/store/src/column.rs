@@ -60,6 +60,10 @@ pub(crate) struct RwFile {
     len: u64,
     /// Bytes at the start whose pages were given back ([`RwFile::release`]).
     released: u64,
+    /// Whether appends unmap the rows they leave behind ([`RwFile::set_streaming`]).
+    streaming: bool,
+    /// Bytes at the start that this mapping no longer maps (a multiple of [`RELEASE_UNIT`]).
+    unmapped: u64,
 }
 
 impl RwFile {
@@ -84,7 +88,15 @@ impl RwFile {
         file.set_len(len)?;
         file.set_len(capacity)?;
         let map = map_rw(path, &file)?;
-        Ok(Self { path: path.to_owned(), file, map, len, released: 0 })
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            map,
+            len,
+            released: 0,
+            streaming: false,
+            unmapped: 0,
+        })
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -104,7 +116,37 @@ impl RwFile {
         }
         self.map[to_usize(self.len)..to_usize(end)].copy_from_slice(data);
         self.len = end;
+        if self.streaming && end >= self.unmapped + 2 * RELEASE_UNIT {
+            // One unit behind the end stays mapped, for the rows being written.
+            self.unmap(end / RELEASE_UNIT * RELEASE_UNIT - RELEASE_UNIT);
+        }
         Ok(())
+    }
+
+    /// Makes appends unmap the rows they leave behind, a [`RELEASE_UNIT`] at a time, whether or
+    /// not they are durable yet: for a column the writer only appends to, so that its written
+    /// pages do not stay in the process's resident set until the next commit. The bytes stay in
+    /// the page cache (dirty ones are still written back by the next sync), and a read maps them
+    /// again.
+    pub(crate) fn set_streaming(&mut self) {
+        self.streaming = true;
+    }
+
+    /// Removes the bytes from [`RwFile::unmapped`] to `upto` (a multiple of [`RELEASE_UNIT`]) from
+    /// this mapping.
+    fn unmap(&mut self, upto: u64) {
+        if upto <= self.unmapped {
+            return;
+        }
+        let (from, len) = (to_usize(self.unmapped), to_usize(upto - self.unmapped));
+        // SAFETY: the mapping is shared (`MmapMut::map_mut`), so `MADV_DONTNEED` only removes the
+        // page table entries of the range: the bytes, written back or not, stay in the page cache
+        // (a dirty page stays dirty, and is written back by the next sync) and the file, and the
+        // next access maps them again. No reference into the range is held across this call
+        // (`&mut self`).
+        #[allow(unsafe_code, reason = "MADV_DONTNEED on a shared file mapping; see above")]
+        let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, from, len) };
+        self.unmapped = upto;
     }
 
     fn grow(&mut self, needed: u64) -> Result<()> {
@@ -122,6 +164,7 @@ impl RwFile {
         self.map[start..end].fill(0);
         self.len = len;
         self.released = self.released.min(len);
+        self.unmapped = self.unmapped.min(len / RELEASE_UNIT * RELEASE_UNIT);
     }
 
     /// Gives the kernel back the pages of the bytes before `upto` (whole pages only), which the
@@ -133,13 +176,8 @@ impl RwFile {
         if end <= self.released {
             return;
         }
+        self.unmap(end);
         let (from, len) = (to_usize(self.released), to_usize(end - self.released));
-        // SAFETY: the mapping is shared (`MmapMut::map_mut`), so `MADV_DONTNEED` only removes the
-        // page table entries of the range: the bytes stay in the page cache and the file, and the
-        // next access maps them again. No reference into the range is held across this call
-        // (`&mut self`).
-        #[allow(unsafe_code, reason = "MADV_DONTNEED on a shared file mapping; see above")]
-        let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, from, len) };
         fadvise_dont_need(&self.file, from, len);
         self.released = end;
     }
@@ -455,6 +493,37 @@ mod tests {
         let on_disk = fs::read(&path).unwrap();
         assert_eq!(&on_disk[..8], &row(0));
         assert_eq!(&on_disk[to_usize(RELEASE_UNIT)..][..8], &[0xAB; 8]);
+    }
+
+    #[test]
+    fn a_streaming_column_unmaps_what_it_leaves_behind_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("column");
+        let mut file = RwFile::open(&path, 0).unwrap();
+        file.set_streaming();
+        let row = |n: u64| n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes();
+        let rows = 3 * RELEASE_UNIT / 8 + 5;
+        for n in 0..rows {
+            file.append(&row(n)).unwrap();
+            if n == 2 * RELEASE_UNIT / 8 - 1 {
+                assert_eq!(file.unmapped, RELEASE_UNIT, "one unit behind the end stays mapped");
+            }
+        }
+        assert_eq!(file.unmapped, 2 * RELEASE_UNIT);
+        // Unmapped before any sync: the dirty bytes are still there, and reach the file.
+        for n in (0..rows).step_by(1009).chain([rows - 1]) {
+            assert_eq!(read_u64(file.bytes(), to_usize(n * 8)), u64::from_le_bytes(row(n)));
+        }
+        file.release(u64::MAX);
+        assert_eq!((file.unmapped, file.released), (3 * RELEASE_UNIT, 3 * RELEASE_UNIT));
+        file.truncate(RELEASE_UNIT + 8);
+        assert_eq!(file.unmapped, RELEASE_UNIT);
+        file.sync().unwrap();
+        drop(file);
+        let on_disk = fs::read(&path).unwrap();
+        for n in (0..=RELEASE_UNIT / 8).step_by(997) {
+            assert_eq!(&on_disk[to_usize(n * 8)..][..8], &row(n), "row {n}");
+        }
     }
 
     #[test]

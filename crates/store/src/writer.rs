@@ -152,13 +152,17 @@ impl StoreWriter {
             None => create(dir, spec)?,
         };
         let lengths = committed_lengths(&committed.counts);
-        let files: [RwFile; 9] = FILES
+        let mut files: [RwFile; 9] = FILES
             .iter()
             .zip(lengths)
             .map(|(name, len)| RwFile::open(&dir.join(name), len))
             .collect::<Result<Vec<_>>>()?
             .try_into()
             .expect("one file per column");
+        // The columns only appended to (see `StoreWriter::release_committed`).
+        for column in [BLOCKS, TX_TXID, TX_IO, IN_SPENT, OUT_VALUE, OUT_ADDR, ADDR_FIRST] {
+            files[column].set_streaming();
+        }
         let address_index = load_table(
             &dir.join(address_index_file(committed.address_index_bits)),
             committed.address_index_bits,
