@@ -320,11 +320,13 @@ fn map_rw(path: &Path, file: &fs::File) -> Result<MmapMut> {
     Ok(map)
 }
 
-/// The granularity of [`RwFile::release`]: a huge page (a multiple of every page size).
+/// The granularity of [`RwFile::release`] and of a streaming column's unmapping: a huge page (a
+/// multiple of every page size).
 const RELEASE_UNIT: u64 = 2 << 20;
 
-/// Asks the kernel to drop the clean cached pages of `len` bytes of `file` from byte `from`
-/// (`POSIX_FADV_DONTNEED`; dirty pages are left to write-back). Only a hint.
+/// Asks the kernel to drop the clean cached pages of `len` bytes of `file` from byte `from`, or
+/// of all the bytes from `from` on if `len` is 0 (`POSIX_FADV_DONTNEED`; dirty pages are left to
+/// write-back). Only a hint.
 pub(crate) fn fadvise_dont_need(file: &fs::File, from: usize, len: usize) {
     use std::os::fd::AsRawFd;
     let (Ok(from), Ok(len)) = (libc::off_t::try_from(from), libc::off_t::try_from(len)) else {

@@ -41,6 +41,7 @@ use crate::column::{
 };
 use crate::error::{Result, StoreError};
 use crate::index;
+use crate::view::TXID_ROW;
 
 const SLOT: usize = 32;
 /// Byte offsets in a slot.
@@ -69,6 +70,11 @@ impl TxKey {
     /// The key of a txid (32 bytes, internal byte order, as `tx.txid` stores it).
     pub(crate) fn of(txid: &[u8]) -> Self {
         Self { low: read_u64(txid, 0), high: read_u64(txid, 8) }
+    }
+
+    /// The key of tx number `tx` in `txids` (the `tx.txid` column).
+    pub(crate) fn of_tx(txids: &[u8], tx: u64) -> Self {
+        Self::of(&txids[to_usize(tx) * TXID_ROW..])
     }
 }
 

@@ -368,14 +368,8 @@ impl AddressRows<'_> {
         self.addr_first.append(&id_bytes(first_output))?;
         let bits = index::bits_for((*self.addresses + 1).max(self.reserve));
         if bits > *self.bits {
-            // The new table is built from `addr.key` alone, so the old one goes first: the two are
-            // never held at once (at chain scale 8 and 16 GiB). Should the build fail, the index
-            // is left empty with 0 bits, which a rollback rebuilds.
-            *self.index = ScratchTable::none();
-            *self.bits = 0;
             let keys = &self.addr_key.bytes()[..to_usize(*self.addresses) * ADDR_KEY_ROW];
-            *self.index = build_address_table(self.scratch, keys, bits)?;
-            *self.bits = bits;
+            rebuild_address_table(self.index, self.bits, self.scratch, keys, bits)?;
         }
         index::insert(self.index, *self.bits, key.hash64(), id);
         *self.addresses += 1;
@@ -383,9 +377,28 @@ impl AddressRows<'_> {
     }
 }
 
-/// A new address index table of `bits` in a scratch mapping at `scratch`, holding every row of
-/// `keys` (the `addr.key` column), inserted in order.
-pub(crate) fn build_address_table(scratch: &Path, keys: &[u8], bits: u32) -> Result<ScratchTable> {
+/// Replaces the address index `table` of `*table_bits` with a new one of `bits` in a scratch
+/// mapping at `scratch`, holding every row of `keys` (the `addr.key` column), inserted in order.
+///
+/// The new table is built from `keys` alone, so the old one goes first: the two are never held at
+/// once (at chain scale 8 and 16 GiB). Should the build fail, the index is left empty with 0 bits
+/// (it finds nothing), which a rollback rebuilds.
+pub(crate) fn rebuild_address_table(
+    table: &mut ScratchTable,
+    table_bits: &mut u32,
+    scratch: &Path,
+    keys: &[u8],
+    bits: u32,
+) -> Result<()> {
+    *table = ScratchTable::none();
+    *table_bits = 0;
+    *table = build_address_table(scratch, keys, bits)?;
+    *table_bits = bits;
+    Ok(())
+}
+
+/// A new address index table of `bits` (see [`rebuild_address_table`]).
+fn build_address_table(scratch: &Path, keys: &[u8], bits: u32) -> Result<ScratchTable> {
     let mut table = ScratchTable::create(scratch, index::table_bytes(bits), None)?;
     let hash = |id: usize| key_from_row(&keys[id * ADDR_KEY_ROW..][..ADDR_KEY_ROW]);
     let count = keys.len() / ADDR_KEY_ROW;

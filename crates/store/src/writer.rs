@@ -33,7 +33,7 @@ use crate::live::{LiveTxs, TxKey};
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
 };
-use crate::rows::{AddressRows, BlockOutputs, TxRows, build_address_table, key_from_row};
+use crate::rows::{AddressRows, BlockOutputs, TxRows, key_from_row, rebuild_address_table};
 use crate::runs::{self, Kind};
 use crate::view::{
     ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, TXID_ROW, TXIO_ROW, Txids, txid_row_is,
@@ -50,6 +50,12 @@ const MAX_RESERVE_BITS: u32 = 28;
 const ADDRESS_QUEUE_BLOCKS: usize = 64;
 
 const DIRTY: &str = "DIRTY";
+/// The columns (positions in [`FILES`]) that the writer only appends to: their rows leave its
+/// mapping as they are written ([`RwFile::set_streaming`]) and the page cache once they are durable
+/// ([`StoreWriter::release_committed`]). The others are read or written at random (`out.spent`,
+/// `addr.key`).
+const APPEND_ONLY: [usize; 7] = [BLOCKS, TX_TXID, TX_IO, IN_SPENT, OUT_VALUE, OUT_ADDR, ADDR_FIRST];
+
 /// Scratch file backing the writer's in-memory address index.
 const ADDRESS_SCRATCH: &str = "addr.idx.work";
 const LOCK: &str = "LOCK";
@@ -159,8 +165,7 @@ impl StoreWriter {
             .collect::<Result<Vec<_>>>()?
             .try_into()
             .expect("one file per column");
-        // The columns only appended to (see `StoreWriter::release_committed`).
-        for column in [BLOCKS, TX_TXID, TX_IO, IN_SPENT, OUT_VALUE, OUT_ADDR, ADDR_FIRST] {
+        for column in APPEND_ONLY {
             files[column].set_streaming();
         }
         let address_index = load_table(
@@ -226,8 +231,8 @@ impl StoreWriter {
 
     /// Returns how many live transactions were marked as twins since the writer opened (or since
     /// the last rebuild of the map): entries that shared the first 16 bytes of their txid with
-    /// another live transaction's, so that their lookups read `tx.txid` to tell them apart. Any
-    /// real chain has none (one pair is expected in about 2^128 / n^2 chains of n txs).
+    /// another live transaction's, so that their lookups read `tx.txid` to tell them apart. A real
+    /// chain is not expected to have any (n txids have n^2 / 2^129 such pairs expected).
     pub fn live_twins(&self) -> u64 {
         self.live.twins
     }
@@ -469,14 +474,9 @@ impl StoreWriter {
 
     /// Replaces the in-memory address index with one of `bits` holding every address so far.
     fn rebuild_address_index(&mut self, bits: u32) -> Result<()> {
-        // The old table goes first (see `AddressRows::push_address`); a failed build leaves an
-        // empty index of 0 bits, which a rollback rebuilds.
-        self.address_index = ScratchTable::none();
-        self.address_index_bits = 0;
         let keys = &self.files[ADDR_KEY].bytes()[..to_usize(self.counts.addresses) * ADDR_KEY_ROW];
-        self.address_index = build_address_table(&self.address_scratch, keys, bits)?;
-        self.address_index_bits = bits;
-        Ok(())
+        let (table, table_bits) = (&mut self.address_index, &mut self.address_index_bits);
+        rebuild_address_table(table, table_bits, &self.address_scratch, keys, bits)
     }
 
     /// Brings the address index loaded from its checkpoint file in line with the counts: clears
@@ -571,19 +571,12 @@ impl StoreWriter {
     /// so that written rows do not crowd out of memory what is read at random (the address table,
     /// `addr.key`, `out.spent`, which are not released).
     fn release_committed(&mut self) {
-        let lengths = committed_lengths(&self.committed.counts);
-        let run_bytes = |kind: Kind, row: usize| self.committed.run_rows(kind) * row as u64;
-        let upto = [
-            (BLOCKS, lengths[BLOCKS]),
-            (TX_TXID, run_bytes(Kind::Txids, TXID_ROW)),
-            (TX_IO, lengths[TX_IO]),
-            (IN_SPENT, lengths[IN_SPENT]),
-            (OUT_VALUE, lengths[OUT_VALUE]),
-            (OUT_ADDR, run_bytes(Kind::History, 4)),
-            (ADDR_FIRST, lengths[ADDR_FIRST]),
-        ];
-        for (file, upto) in upto {
-            self.files[file].release(upto);
+        let mut upto = committed_lengths(&self.committed.counts);
+        for kind in Kind::ALL {
+            upto[kind.column()] = self.committed.run_rows(kind) * kind.row_bytes() as u64;
+        }
+        for column in APPEND_ONLY {
+            self.files[column].release(upto[column]);
         }
     }
 
@@ -746,7 +739,7 @@ impl StoreWriter {
         self.live.found = None;
         for txnum in first_tx..self.counts.txs {
             let number = u32::try_from(txnum).expect("tx numbers fit u32");
-            let key = TxKey::of(&self.files[TX_TXID].bytes()[to_usize(txnum) * TXID_ROW..]);
+            let key = TxKey::of_tx(self.files[TX_TXID].bytes(), txnum);
             if let Some(slot) = self.live.find_tx(key, number) {
                 self.live.remove(slot);
             }
@@ -755,8 +748,7 @@ impl StoreWriter {
             let spent = read_id(self.files[IN_SPENT].bytes(), to_usize(input) * ID_BYTES);
             if spent < first_output {
                 let tx = self.view().output_location(OutputId::new(spent)).0;
-                let row = to_usize(u64::from(tx.get())) * TXID_ROW;
-                let key = TxKey::of(&self.files[TX_TXID].bytes()[row..]);
+                let key = TxKey::of_tx(self.files[TX_TXID].bytes(), u64::from(tx.get()));
                 match self.live.find_tx(key, tx.get()) {
                     Some(slot) => self.live.unspend(slot),
                     None => {
