@@ -14,6 +14,7 @@ mod error;
 pub mod evm;
 mod incidents;
 mod index;
+mod keys;
 mod labels;
 mod live;
 mod manifest;
@@ -65,7 +66,7 @@ impl std::fmt::Display for ChainSpec {
 }
 
 /// Every data file of the store, in a fixed order (see `docs/store-format.md`).
-pub(crate) const FILES: [&str; 9] = [
+pub(crate) const FILES: [&str; 10] = [
     "blocks.dat",
     "tx.txid",
     "tx.io",
@@ -75,6 +76,7 @@ pub(crate) const FILES: [&str; 9] = [
     "out.spent",
     "addr.key",
     "addr.first",
+    "addr.rest",
 ];
 
 /// Positions of the columns in [`FILES`].
@@ -87,6 +89,7 @@ pub(crate) const OUT_ADDR: usize = 5;
 pub(crate) const OUT_SPENT: usize = 6;
 pub(crate) const ADDR_KEY: usize = 7;
 pub(crate) const ADDR_FIRST: usize = 8;
+pub(crate) const ADDR_REST: usize = 9;
 
 pub(crate) fn address_index_file(bits: u32) -> String {
     format!("addr.idx.{bits}")
@@ -191,10 +194,10 @@ impl Store {
         store.history_tail = runs::sorted_keys(&store.files[OUT_ADDR].bytes()[tail], bits);
         store.address_tail = Tail::build(
             store.files[ADDR_KEY].bytes(),
-            view::ADDR_KEY_ROW,
+            keys::ADDR_KEY_ROW,
             store.manifest.addresses_indexed,
             counts.addresses,
-            |row| rows::key_from_row(row).map(|key| key.hash64()),
+            keys::hash_of_row,
         )?;
         Ok(store)
     }

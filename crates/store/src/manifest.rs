@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 
 /// Version of the on-disk layout described in `docs/store-format.md`.
-pub const FORMAT_VERSION: u64 = 5;
+pub const FORMAT_VERSION: u64 = 6;
 
 /// File name of the manifest inside the store directory.
 pub(crate) const MANIFEST: &str = "MANIFEST";
@@ -29,6 +29,9 @@ pub struct Counts {
     pub outputs: u64,
     /// Distinct addresses.
     pub addresses: u64,
+    /// Distinct addresses whose key has a 32-byte payload (P2WSH, P2TR, bare multisig,
+    /// non-standard): the rows of `addr.rest`.
+    pub wide_addresses: u64,
 }
 
 /// The manifest as stored (JSON, fields in this order).

@@ -5,7 +5,7 @@
 //! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value`, `out.spent` and the
 //!   live transactions (reading the committed txid runs too): transactions, the resolution of
 //!   inputs to the outputs they spend, and values;
-//! - [`AddressRows`]: `out.addr`, `addr.key`, `addr.first` and the address index: which address
+//! - [`AddressRows`]: `out.addr`, `addr.key`, `addr.rest`, `addr.first` and the address index: which address
 //!   each output pays and new address ids (the address history is sorted from `out.addr` at
 //!   commits, `crate::runs`).
 //!
@@ -23,11 +23,10 @@ use crate::column::{
 };
 use crate::error::{Result, StoreError};
 use crate::index;
+use crate::keys::{self, ADDR_KEY_ROW};
 use crate::live::{LiveTxs, TxKey};
 use crate::manifest::Counts;
-use crate::view::{
-    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW, txid_row_is,
-};
+use crate::view::{BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW, txid_row_is};
 
 /// How many ids ahead a rebuild prefetches the slot it will insert into.
 const REBUILD_LOOKAHEAD: usize = 16;
@@ -270,6 +269,7 @@ impl TxRows<'_> {
                 inputs: *self.inputs,
                 outputs: *self.outputs,
                 addresses: 0,
+                wide_addresses: 0,
             },
         }
     }
@@ -281,9 +281,11 @@ pub(crate) struct AddressRows<'w> {
     pub(crate) out_addr: &'w mut RwFile,
     pub(crate) addr_key: &'w mut RwFile,
     pub(crate) addr_first: &'w mut RwFile,
+    pub(crate) addr_rest: &'w mut RwFile,
     pub(crate) index: &'w mut ScratchTable,
     pub(crate) bits: &'w mut u32,
     pub(crate) addresses: &'w mut u64,
+    pub(crate) wide_addresses: &'w mut u64,
     /// Minimum number of addresses the index is sized for.
     pub(crate) reserve: u64,
     /// Where the address index's scratch table lives.
@@ -352,10 +354,8 @@ impl AddressRows<'_> {
         if *self.addresses == 0 {
             return None;
         }
-        let bytes = key.to_bytes();
-        let keys = self.addr_key.bytes();
-        let is_key =
-            |id: u32| keys[to_usize(u64::from(id)) * ADDR_KEY_ROW..][..ADDR_KEY_ROW] == bytes;
+        let (keys, rest) = (self.addr_key.bytes(), self.addr_rest.bytes());
+        let is_key = |id: u32| keys::row_is(keys::row(keys, u64::from(id)), rest, key);
         index::find_first(self.index, *self.bits, key.hash64(), *self.addresses, is_key)
     }
 
@@ -364,7 +364,14 @@ impl AddressRows<'_> {
             .ok()
             .filter(|number| *number != NO_ADDRESS)
             .ok_or(StoreError::Capacity { what: "address count" })?;
-        self.addr_key.append(&key.to_bytes())?;
+        let rest = u32::try_from(*self.wide_addresses)
+            .map_err(|_| StoreError::Capacity { what: "address count" })?;
+        let (row, tail) = keys::encode(key, rest);
+        self.addr_key.append(&row)?;
+        if let Some(tail) = tail {
+            self.addr_rest.append(&tail)?;
+            *self.wide_addresses += 1;
+        }
         self.addr_first.append(&id_bytes(first_output))?;
         let bits = index::bits_for((*self.addresses + 1).max(self.reserve));
         if bits > *self.bits {
@@ -400,22 +407,15 @@ pub(crate) fn rebuild_address_table(
 /// A new address index table of `bits` (see [`rebuild_address_table`]).
 fn build_address_table(scratch: &Path, keys: &[u8], bits: u32) -> Result<ScratchTable> {
     let mut table = ScratchTable::create(scratch, index::table_bytes(bits), None)?;
-    let hash = |id: usize| key_from_row(&keys[id * ADDR_KEY_ROW..][..ADDR_KEY_ROW]);
+    let hash = |id: usize| keys::hash_of_row(keys::row(keys, id as u64));
     let count = keys.len() / ADDR_KEY_ROW;
     for id in 0..count {
         if id + REBUILD_LOOKAHEAD < count {
-            index::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?.hash64());
+            index::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?);
         }
-        let key = hash(id)?;
+        let hash = hash(id)?;
         let id = u32::try_from(id).expect("address ids fit u32");
-        index::insert(&mut table, bits, key.hash64(), id);
+        index::insert(&mut table, bits, hash, id);
     }
     Ok(table)
-}
-
-pub(crate) fn key_from_row(row: &[u8]) -> Result<AddressKey> {
-    let mut bytes = [0u8; ADDR_KEY_ROW];
-    bytes.copy_from_slice(row);
-    AddressKey::from_bytes(&bytes)
-        .ok_or_else(|| StoreError::Corrupt { what: format!("unknown address kind {}", bytes[0]) })
 }

@@ -6,7 +6,7 @@ use cointrail_types::{AddressId, AddressKey, Hash32, Height, InputId, OutputId, 
 
 use crate::column::{ID_BYTES, RoFile, read_id, read_u32, read_u64, to_usize};
 use crate::manifest::Counts;
-use crate::{index, runs};
+use crate::{index, keys, runs};
 
 /// Bytes per row of `blocks.dat`: hash 32, header 80, first tx u32, size u32.
 pub(crate) const BLOCK_ROW: usize = 120;
@@ -14,8 +14,6 @@ pub(crate) const BLOCK_ROW: usize = 120;
 pub(crate) const TXID_ROW: usize = 32;
 /// Bytes per row of `tx.io`: first input id, first output id (u40 each).
 pub(crate) const TXIO_ROW: usize = 2 * ID_BYTES;
-/// Bytes per row of `addr.key`.
-pub(crate) const ADDR_KEY_ROW: usize = AddressKey::ENCODED_LEN;
 /// `out.addr` value of an output that pays no address (`OP_RETURN`).
 pub(crate) const NO_ADDRESS: u32 = u32::MAX;
 
@@ -93,6 +91,7 @@ pub(crate) struct Columns<'a> {
     pub(crate) out_spent: &'a [u8],
     pub(crate) addr_key: &'a [u8],
     pub(crate) addr_first: &'a [u8],
+    pub(crate) addr_rest: &'a [u8],
     pub(crate) address_index: &'a [u8],
     pub(crate) address_index_bits: u32,
     /// Readers only: an in-memory index of the addresses after the index file's checkpoint
@@ -146,6 +145,7 @@ impl<'a> Columns<'a> {
             out_spent: file(crate::OUT_SPENT),
             addr_key: file(crate::ADDR_KEY),
             addr_first: file(crate::ADDR_FIRST),
+            addr_rest: file(crate::ADDR_REST),
             ..Columns::default()
         }
     }
@@ -349,10 +349,8 @@ impl<'a> ChainView<'a> {
 
     /// Returns the key of an address.
     pub fn address_key(&self, address: AddressId) -> AddressKey {
-        let at = to_usize(u64::from(address.get())) * ADDR_KEY_ROW;
-        let mut bytes = [0u8; ADDR_KEY_ROW];
-        bytes.copy_from_slice(&self.columns.addr_key[at..at + ADDR_KEY_ROW]);
-        AddressKey::from_bytes(&bytes).expect("address kinds are validated when written")
+        let row = keys::row(self.columns.addr_key, u64::from(address.get()));
+        keys::decode(row, self.columns.addr_rest).expect("address keys are validated when written")
     }
 
     /// Finds an address by key.
@@ -361,9 +359,11 @@ impl<'a> ChainView<'a> {
             return None;
         }
         // Addresses are inserted once, so the first match is the only one.
-        let is_key = |candidate| self.address_key(AddressId::new(candidate)) == *key;
-        let (hash, limit) = (key.hash64(), self.counts.addresses);
         let columns = &self.columns;
+        let is_key = |candidate: u32| {
+            keys::row_is(keys::row(columns.addr_key, u64::from(candidate)), columns.addr_rest, key)
+        };
+        let (hash, limit) = (key.hash64(), self.counts.addresses);
         index::find_first(columns.address_index, columns.address_index_bits, hash, limit, is_key)
             .or_else(|| {
                 if columns.address_tail.is_empty() {

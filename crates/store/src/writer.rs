@@ -29,15 +29,14 @@ use fs_err as fs;
 
 use crate::column::{self, ID_BYTES, RoFile, RwFile, ScratchTable, read_id, to_usize, write_id};
 use crate::error::{Result, StoreError};
+use crate::keys::{self, ADDR_KEY_ROW, ADDR_REST_ROW};
 use crate::live::{LiveTxs, TxKey};
 use crate::manifest::{
     Counts, FORMAT_VERSION, IndexReserve, MANIFEST, Manifest, replace_file, sync_dir,
 };
-use crate::rows::{AddressRows, BlockOutputs, TxRows, key_from_row, rebuild_address_table};
+use crate::rows::{AddressRows, BlockOutputs, TxRows, rebuild_address_table};
 use crate::runs::{self, Kind};
-use crate::view::{
-    ADDR_KEY_ROW, BLOCK_ROW, ChainView, Columns, TXID_ROW, TXIO_ROW, Txids, txid_row_is,
-};
+use crate::view::{BLOCK_ROW, ChainView, Columns, TXID_ROW, TXIO_ROW, Txids, txid_row_is};
 use crate::{
     ADDR_FIRST, ADDR_KEY, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_SPENT, OUT_VALUE,
     TX_IO, TX_TXID, address_index_file, index,
@@ -61,7 +60,7 @@ const ADDRESS_SCRATCH: &str = "addr.idx.work";
 const LOCK: &str = "LOCK";
 
 /// Byte length of every file in [`FILES`] for the given counts.
-pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 9] {
+pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 10] {
     let row = |count: u64, width: usize| count * width as u64;
     [
         row(counts.blocks, BLOCK_ROW),
@@ -73,6 +72,7 @@ pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 9] {
         row(counts.outputs, ID_BYTES),
         row(counts.addresses, ADDR_KEY_ROW),
         row(counts.addresses, ID_BYTES),
+        row(counts.wide_addresses, ADDR_REST_ROW),
     ]
 }
 
@@ -96,7 +96,7 @@ pub struct StoreWriter {
     _lock: fs::File,
     committed: Manifest,
     counts: Counts,
-    files: [RwFile; 9],
+    files: [RwFile; 10],
     /// The txid runs of the last durable commit, of txs `0..txid_run_txs`: inputs are resolved
     /// through `live`, so these only serve lookups of txs that are not live.
     txid_runs: Vec<RoFile>,
@@ -158,7 +158,7 @@ impl StoreWriter {
             None => create(dir, spec)?,
         };
         let lengths = committed_lengths(&committed.counts);
-        let mut files: [RwFile; 9] = FILES
+        let mut files: [RwFile; 10] = FILES
             .iter()
             .zip(lengths)
             .map(|(name, len)| RwFile::open(&dir.join(name), len))
@@ -365,8 +365,10 @@ impl StoreWriter {
             out_spent,
             addr_key,
             addr_first,
+            addr_rest,
         ] = &mut self.files;
-        let Counts { blocks: block_count, txs, inputs, outputs, addresses } = &mut self.counts;
+        let Counts { blocks: block_count, txs, inputs, outputs, addresses, wide_addresses } =
+            &mut self.counts;
         let tx_rows = TxRows {
             blocks,
             tx_txid,
@@ -386,9 +388,11 @@ impl StoreWriter {
             out_addr,
             addr_key,
             addr_first,
+            addr_rest,
             index: &mut self.address_index,
             bits: &mut self.address_index_bits,
             addresses,
+            wide_addresses,
             reserve: self.reserve.addresses,
             scratch: &self.address_scratch,
         };
@@ -494,9 +498,9 @@ impl StoreWriter {
         if bits == self.address_index_bits {
             let keys = self.files[ADDR_KEY].bytes();
             for address in checkpoint..self.counts.addresses {
-                let key = key_from_row(&keys[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW])?;
+                let hash = keys::hash_of_row(keys::row(keys, address))?;
                 let id = u32::try_from(address).expect("address ids fit u32");
-                index::insert(&mut self.address_index, bits, key.hash64(), id);
+                index::insert(&mut self.address_index, bits, hash, id);
             }
         } else {
             self.rebuild_address_index(bits)?;
@@ -764,12 +768,13 @@ impl StoreWriter {
         }
         // 2. The runs of removed outputs and txs are rewritten by the commit below.
         // 3. Index entries of removed addresses, latest first.
+        let mut wide_addresses = self.counts.wide_addresses;
         for address in (first_address..self.counts.addresses).rev() {
-            let key = key_from_row(
-                &self.files[ADDR_KEY].bytes()[to_usize(address) * ADDR_KEY_ROW..][..ADDR_KEY_ROW],
-            )?;
+            let row = keys::row(self.files[ADDR_KEY].bytes(), address);
+            let hash = keys::hash_of_row(row)?;
+            wide_addresses -= u64::from(keys::is_wide_row(row));
             let id = u32::try_from(address).expect("address ids fit u32");
-            index::remove(&mut self.address_index, self.address_index_bits, key.hash64(), id);
+            index::remove(&mut self.address_index, self.address_index_bits, hash, id);
         }
         // 4. Cut the columns.
         self.counts = Counts {
@@ -778,6 +783,7 @@ impl StoreWriter {
             inputs: first_input,
             outputs: first_output,
             addresses: first_address,
+            wide_addresses,
         };
         for (file, len) in self.files.iter_mut().zip(committed_lengths(&self.counts)) {
             file.truncate(len);

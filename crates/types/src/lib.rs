@@ -189,6 +189,17 @@ pub enum AddressKind {
 }
 
 impl AddressKind {
+    /// Every kind, in the order of their numbers.
+    pub const ALL: [Self; 7] = [
+        Self::P2pkh,
+        Self::P2sh,
+        Self::P2wpkh,
+        Self::P2wsh,
+        Self::P2tr,
+        Self::Multisig,
+        Self::Nonstandard,
+    ];
+
     /// Returns the kind for its stored number.
     pub const fn from_u8(value: u8) -> Option<Self> {
         Some(match value {
@@ -237,9 +248,6 @@ pub struct AddressKey {
 }
 
 impl AddressKey {
-    /// Length of [`AddressKey::to_bytes`].
-    pub const ENCODED_LEN: usize = 33;
-
     /// Creates a key from a kind and its payload (20 or 32 bytes; shorter payloads are zero-padded).
     ///
     /// # Panics
@@ -256,24 +264,10 @@ impl AddressKey {
         &self.payload[..self.kind.payload_len()]
     }
 
-    /// Returns the fixed 33-byte form: kind byte then padded payload.
-    pub fn to_bytes(&self) -> [u8; 33] {
-        let mut out = [0u8; 33];
-        out[0] = self.kind as u8;
-        out[1..].copy_from_slice(&self.payload);
-        out
-    }
-
-    /// Parses the fixed 33-byte form; `None` if the kind byte is unknown.
-    pub fn from_bytes(bytes: &[u8; 33]) -> Option<Self> {
-        let kind = AddressKind::from_u8(bytes[0])?;
-        let mut payload = [0u8; 32];
-        payload.copy_from_slice(&bytes[1..]);
-        Some(Self { kind, payload })
-    }
-
     /// Returns a well-mixed 64-bit hash of the key (payloads are hashes already; the kind is mixed
-    /// in so that P2PKH and P2WPKH of one key differ).
+    /// in so that P2PKH and P2WPKH of one key differ). It reads only the kind and the first 16
+    /// bytes of the payload: the store hashes keys from rows that hold no more (never change that
+    /// without a new store format).
     pub fn hash64(&self) -> u64 {
         let mut first = [0u8; 8];
         first.copy_from_slice(&self.payload[..8]);
@@ -299,14 +293,24 @@ mod tests {
     }
 
     #[test]
-    fn address_key_bytes_round_trip() {
+    fn all_kinds_are_listed_in_the_order_of_their_numbers() {
+        let numbered: Vec<_> = (0..=u8::MAX).filter_map(AddressKind::from_u8).collect();
+        assert_eq!(numbered, AddressKind::ALL);
+        assert!(AddressKind::ALL.iter().zip(1..).all(|(kind, number)| *kind as u8 == number));
+    }
+
+    #[test]
+    fn address_key_hash_mixes_the_kind_and_reads_16_payload_bytes() {
         let key = AddressKey::new(AddressKind::P2wpkh, &[7u8; 20]);
-        let bytes = key.to_bytes();
-        assert_eq!(bytes[0], 3);
-        assert_eq!(&bytes[1..21], &[7u8; 20]);
-        assert_eq!(&bytes[21..], &[0u8; 12]);
-        assert_eq!(AddressKey::from_bytes(&bytes), Some(key));
+        assert_eq!(key.payload(), &[7u8; 20]);
+        assert_eq!(&key.payload[20..], &[0u8; 12]);
         assert_ne!(key.hash64(), AddressKey::new(AddressKind::P2pkh, &[7u8; 20]).hash64());
+        let mut differs_after_16 = key;
+        differs_after_16.payload[16] = 1;
+        assert_eq!(key.hash64(), differs_after_16.hash64());
+        let mut differs_before_16 = key;
+        differs_before_16.payload[15] = 1;
+        assert_ne!(key.hash64(), differs_before_16.hash64());
     }
 
     #[test]

@@ -283,15 +283,7 @@ fn op_return_and_other_scripts() {
 
 #[test]
 fn every_kind_round_trips_on_every_network() {
-    let kinds = [
-        AddressKind::P2pkh,
-        AddressKind::P2sh,
-        AddressKind::P2wpkh,
-        AddressKind::P2wsh,
-        AddressKind::P2tr,
-        AddressKind::Multisig,
-        AddressKind::Nonstandard,
-    ];
+    let kinds = AddressKind::ALL;
     let mut seed = 1u8;
     for network in Network::ALL {
         for kind in kinds {

@@ -22,9 +22,23 @@ fn hash(n: u64) -> Hash32 {
     Hash32(bytes)
 }
 
+/// Address `n`: P2WPKH, P2PKH, then two P2TR keys that share their first 16 bytes (so their hash,
+/// their index slots and their `addr.key` rows but for the `addr.rest` row) and differ after.
 fn key(n: u64) -> AddressKey {
-    let kind = if n.is_multiple_of(2) { AddressKind::P2wpkh } else { AddressKind::P2pkh };
-    AddressKey::new(kind, &hash(n + 1_000_000).0[..20])
+    let mut payload = [0u8; 32];
+    match n % 4 {
+        0 | 1 => {
+            payload[..16].copy_from_slice(&hash(n + 1_000_000).0[..16]);
+            let kind = if n.is_multiple_of(4) { AddressKind::P2wpkh } else { AddressKind::P2pkh };
+            AddressKey::new(kind, &payload[..20])
+        }
+        _ => {
+            payload[..16].copy_from_slice(&hash(n - n % 4 + 1_000_000).0[..16]);
+            payload[16..24].copy_from_slice(&n.to_le_bytes());
+            payload[24..].fill(0xA5);
+            AddressKey::new(AddressKind::P2tr, &payload)
+        }
+    }
 }
 
 /// Writes a deterministic synthetic chain of `blocks` blocks; block b has b % 7 + 1 txs, each
@@ -90,6 +104,12 @@ fn committed_chain_reads_back_after_reopen() {
     let expected: Vec<u64> = (0..counts.txs).filter(|t| t % 50 == 7).map(|t| t * 2).collect();
     assert_eq!(outputs, expected);
     assert_eq!(view.address_key(address), key(7));
+    // P2TR keys 6 and 7 share their first 16 bytes: `addr.rest` tells them apart.
+    let six = view.find_address(&key(6)).unwrap();
+    assert_ne!(six, address);
+    assert_eq!(view.address_key(six), key(6));
+    let wide = (0..50).chain(100..113).filter(|n| n % 4 >= 2).count() as u64;
+    assert_eq!(counts.wide_addresses, wide);
     // Outputs without address (every fifth second output).
     assert_eq!(view.output(OutputId::new(1)).address, None);
 }
