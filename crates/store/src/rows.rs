@@ -5,9 +5,9 @@
 //! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value`, `out.spent` and the
 //!   live transactions (reading the committed txid runs too): transactions, the resolution of
 //!   inputs to the outputs they spend, and values;
-//! - [`AddressRows`]: `out.addr`, `addr.key`, `addr.rest`, `addr.first` and the address index: which address
-//!   each output pays and new address ids (the address history is sorted from `out.addr` at
-//!   commits, `crate::runs`).
+//! - [`AddressRows`]: `out.addr`, `addr.key`, `addr.rest`, `addr.first` and the address index:
+//!   which address each output pays and new address ids (the address history is sorted from
+//!   `out.addr` at commits, `crate::runs`).
 //!
 //! Neither half reads the other's columns: address ids depend only on the order of outputs (output
 //! ids are sequential), and prevout resolution only on transactions. So the two halves of a block
