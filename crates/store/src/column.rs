@@ -213,7 +213,7 @@ impl RwFile {
 /// the TLB far less: 15 % less CPU for a whole ingest, `docs/performance.md`); a larger one is a
 /// shared mapping of a scratch file that is never synced, whose dirty pages are written back only
 /// when the kernel needs the memory, so that it is reclaimable like any file page (a whole chain's
-/// address table is 16 GiB).
+/// address table is 12 GiB).
 #[derive(Debug)]
 pub(crate) struct ScratchTable {
     /// `None` for [`ScratchTable::none`].

@@ -138,11 +138,17 @@ impl Tail {
             return Ok(Self::default());
         }
         let bits = index::bits_for(to - from);
-        let mut table = vec![0u8; column::to_usize(index::table_bytes(bits))];
+        let mut table =
+            vec![0u8; column::to_usize(index::table_bytes::<{ index::ADDRESS_SLOT }>(bits))];
         for row in from..to {
             let at = column::to_usize(row) * width;
             let id = u32::try_from(row).expect("ids fit u32");
-            index::insert(&mut table, bits, hash(&column[at..at + width])?, id);
+            index::insert::<{ index::ADDRESS_SLOT }>(
+                &mut table,
+                bits,
+                hash(&column[at..at + width])?,
+                id,
+            );
         }
         Ok(Self { table, bits })
     }

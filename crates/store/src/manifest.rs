@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 
 /// Version of the on-disk layout described in `docs/store-format.md`.
-pub const FORMAT_VERSION: u64 = 6;
+pub const FORMAT_VERSION: u64 = 7;
 
 /// File name of the manifest inside the store directory.
 pub(crate) const MANIFEST: &str = "MANIFEST";
@@ -141,9 +141,9 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Lays out the files of a new store (or EVM chain) directory: refuses a directory holding any
 /// name that `ours` does not claim (it is someone else's), then creates `files` empty and the
-/// index files `indexes` with a table of `index::MIN_BITS` slots each. Files left by a creation
-/// interrupted before its manifest are replaced.
-pub(crate) fn lay_out(
+/// index files `indexes` with an empty table of `index::MIN_BITS` slots of `W` bytes each. Files
+/// left by a creation interrupted before its manifest are replaced.
+pub(crate) fn lay_out<const W: usize>(
     dir: &Path,
     ours: impl Fn(&str) -> bool,
     files: &[&str],
@@ -160,7 +160,7 @@ pub(crate) fn lay_out(
     }
     let bits = crate::index::MIN_BITS;
     for name in indexes {
-        fs::File::create(dir.join(name))?.set_len(crate::index::table_bytes(bits))?;
+        fs::File::create(dir.join(name))?.set_len(crate::index::table_bytes::<W>(bits))?;
     }
     Ok(())
 }

@@ -338,13 +338,20 @@ impl AddressRows<'_> {
     pub(crate) fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k AddressKey> + Clone) {
         let (table, bits, count) = (&**self.index, *self.bits, *self.addresses);
         for key in keys.clone() {
-            index::prefetch_slot(table, bits, key.hash64());
+            index::prefetch_slot::<{ index::ADDRESS_SLOT }>(table, bits, key.hash64());
         }
         let addr_key = self.addr_key.bytes();
         for key in keys {
-            index::for_each_candidate(table, bits, key.hash64(), count, |id| {
-                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
-            });
+            index::for_each_candidate::<{ index::ADDRESS_SLOT }>(
+                table,
+                bits,
+                key.hash64(),
+                count,
+                |id| {
+                    prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
+                    true
+                },
+            );
         }
     }
 
@@ -356,7 +363,13 @@ impl AddressRows<'_> {
         }
         let (keys, rest) = (self.addr_key.bytes(), self.addr_rest.bytes());
         let is_key = |id: u32| keys::row_is(keys::row(keys, u64::from(id)), rest, key);
-        index::find_first(self.index, *self.bits, key.hash64(), *self.addresses, is_key)
+        index::find_first::<{ index::ADDRESS_SLOT }>(
+            self.index,
+            *self.bits,
+            key.hash64(),
+            *self.addresses,
+            is_key,
+        )
     }
 
     fn push_address(&mut self, key: &AddressKey, first_output: u64) -> Result<u32> {
@@ -378,7 +391,7 @@ impl AddressRows<'_> {
             let keys = &self.addr_key.bytes()[..to_usize(*self.addresses) * ADDR_KEY_ROW];
             rebuild_address_table(self.index, self.bits, self.scratch, keys, bits)?;
         }
-        index::insert(self.index, *self.bits, key.hash64(), id);
+        index::insert::<{ index::ADDRESS_SLOT }>(self.index, *self.bits, key.hash64(), id);
         *self.addresses += 1;
         Ok(id)
     }
@@ -388,7 +401,7 @@ impl AddressRows<'_> {
 /// mapping at `scratch`, holding every row of `keys` (the `addr.key` column), inserted in order.
 ///
 /// The new table is built from `keys` alone, so the old one goes first: the two are never held at
-/// once (at chain scale 8 and 16 GiB). Should the build fail, the index is left empty with 0 bits
+/// once (at chain scale 6 and 12 GiB). Should the build fail, the index is left empty with 0 bits
 /// (it finds nothing), which a rollback rebuilds.
 pub(crate) fn rebuild_address_table(
     table: &mut ScratchTable,
@@ -406,16 +419,21 @@ pub(crate) fn rebuild_address_table(
 
 /// A new address index table of `bits` (see [`rebuild_address_table`]).
 fn build_address_table(scratch: &Path, keys: &[u8], bits: u32) -> Result<ScratchTable> {
-    let mut table = ScratchTable::create(scratch, index::table_bytes(bits), None)?;
+    let mut table =
+        ScratchTable::create(scratch, index::table_bytes::<{ index::ADDRESS_SLOT }>(bits), None)?;
     let hash = |id: usize| keys::hash_of_row(keys::row(keys, id as u64));
     let count = keys.len() / ADDR_KEY_ROW;
     for id in 0..count {
         if id + REBUILD_LOOKAHEAD < count {
-            index::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?);
+            index::prefetch_slot::<{ index::ADDRESS_SLOT }>(
+                &table,
+                bits,
+                hash(id + REBUILD_LOOKAHEAD)?,
+            );
         }
         let hash = hash(id)?;
         let id = u32::try_from(id).expect("address ids fit u32");
-        index::insert(&mut table, bits, hash, id);
+        index::insert::<{ index::ADDRESS_SLOT }>(&mut table, bits, hash, id);
     }
     Ok(table)
 }

@@ -492,7 +492,8 @@ impl StoreWriter {
         let checkpoint = self.committed.addresses_indexed;
         let mut entries = 0;
         if clear {
-            entries += index::clear_from(&mut self.address_index, checkpoint);
+            entries +=
+                index::clear_from::<{ index::ADDRESS_SLOT }>(&mut self.address_index, checkpoint);
         }
         let bits = self.address_bits(self.counts.addresses);
         if bits == self.address_index_bits {
@@ -500,7 +501,7 @@ impl StoreWriter {
             for address in checkpoint..self.counts.addresses {
                 let hash = keys::hash_of_row(keys::row(keys, address))?;
                 let id = u32::try_from(address).expect("address ids fit u32");
-                index::insert(&mut self.address_index, bits, hash, id);
+                index::insert::<{ index::ADDRESS_SLOT }>(&mut self.address_index, bits, hash, id);
             }
         } else {
             self.rebuild_address_index(bits)?;
@@ -692,7 +693,10 @@ impl StoreWriter {
         // Pending entries were inserted after every committed one: clearing them is exact. A
         // table that grew in the batch is rebuilt at the committed size.
         if self.address_bits(committed.addresses) == self.address_index_bits {
-            index::clear_from(&mut self.address_index, committed.addresses);
+            index::clear_from::<{ index::ADDRESS_SLOT }>(
+                &mut self.address_index,
+                committed.addresses,
+            );
         } else {
             self.rebuild_address_index(self.address_bits(committed.addresses))?;
         }
@@ -774,7 +778,12 @@ impl StoreWriter {
             let hash = keys::hash_of_row(row)?;
             wide_addresses -= u64::from(keys::is_wide_row(row));
             let id = u32::try_from(address).expect("address ids fit u32");
-            index::remove(&mut self.address_index, self.address_index_bits, hash, id);
+            index::remove::<{ index::ADDRESS_SLOT }>(
+                &mut self.address_index,
+                self.address_index_bits,
+                hash,
+                id,
+            );
         }
         // 4. Cut the columns.
         self.counts = Counts {
@@ -851,7 +860,7 @@ fn remove_stray_runs(dir: &Path, committed: &Manifest) -> Result<u64> {
 
 /// Whether an index of `bits` holding `indexed` rows in its file and `count` in memory is due for
 /// a checkpoint: when the rows since the last one reach half of its slots. A checkpoint writes
-/// 8 bytes per slot, so this bounds the index bytes written to 16 per row indexed, and the rows to
+/// 6 bytes per slot, so this bounds the index bytes written to 12 per row indexed, and the rows to
 /// index again after a crash (or for a reader's tail) to half the table.
 fn checkpoint_due(indexed: u64, count: u64, bits: u32) -> bool {
     count > indexed && (count - indexed) * 2 >= 1u64 << bits
@@ -861,7 +870,7 @@ fn checkpoint_due(indexed: u64, count: u64, bits: u32) -> bool {
 /// any scratch file an interrupted writer left there).
 fn load_table(path: &Path, bits: u32, scratch: &Path) -> Result<ScratchTable> {
     let found = fs::metadata(path)?.len();
-    let expected = index::table_bytes(bits);
+    let expected = index::table_bytes::<{ index::ADDRESS_SLOT }>(bits);
     if found != expected {
         return Err(StoreError::Corrupt {
             what: format!(
@@ -897,7 +906,7 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
             || runs::is_run_file(name)
     };
     let indexes = [address_index_file(index::MIN_BITS)];
-    crate::manifest::lay_out(dir, ours, &FILES, &indexes)?;
+    crate::manifest::lay_out::<{ index::ADDRESS_SLOT }>(dir, ours, &FILES, &indexes)?;
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         chain: spec.chain.clone(),
