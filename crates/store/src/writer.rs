@@ -45,8 +45,9 @@ use crate::{
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
 const MAX_RESERVE_BITS: u32 = 28;
 
-/// Blocks the address half of [`StoreWriter::push_blocks`] may lag behind the transaction half.
-const ADDRESS_QUEUE_BLOCKS: usize = 64;
+/// Blocks the address half of [`StoreWriter::push_blocks`] may lag behind the transaction half
+/// (each held in memory until the address half is done with it).
+const ADDRESS_QUEUE_BLOCKS: usize = 16;
 
 const DIRTY: &str = "DIRTY";
 /// The columns (positions in [`FILES`]) that the writer only appends to: their rows leave its
