@@ -1,10 +1,10 @@
 //! Open-addressing hash indexes from a 64-bit key hash to a sequential `u32` id. A table of no
 //! bytes (one the writer is rebuilding) finds nothing.
 //!
-//! A slot is a little-endian integer of `W` bytes (a const parameter of every function here: 6 for
-//! the UTXO store's address index, [`ADDRESS_SLOT`], 8 for the EVM store's indexes,
-//! [`WIDE_SLOT`]): the low 32 bits are `id + 1` (0 means empty), the bits above them a tag (the
-//! high `8 × W − 32` bits of the key hash: 16 or 32). Collisions probe linearly. A tag match is
+//! A slot is a little-endian integer of `W` bytes ([`Slots`]: 6 for the UTXO store's address
+//! index, [`AddressSlots`], 8 for the EVM store's indexes, [`WideSlots`]): the low 32 bits are
+//! `id + 1` (0 means empty), the bits above them a tag (the high `8 × W − 32` bits of the key
+//! hash: 16 or 32). Collisions probe linearly. A tag match is
 //! confirmed by the caller against the full key stored in its column, so the index itself never
 //! stores keys; the tag only spares most of those confirmations.
 //!
@@ -15,16 +15,19 @@
 
 use crate::column::to_usize;
 
-/// Slot bytes of the UTXO store's address index: a 16-bit tag and a 32-bit id. With linear probing
-/// a lookup of a missing key at 0.85 load passes about 22 full slots, so one in about 3,000 such
-/// lookups confirms a false tag match against the key column (one in about 13,000 at 0.7 load,
-/// 5 slots), while the
-/// table takes three quarters of the bytes of 8-byte slots: 12 GiB instead of 16 GiB for a whole
-/// chain's 2^31 slots.
-pub(crate) const ADDRESS_SLOT: usize = 6;
+/// The functions of an index whose slots are `W` bytes: the id in the low 32 bits, the high
+/// `8 × W − 32` bits of the key hash as the tag above them.
+pub(crate) struct Slots<const W: usize>;
 
-/// Slot bytes of the EVM store's indexes: a 32-bit tag and a 32-bit id.
-pub(crate) const WIDE_SLOT: usize = 8;
+/// The UTXO store's address index: slots of 6 bytes, a 16-bit tag and a 32-bit id. With linear
+/// probing a lookup of a missing key at 0.85 load passes about 22 full slots, so one in about
+/// 3,000 such lookups confirms a false tag match against the key column (one in about 13,000 at
+/// 0.7 load, 5 slots), while the table takes three quarters of the bytes of 8-byte slots: 12 GiB
+/// instead of 16 GiB for a whole chain's 2^31 slots.
+pub(crate) type AddressSlots = Slots<6>;
+
+/// The EVM store's indexes: slots of 8 bytes, a 32-bit tag and a 32-bit id.
+pub(crate) type WideSlots = Slots<8>;
 
 /// Smallest table, in log2 slots.
 pub(crate) const MIN_BITS: u32 = 12;
@@ -54,38 +57,8 @@ pub(crate) fn bits_for(count: u64) -> u32 {
     bits
 }
 
-/// Returns the byte size of a table of `bits` log2 slots of `W` bytes.
-pub(crate) fn table_bytes<const W: usize>(bits: u32) -> u64 {
-    (1u64 << bits) * W as u64
-}
-
 fn start_slot(hash: u64, bits: u32) -> u64 {
     hash & ((1u64 << bits) - 1)
-}
-
-/// The entry of `id` for `hash` in a slot of `W` bytes.
-#[inline]
-fn entry<const W: usize>(hash: u64, id: u32) -> u64 {
-    (tag_of::<W>(hash) << 32) | (u64::from(id) + 1)
-}
-
-#[inline]
-fn tag_of<const W: usize>(hash: u64) -> u64 {
-    hash >> (96 - 8 * W)
-}
-
-#[inline]
-fn read_slot<const W: usize>(table: &[u8], slot: u64) -> u64 {
-    let at = to_usize(slot) * W;
-    let mut bytes = [0u8; 8];
-    bytes[..W].copy_from_slice(&table[at..at + W]);
-    u64::from_le_bytes(bytes)
-}
-
-#[inline]
-fn write_slot<const W: usize>(table: &mut [u8], slot: u64, value: u64) {
-    let at = to_usize(slot) * W;
-    table[at..at + W].copy_from_slice(&value.to_le_bytes()[..W]);
 }
 
 /// The id of a non-empty slot.
@@ -94,129 +67,160 @@ fn id_of(current: u64) -> u32 {
     u32::try_from((current & 0xFFFF_FFFF) - 1).expect("low 32 bits of a slot fit in u32")
 }
 
-/// Inserts `id` for `hash` into `table` (which must have a free slot).
-pub(crate) fn insert<const W: usize>(table: &mut [u8], bits: u32, hash: u64, id: u32) {
-    let mask = (1u64 << bits) - 1;
-    let mut slot = start_slot(hash, bits);
-    let entry = entry::<W>(hash, id);
-    loop {
-        let current = read_slot::<W>(table, slot);
-        if current == 0 || current == entry {
-            write_slot::<W>(table, slot, entry);
-            return;
-        }
-        slot = (slot + 1) & mask;
+impl<const W: usize> Slots<W> {
+    /// Returns the byte size of a table of `bits` log2 slots of `W` bytes.
+    pub(crate) fn table_bytes(bits: u32) -> u64 {
+        (1u64 << bits) * W as u64
     }
-}
 
-/// Returns the highest id below `limit` whose tag matches and for which `is_key(id)` holds.
-///
-/// The highest, not the first: Bitcoin has two duplicated coinbase txids (BIP-0030) and the later
-/// one is the spendable one.
-pub(crate) fn find<const W: usize>(
-    table: &[u8],
-    bits: u32,
-    hash: u64,
-    limit: u64,
-    mut is_key: impl FnMut(u32) -> bool,
-) -> Option<u32> {
-    let mut found = None;
-    for_each_candidate::<W>(table, bits, hash, limit, |id| {
-        if is_key(id) {
-            found = Some(found.map_or(id, |best: u32| best.max(id)));
-        }
-        true
-    });
-    found
-}
-
-/// Prefetches the cache line of `hash`'s start slot (see [`crate::column::prefetch`]).
-#[inline]
-pub(crate) fn prefetch_slot<const W: usize>(table: &[u8], bits: u32, hash: u64) {
-    crate::column::prefetch(table, to_usize(start_slot(hash, bits)) * W);
-}
-
-/// Calls `candidate(id)` for every id below `limit` whose tag matches `hash`, in probe order, until
-/// it returns `false`.
-#[inline]
-pub(crate) fn for_each_candidate<const W: usize>(
-    table: &[u8],
-    bits: u32,
-    hash: u64,
-    limit: u64,
-    mut candidate: impl FnMut(u32) -> bool,
-) {
-    if table.is_empty() {
-        return;
+    /// The entry of `id` for `hash` in a slot of `W` bytes.
+    #[inline]
+    fn entry(hash: u64, id: u32) -> u64 {
+        (Self::tag_of(hash) << 32) | (u64::from(id) + 1)
     }
-    let mask = (1u64 << bits) - 1;
-    let mut slot = start_slot(hash, bits);
-    let tag = tag_of::<W>(hash);
-    loop {
-        let current = read_slot::<W>(table, slot);
-        if current == 0 {
-            return;
-        }
-        if current >> 32 == tag && current & 0xFFFF_FFFF <= limit && !candidate(id_of(current)) {
-            return;
-        }
-        slot = (slot + 1) & mask;
+
+    #[inline]
+    fn tag_of(hash: u64) -> u64 {
+        hash >> (96 - 8 * W)
     }
-}
 
-/// Removes the entry of `id` for `hash`. Exact when entries are removed in reverse insertion order
-/// (the entry removed is the latest present, so no other entry's probe sequence runs through it).
-pub(crate) fn remove<const W: usize>(table: &mut [u8], bits: u32, hash: u64, id: u32) {
-    let mask = (1u64 << bits) - 1;
-    let mut slot = start_slot(hash, bits);
-    let entry = entry::<W>(hash, id);
-    loop {
-        let current = read_slot::<W>(table, slot);
-        if current == 0 {
-            return;
-        }
-        if current == entry {
-            write_slot::<W>(table, slot, 0);
-            return;
-        }
-        slot = (slot + 1) & mask;
+    #[inline]
+    fn read_slot(table: &[u8], slot: u64) -> u64 {
+        let at = to_usize(slot) * W;
+        let mut bytes = [0u8; 8];
+        bytes[..W].copy_from_slice(&table[at..at + W]);
+        u64::from_le_bytes(bytes)
     }
-}
 
-/// Returns the first id below `limit` whose tag matches and for which `is_key(id)` holds: for keys
-/// that are never inserted twice (addresses), this stops at the match instead of probing on.
-pub(crate) fn find_first<const W: usize>(
-    table: &[u8],
-    bits: u32,
-    hash: u64,
-    limit: u64,
-    mut is_key: impl FnMut(u32) -> bool,
-) -> Option<u32> {
-    let mut found = None;
-    for_each_candidate::<W>(table, bits, hash, limit, |id| {
-        if is_key(id) {
-            found = Some(id);
-        }
-        found.is_none()
-    });
-    found
-}
+    #[inline]
+    fn write_slot(table: &mut [u8], slot: u64, value: u64) {
+        let at = to_usize(slot) * W;
+        table[at..at + W].copy_from_slice(&value.to_le_bytes()[..W]);
+    }
 
-/// Clears every entry whose id is `limit` or more (entries of an interrupted batch), and returns
-/// how many it cleared.
-///
-/// Clearing is exact because uncommitted entries were inserted after every committed one: no
-/// committed key's probe sequence runs through them.
-pub(crate) fn clear_from<const W: usize>(table: &mut [u8], limit: u64) -> u64 {
-    let mut cleared = 0;
-    for chunk in table.chunks_exact_mut(W) {
-        let current = read_slot::<W>(chunk, 0);
-        if current != 0 && (current & 0xFFFF_FFFF) > limit {
-            chunk.fill(0);
-            cleared += 1;
+    /// The slot of `entry` on `hash`'s probe sequence, or the empty slot that ends it, and whether
+    /// it holds `entry`.
+    fn probe(table: &[u8], bits: u32, hash: u64, entry: u64) -> (u64, bool) {
+        let mask = (1u64 << bits) - 1;
+        let mut slot = start_slot(hash, bits);
+        loop {
+            let current = Self::read_slot(table, slot);
+            if current == 0 || current == entry {
+                return (slot, current == entry);
+            }
+            slot = (slot + 1) & mask;
         }
     }
-    cleared
+
+    /// Inserts `id` for `hash` into `table` (which must have a free slot).
+    pub(crate) fn insert(table: &mut [u8], bits: u32, hash: u64, id: u32) {
+        let entry = Self::entry(hash, id);
+        let (slot, _) = Self::probe(table, bits, hash, entry);
+        Self::write_slot(table, slot, entry);
+    }
+
+    /// Returns the highest id below `limit` whose tag matches and for which `is_key(id)` holds.
+    ///
+    /// The highest, not the first: Bitcoin has two duplicated coinbase txids (BIP-0030) and the
+    /// later one is the spendable one.
+    pub(crate) fn find(
+        table: &[u8],
+        bits: u32,
+        hash: u64,
+        limit: u64,
+        mut is_key: impl FnMut(u32) -> bool,
+    ) -> Option<u32> {
+        let mut found = None;
+        Self::for_each_candidate(table, bits, hash, limit, |id| {
+            if is_key(id) {
+                found = Some(found.map_or(id, |best: u32| best.max(id)));
+            }
+            true
+        });
+        found
+    }
+
+    /// Prefetches the cache line of `hash`'s start slot (see [`crate::column::prefetch`]).
+    #[inline]
+    pub(crate) fn prefetch_slot(table: &[u8], bits: u32, hash: u64) {
+        crate::column::prefetch(table, to_usize(start_slot(hash, bits)) * W);
+    }
+
+    /// Calls `candidate(id)` for every id below `limit` whose tag matches `hash`, in probe order,
+    /// until it returns `false`.
+    #[inline]
+    pub(crate) fn for_each_candidate(
+        table: &[u8],
+        bits: u32,
+        hash: u64,
+        limit: u64,
+        mut candidate: impl FnMut(u32) -> bool,
+    ) {
+        if table.is_empty() {
+            return;
+        }
+        let mask = (1u64 << bits) - 1;
+        let mut slot = start_slot(hash, bits);
+        let tag = Self::tag_of(hash);
+        loop {
+            let current = Self::read_slot(table, slot);
+            if current == 0 {
+                return;
+            }
+            if current >> 32 == tag && current & 0xFFFF_FFFF <= limit && !candidate(id_of(current))
+            {
+                return;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Removes the entry of `id` for `hash`. Exact when entries are removed in reverse insertion
+    /// order (the entry removed is the latest present, so no other entry's probe sequence runs
+    /// through it).
+    pub(crate) fn remove(table: &mut [u8], bits: u32, hash: u64, id: u32) {
+        let (slot, present) = Self::probe(table, bits, hash, Self::entry(hash, id));
+        if present {
+            Self::write_slot(table, slot, 0);
+        }
+    }
+
+    /// Returns the first id below `limit` whose tag matches and for which `is_key(id)` holds: for
+    /// keys that are never inserted twice (addresses), this stops at the match instead of probing
+    /// on.
+    pub(crate) fn find_first(
+        table: &[u8],
+        bits: u32,
+        hash: u64,
+        limit: u64,
+        mut is_key: impl FnMut(u32) -> bool,
+    ) -> Option<u32> {
+        let mut found = None;
+        Self::for_each_candidate(table, bits, hash, limit, |id| {
+            if is_key(id) {
+                found = Some(id);
+            }
+            found.is_none()
+        });
+        found
+    }
+
+    /// Clears every entry whose id is `limit` or more (entries of an interrupted batch), and
+    /// returns how many it cleared.
+    ///
+    /// Clearing is exact because uncommitted entries were inserted after every committed one: no
+    /// committed key's probe sequence runs through them.
+    pub(crate) fn clear_from(table: &mut [u8], limit: u64) -> u64 {
+        let mut cleared = 0;
+        for chunk in table.chunks_exact_mut(W) {
+            let current = Self::read_slot(chunk, 0);
+            if current != 0 && (current & 0xFFFF_FFFF) > limit {
+                chunk.fill(0);
+                cleared += 1;
+            }
+        }
+        cleared
+    }
 }
 
 #[cfg(test)]
@@ -226,9 +230,9 @@ mod tests {
     #[test]
     fn a_table_of_no_bytes_finds_nothing() {
         let mut calls = 0;
-        assert_eq!(find::<ADDRESS_SLOT>(&[], 0, 7, 10, |_| true), None);
-        assert_eq!(find_first::<WIDE_SLOT>(&[], 0, 7, 10, |_| true), None);
-        for_each_candidate::<ADDRESS_SLOT>(&[], 0, 7, 10, |_| {
+        assert_eq!(AddressSlots::find(&[], 0, 7, 10, |_| true), None);
+        assert_eq!(WideSlots::find_first(&[], 0, 7, 10, |_| true), None);
+        AddressSlots::for_each_candidate(&[], 0, 7, 10, |_| {
             calls += 1;
             true
         });
@@ -238,13 +242,13 @@ mod tests {
     #[test]
     fn slot_layout_is_stable() {
         let hash = 0xAABB_CCDD_0000_0003;
-        let mut table = vec![0u8; to_usize(table_bytes::<WIDE_SLOT>(MIN_BITS))];
-        insert::<WIDE_SLOT>(&mut table, MIN_BITS, hash, 41);
+        let mut table = vec![0u8; to_usize(WideSlots::table_bytes(MIN_BITS))];
+        WideSlots::insert(&mut table, MIN_BITS, hash, 41);
         // Slot 3: tag 0xAABBCCDD in the high half, id + 1 = 42 in the low half.
         assert_eq!(&table[24..32], &[42, 0, 0, 0, 0xDD, 0xCC, 0xBB, 0xAA]);
-        let mut table = vec![0u8; to_usize(table_bytes::<ADDRESS_SLOT>(MIN_BITS))];
+        let mut table = vec![0u8; to_usize(AddressSlots::table_bytes(MIN_BITS))];
         assert_eq!(table.len(), 6 << MIN_BITS);
-        insert::<ADDRESS_SLOT>(&mut table, MIN_BITS, hash, 41);
+        AddressSlots::insert(&mut table, MIN_BITS, hash, 41);
         // Slot 3 of 6 bytes: id + 1 = 42, then the hash's high 16 bits as the tag.
         assert_eq!(&table[18..24], &[42, 0, 0, 0, 0xBB, 0xAA]);
         assert!(table[..18].iter().chain(&table[24..]).all(|byte| *byte == 0));
@@ -252,62 +256,62 @@ mod tests {
 
     fn finds_through_collisions<const W: usize>() {
         let bits = MIN_BITS;
-        let mut table = vec![0u8; to_usize(table_bytes::<W>(bits))];
+        let mut table = vec![0u8; to_usize(Slots::<W>::table_bytes(bits))];
         let keys: Vec<u64> = vec![5, 5 | (1 << 40), 5 | (2 << 40), 6];
         for (id, hash) in keys.iter().enumerate() {
-            insert::<W>(&mut table, bits, *hash, u32::try_from(id).unwrap());
+            Slots::<W>::insert(&mut table, bits, *hash, u32::try_from(id).unwrap());
         }
         // Same hash twice (a duplicated txid): both stored, the later wins.
-        insert::<W>(&mut table, bits, 5, 4);
+        Slots::<W>::insert(&mut table, bits, 5, 4);
         let is = |want: &'static [u32]| move |id: u32| want.contains(&id);
-        assert_eq!(find::<W>(&table, bits, 5, 10, is(&[0, 4])), Some(4));
-        assert_eq!(find::<W>(&table, bits, 5, 4, is(&[0, 4])), Some(0), "limit hides id 4");
-        assert_eq!(find_first::<W>(&table, bits, 5, 10, is(&[0, 4])), Some(0));
-        assert_eq!(find::<W>(&table, bits, 5 | (2 << 40), 10, is(&[2])), Some(2));
-        assert_eq!(find::<W>(&table, bits, 6, 10, is(&[3])), Some(3));
-        assert_eq!(find::<W>(&table, bits, 7, 10, |_| false), None);
+        assert_eq!(Slots::<W>::find(&table, bits, 5, 10, is(&[0, 4])), Some(4));
+        assert_eq!(Slots::<W>::find(&table, bits, 5, 4, is(&[0, 4])), Some(0), "limit hides id 4");
+        assert_eq!(Slots::<W>::find_first(&table, bits, 5, 10, is(&[0, 4])), Some(0));
+        assert_eq!(Slots::<W>::find(&table, bits, 5 | (2 << 40), 10, is(&[2])), Some(2));
+        assert_eq!(Slots::<W>::find(&table, bits, 6, 10, is(&[3])), Some(3));
+        assert_eq!(Slots::<W>::find(&table, bits, 7, 10, |_| false), None);
         // A different tag is no candidate, whatever the start slot.
         let mut seen = Vec::new();
-        for_each_candidate::<W>(&table, bits, 5 | (0xFFFF << 48), 10, |id| {
+        Slots::<W>::for_each_candidate(&table, bits, 5 | (0xFFFF << 48), 10, |id| {
             seen.push(id);
             true
         });
         assert!(seen.is_empty(), "{seen:?}");
         // Removal in reverse order of insertion restores the table without the entry.
-        remove::<W>(&mut table, bits, 5, 4);
-        assert_eq!(find::<W>(&table, bits, 5, 10, is(&[0, 4])), Some(0));
+        Slots::<W>::remove(&mut table, bits, 5, 4);
+        assert_eq!(Slots::<W>::find(&table, bits, 5, 10, is(&[0, 4])), Some(0));
     }
 
     #[test]
     fn finds_through_collisions_and_prefers_the_later_duplicate() {
-        finds_through_collisions::<ADDRESS_SLOT>();
-        finds_through_collisions::<WIDE_SLOT>();
+        finds_through_collisions::<6>();
+        finds_through_collisions::<8>();
     }
 
     fn clearing_restores<const W: usize>() {
         let bits = MIN_BITS;
         let hashes: Vec<u64> =
             (0..2000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
-        let mut committed = vec![0u8; to_usize(table_bytes::<W>(bits))];
+        let mut committed = vec![0u8; to_usize(Slots::<W>::table_bytes(bits))];
         for (id, hash) in hashes[..1000].iter().enumerate() {
-            insert::<W>(&mut committed, bits, *hash, u32::try_from(id).unwrap());
+            Slots::<W>::insert(&mut committed, bits, *hash, u32::try_from(id).unwrap());
         }
         let mut crashed = committed.clone();
         for (id, hash) in hashes.iter().enumerate().skip(1000) {
-            insert::<W>(&mut crashed, bits, *hash, u32::try_from(id).unwrap());
+            Slots::<W>::insert(&mut crashed, bits, *hash, u32::try_from(id).unwrap());
         }
         for (id, hash) in hashes.iter().enumerate() {
             let id = u32::try_from(id).unwrap();
-            assert_eq!(find_first::<W>(&crashed, bits, *hash, 2000, |x| x == id), Some(id));
+            assert_eq!(Slots::<W>::find_first(&crashed, bits, *hash, 2000, |x| x == id), Some(id));
         }
-        assert_eq!(clear_from::<W>(&mut crashed, 1000), 1000);
+        assert_eq!(Slots::<W>::clear_from(&mut crashed, 1000), 1000);
         assert_eq!(crashed, committed);
     }
 
     #[test]
     fn clearing_uncommitted_entries_restores_the_committed_table() {
-        clearing_restores::<ADDRESS_SLOT>();
-        clearing_restores::<WIDE_SLOT>();
+        clearing_restores::<6>();
+        clearing_restores::<8>();
     }
 
     #[test]
@@ -322,7 +326,7 @@ mod tests {
         // address slots.
         assert_eq!(bits_for(1_400_000_000), 31);
         assert_eq!(bits_for(1_800_000_000), 31);
-        assert_eq!(table_bytes::<ADDRESS_SLOT>(31), 12 << 30);
+        assert_eq!(AddressSlots::table_bytes(31), 12 << 30);
         assert_eq!(bits_for((1 << 31) * 85 / 100 + 1), 32);
         assert_eq!(bits_for((1 << 30) * 85 / 100), 30);
     }

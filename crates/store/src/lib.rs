@@ -138,17 +138,11 @@ impl Tail {
             return Ok(Self::default());
         }
         let bits = index::bits_for(to - from);
-        let mut table =
-            vec![0u8; column::to_usize(index::table_bytes::<{ index::ADDRESS_SLOT }>(bits))];
+        let mut table = vec![0u8; column::to_usize(index::AddressSlots::table_bytes(bits))];
         for row in from..to {
             let at = column::to_usize(row) * width;
             let id = u32::try_from(row).expect("ids fit u32");
-            index::insert::<{ index::ADDRESS_SLOT }>(
-                &mut table,
-                bits,
-                hash(&column[at..at + width])?,
-                id,
-            );
+            index::AddressSlots::insert(&mut table, bits, hash(&column[at..at + width])?, id);
         }
         Ok(Self { table, bits })
     }

@@ -141,13 +141,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Lays out the files of a new store (or EVM chain) directory: refuses a directory holding any
 /// name that `ours` does not claim (it is someone else's), then creates `files` empty and the
-/// index files `indexes` with an empty table of `index::MIN_BITS` slots of `W` bytes each. Files
-/// left by a creation interrupted before its manifest are replaced.
-pub(crate) fn lay_out<const W: usize>(
+/// index files `indexes` with an empty table of `index_bytes` each. Files left by a creation
+/// interrupted before its manifest are replaced.
+pub(crate) fn lay_out(
     dir: &Path,
     ours: impl Fn(&str) -> bool,
     files: &[&str],
     indexes: &[String],
+    index_bytes: u64,
 ) -> Result<()> {
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
@@ -158,9 +159,8 @@ pub(crate) fn lay_out<const W: usize>(
     for name in files {
         fs::File::create(dir.join(name))?;
     }
-    let bits = crate::index::MIN_BITS;
     for name in indexes {
-        fs::File::create(dir.join(name))?.set_len(crate::index::table_bytes::<W>(bits))?;
+        fs::File::create(dir.join(name))?.set_len(index_bytes)?;
     }
     Ok(())
 }

@@ -338,20 +338,14 @@ impl AddressRows<'_> {
     pub(crate) fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k AddressKey> + Clone) {
         let (table, bits, count) = (&**self.index, *self.bits, *self.addresses);
         for key in keys.clone() {
-            index::prefetch_slot::<{ index::ADDRESS_SLOT }>(table, bits, key.hash64());
+            index::AddressSlots::prefetch_slot(table, bits, key.hash64());
         }
         let addr_key = self.addr_key.bytes();
         for key in keys {
-            index::for_each_candidate::<{ index::ADDRESS_SLOT }>(
-                table,
-                bits,
-                key.hash64(),
-                count,
-                |id| {
-                    prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
-                    true
-                },
-            );
+            index::AddressSlots::for_each_candidate(table, bits, key.hash64(), count, |id| {
+                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
+                true
+            });
         }
     }
 
@@ -363,7 +357,7 @@ impl AddressRows<'_> {
         }
         let (keys, rest) = (self.addr_key.bytes(), self.addr_rest.bytes());
         let is_key = |id: u32| keys::row_is(keys::row(keys, u64::from(id)), rest, key);
-        index::find_first::<{ index::ADDRESS_SLOT }>(
+        index::AddressSlots::find_first(
             self.index,
             *self.bits,
             key.hash64(),
@@ -391,7 +385,7 @@ impl AddressRows<'_> {
             let keys = &self.addr_key.bytes()[..to_usize(*self.addresses) * ADDR_KEY_ROW];
             rebuild_address_table(self.index, self.bits, self.scratch, keys, bits)?;
         }
-        index::insert::<{ index::ADDRESS_SLOT }>(self.index, *self.bits, key.hash64(), id);
+        index::AddressSlots::insert(self.index, *self.bits, key.hash64(), id);
         *self.addresses += 1;
         Ok(id)
     }
@@ -419,21 +413,16 @@ pub(crate) fn rebuild_address_table(
 
 /// A new address index table of `bits` (see [`rebuild_address_table`]).
 fn build_address_table(scratch: &Path, keys: &[u8], bits: u32) -> Result<ScratchTable> {
-    let mut table =
-        ScratchTable::create(scratch, index::table_bytes::<{ index::ADDRESS_SLOT }>(bits), None)?;
+    let mut table = ScratchTable::create(scratch, index::AddressSlots::table_bytes(bits), None)?;
     let hash = |id: usize| keys::hash_of_row(keys::row(keys, id as u64));
     let count = keys.len() / ADDR_KEY_ROW;
     for id in 0..count {
         if id + REBUILD_LOOKAHEAD < count {
-            index::prefetch_slot::<{ index::ADDRESS_SLOT }>(
-                &table,
-                bits,
-                hash(id + REBUILD_LOOKAHEAD)?,
-            );
+            index::AddressSlots::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?);
         }
         let hash = hash(id)?;
         let id = u32::try_from(id).expect("address ids fit u32");
-        index::insert::<{ index::ADDRESS_SLOT }>(&mut table, bits, hash, id);
+        index::AddressSlots::insert(&mut table, bits, hash, id);
     }
     Ok(table)
 }

@@ -364,25 +364,14 @@ impl<'a> ChainView<'a> {
             keys::row_is(keys::row(columns.addr_key, u64::from(candidate)), columns.addr_rest, key)
         };
         let (hash, limit) = (key.hash64(), self.counts.addresses);
-        index::find_first::<{ index::ADDRESS_SLOT }>(
-            columns.address_index,
-            columns.address_index_bits,
-            hash,
-            limit,
-            is_key,
-        )
-        .or_else(|| {
-            if columns.address_tail.is_empty() {
-                return None;
-            }
-            index::find_first::<{ index::ADDRESS_SLOT }>(
-                columns.address_tail,
-                columns.address_tail_bits,
-                hash,
-                limit,
-                is_key,
-            )
-        })
+        // The checkpointed index, then the readers' own index of the addresses after it (an empty
+        // table finds nothing).
+        [
+            (columns.address_index, columns.address_index_bits),
+            (columns.address_tail, columns.address_tail_bits),
+        ]
+        .into_iter()
+        .find_map(|(table, bits)| index::AddressSlots::find_first(table, bits, hash, limit, is_key))
         .map(AddressId::new)
     }
 

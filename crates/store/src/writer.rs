@@ -493,8 +493,7 @@ impl StoreWriter {
         let checkpoint = self.committed.addresses_indexed;
         let mut entries = 0;
         if clear {
-            entries +=
-                index::clear_from::<{ index::ADDRESS_SLOT }>(&mut self.address_index, checkpoint);
+            entries += index::AddressSlots::clear_from(&mut self.address_index, checkpoint);
         }
         let bits = self.address_bits(self.counts.addresses);
         if bits == self.address_index_bits {
@@ -502,7 +501,7 @@ impl StoreWriter {
             for address in checkpoint..self.counts.addresses {
                 let hash = keys::hash_of_row(keys::row(keys, address))?;
                 let id = u32::try_from(address).expect("address ids fit u32");
-                index::insert::<{ index::ADDRESS_SLOT }>(&mut self.address_index, bits, hash, id);
+                index::AddressSlots::insert(&mut self.address_index, bits, hash, id);
             }
         } else {
             self.rebuild_address_index(bits)?;
@@ -694,10 +693,7 @@ impl StoreWriter {
         // Pending entries were inserted after every committed one: clearing them is exact. A
         // table that grew in the batch is rebuilt at the committed size.
         if self.address_bits(committed.addresses) == self.address_index_bits {
-            index::clear_from::<{ index::ADDRESS_SLOT }>(
-                &mut self.address_index,
-                committed.addresses,
-            );
+            index::AddressSlots::clear_from(&mut self.address_index, committed.addresses);
         } else {
             self.rebuild_address_index(self.address_bits(committed.addresses))?;
         }
@@ -779,12 +775,7 @@ impl StoreWriter {
             let hash = keys::hash_of_row(row)?;
             wide_addresses -= u64::from(keys::is_wide_row(row));
             let id = u32::try_from(address).expect("address ids fit u32");
-            index::remove::<{ index::ADDRESS_SLOT }>(
-                &mut self.address_index,
-                self.address_index_bits,
-                hash,
-                id,
-            );
+            index::AddressSlots::remove(&mut self.address_index, self.address_index_bits, hash, id);
         }
         // 4. Cut the columns.
         self.counts = Counts {
@@ -871,7 +862,7 @@ fn checkpoint_due(indexed: u64, count: u64, bits: u32) -> bool {
 /// any scratch file an interrupted writer left there).
 fn load_table(path: &Path, bits: u32, scratch: &Path) -> Result<ScratchTable> {
     let found = fs::metadata(path)?.len();
-    let expected = index::table_bytes::<{ index::ADDRESS_SLOT }>(bits);
+    let expected = index::AddressSlots::table_bytes(bits);
     if found != expected {
         return Err(StoreError::Corrupt {
             what: format!(
@@ -907,7 +898,8 @@ fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
             || runs::is_run_file(name)
     };
     let indexes = [address_index_file(index::MIN_BITS)];
-    crate::manifest::lay_out::<{ index::ADDRESS_SLOT }>(dir, ours, &FILES, &indexes)?;
+    let empty_index = index::AddressSlots::table_bytes(index::MIN_BITS);
+    crate::manifest::lay_out(dir, ours, &FILES, &indexes, empty_index)?;
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         chain: spec.chain.clone(),

@@ -231,7 +231,7 @@ impl EvmView<'_> {
 
     /// Returns the transaction with `hash`.
     pub fn tx_by_hash(&self, hash: &B256) -> Option<EvmTxInfo> {
-        let number = index::find::<{ index::WIDE_SLOT }>(
+        let number = index::WideSlots::find(
             self.tx_index,
             self.tx_index_bits,
             hash.prefix_u64(),
@@ -253,7 +253,7 @@ impl EvmView<'_> {
 
     /// Returns the id of `address`, if it appears in a flow.
     pub fn address_id(&self, address: &EvmAddress) -> Option<u32> {
-        index::find::<{ index::WIDE_SLOT }>(
+        index::WideSlots::find(
             self.address_index,
             self.address_index_bits,
             address.hash64(),

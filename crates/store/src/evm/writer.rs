@@ -96,11 +96,11 @@ impl EvmStoreWriter {
             .collect::<Result<Vec<_>>>()?;
         let tx_index = RwFile::open(
             &dir.join(tx_index_file(committed.tx_index_bits)),
-            index::table_bytes::<{ index::WIDE_SLOT }>(committed.tx_index_bits),
+            index::WideSlots::table_bytes(committed.tx_index_bits),
         )?;
         let address_index = RwFile::open(
             &dir.join(address_index_file(committed.address_index_bits)),
-            index::table_bytes::<{ index::WIDE_SLOT }>(committed.address_index_bits),
+            index::WideSlots::table_bytes(committed.address_index_bits),
         )?;
         let mut writer = Self {
             dir: dir.clone(),
@@ -217,7 +217,7 @@ impl EvmStoreWriter {
         if index::bits_for(self.counts.txs + 1) > self.tx_index_bits {
             self.rebuild_tx_index(index::bits_for(self.counts.txs + 1))?;
         }
-        index::insert::<{ index::WIDE_SLOT }>(
+        index::WideSlots::insert(
             self.tx_index.bytes_mut(),
             self.tx_index_bits,
             hash.prefix_u64(),
@@ -295,7 +295,7 @@ impl EvmStoreWriter {
         if index::bits_for(self.counts.addresses + 1) > self.address_index_bits {
             self.rebuild_address_index(index::bits_for(self.counts.addresses + 1))?;
         }
-        index::insert::<{ index::WIDE_SLOT }>(
+        index::WideSlots::insert(
             self.address_index.bytes_mut(),
             self.address_index_bits,
             address.hash64(),
@@ -324,12 +324,7 @@ impl EvmStoreWriter {
             let mut hash = [0u8; 32];
             hash.copy_from_slice(row);
             let number = u32::try_from(number).expect("tx numbers fit u32");
-            index::insert::<{ index::WIDE_SLOT }>(
-                table.bytes_mut(),
-                bits,
-                B256(hash).prefix_u64(),
-                number,
-            );
+            index::WideSlots::insert(table.bytes_mut(), bits, B256(hash).prefix_u64(), number);
         }
         let old = std::mem::replace(&mut self.tx_index_bits, bits);
         self.tx_index = table;
@@ -350,12 +345,7 @@ impl EvmStoreWriter {
             let mut key = [0u8; 20];
             key.copy_from_slice(row);
             let id = u32::try_from(id).expect("address ids fit u32");
-            index::insert::<{ index::WIDE_SLOT }>(
-                table.bytes_mut(),
-                bits,
-                EvmAddress(key).hash64(),
-                id,
-            );
+            index::WideSlots::insert(table.bytes_mut(), bits, EvmAddress(key).hash64(), id);
         }
         let old = std::mem::replace(&mut self.address_index_bits, bits);
         self.address_index = table;
@@ -424,14 +414,14 @@ impl EvmStoreWriter {
         if self.tx_index_bits != committed.tx_index_bits {
             self.tx_index = RwFile::open(
                 &self.dir.join(tx_index_file(committed.tx_index_bits)),
-                index::table_bytes::<{ index::WIDE_SLOT }>(committed.tx_index_bits),
+                index::WideSlots::table_bytes(committed.tx_index_bits),
             )?;
             self.tx_index_bits = committed.tx_index_bits;
         }
         if self.address_index_bits != committed.address_index_bits {
             self.address_index = RwFile::open(
                 &self.dir.join(address_index_file(committed.address_index_bits)),
-                index::table_bytes::<{ index::WIDE_SLOT }>(committed.address_index_bits),
+                index::WideSlots::table_bytes(committed.address_index_bits),
             )?;
             self.address_index_bits = committed.address_index_bits;
         }
@@ -496,7 +486,7 @@ impl EvmStoreWriter {
                 &self.files[TX_HASH].bytes()[to_usize(number) * TX_ROW..][..TX_ROW],
             );
             let id = u32::try_from(number).expect("tx numbers fit u32");
-            index::remove::<{ index::WIDE_SLOT }>(
+            index::WideSlots::remove(
                 self.tx_index.bytes_mut(),
                 self.tx_index_bits,
                 B256(hash).prefix_u64(),
@@ -509,7 +499,7 @@ impl EvmStoreWriter {
                 &self.files[ADDR_KEY].bytes()[to_usize(address) * ADDR_ROW..][..ADDR_ROW],
             );
             let id = u32::try_from(address).expect("address ids fit u32");
-            index::remove::<{ index::WIDE_SLOT }>(
+            index::WideSlots::remove(
                 self.address_index.bytes_mut(),
                 self.address_index_bits,
                 EvmAddress(key).hash64(),
@@ -547,8 +537,8 @@ impl EvmStoreWriter {
             }
         }
         let counts = self.counts;
-        index::clear_from::<{ index::WIDE_SLOT }>(self.tx_index.bytes_mut(), counts.txs);
-        index::clear_from::<{ index::WIDE_SLOT }>(self.address_index.bytes_mut(), counts.addresses);
+        index::WideSlots::clear_from(self.tx_index.bytes_mut(), counts.txs);
+        index::WideSlots::clear_from(self.address_index.bytes_mut(), counts.addresses);
         for chunk in self.files[FLOW_NEXT].bytes_mut().chunks_exact_mut(8) {
             if read_u64(chunk, 0) > counts.flows {
                 write_u64(chunk, 0, 0);
@@ -578,9 +568,9 @@ impl EvmStoreWriter {
 /// Creates a zero-filled index table file, replacing any leftover of an interrupted growth.
 fn new_table(path: &Path, bits: u32) -> Result<RwFile> {
     let file = fs::File::create(path)?;
-    file.set_len(index::table_bytes::<{ index::WIDE_SLOT }>(bits))?;
+    file.set_len(index::WideSlots::table_bytes(bits))?;
     drop(file);
-    RwFile::open(path, index::table_bytes::<{ index::WIDE_SLOT }>(bits))
+    RwFile::open(path, index::WideSlots::table_bytes(bits))
 }
 
 /// Creates the files of an empty chain directory and its first manifest. A directory holding
@@ -593,7 +583,8 @@ fn create(dir: &Path, spec: &EvmChainSpec) -> Result<EvmManifest> {
             || name.starts_with("addr.idx.")
     };
     let indexes = [tx_index_file(index::MIN_BITS), address_index_file(index::MIN_BITS)];
-    crate::manifest::lay_out::<{ index::WIDE_SLOT }>(dir, ours, &FILES, &indexes)?;
+    let empty_index = index::WideSlots::table_bytes(index::MIN_BITS);
+    crate::manifest::lay_out(dir, ours, &FILES, &indexes, empty_index)?;
     let manifest = EvmManifest {
         format_version: EVM_FORMAT_VERSION,
         chain: spec.name.clone(),
