@@ -35,7 +35,7 @@ pub struct IngestOptions {
 
 impl IngestOptions {
     /// Options with the default batch size (2,000,000 transactions per commit: each commit
-    /// writes back the column pages dirtied since the last, see docs/performance.md).
+    /// writes back the column pages dirtied since the last, see docs/performance-history.md).
     pub fn new(blocks_dir: &Path, store_dir: &Path, network: Network) -> Self {
         Self {
             blocks_dir: blocks_dir.to_owned(),
@@ -286,7 +286,8 @@ const BYTES_PER_INDEX_ENTRY: u64 = 400;
 /// Decoded blocks the reader thread may hold ready ahead of the writer. The reader is faster than
 /// the writer, so this queue stays full, and a decoded block takes about 0.3 KB per transaction
 /// (0.6 MB for a block of 2,000): 16 blocks keep the writer busy, and 64 (with as many in the
-/// writer's address queue) made the peak RSS of a 4 GB ingest 4-6 % higher (`docs/performance.md`).
+/// writer's address queue) made the peak RSS of a 4 GB ingest 4-6 % higher
+/// (`docs/performance-history.md`).
 const READ_AHEAD_BLOCKS: usize = 16;
 
 /// Transactions whose lookups are prefetched together: enough misses to overlap, few enough that the

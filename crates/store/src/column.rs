@@ -209,11 +209,11 @@ impl RwFile {
 /// writer re-derives it at open.
 ///
 /// Where it lives depends on its size ([`anonymous_table_limit`]): a table of up to an eighth of
-/// the memory this process may use is anonymous memory with transparent huge pages (random probes then miss
-/// the TLB far less: 15 % less CPU for a whole ingest, `docs/performance.md`); a larger one is a
-/// shared mapping of a scratch file that is never synced, whose dirty pages are written back only
-/// when the kernel needs the memory, so that it is reclaimable like any file page (a whole chain's
-/// address table is 12 GiB).
+/// the memory this process may use is anonymous memory with transparent huge pages (random probes
+/// then miss the TLB far less: 15 % less CPU for a whole ingest, `docs/performance-history.md`); a
+/// larger one is a shared mapping of a scratch file that is never synced, whose dirty pages are
+/// written back only when the kernel needs the memory, so that it is reclaimable like any file
+/// page (a whole chain's address table is 12 GiB).
 #[derive(Debug)]
 pub(crate) struct ScratchTable {
     /// `None` for [`ScratchTable::none`].
@@ -311,9 +311,9 @@ fn map_rw(path: &Path, file: &fs::File) -> Result<MmapMut> {
     let map = map.map_err(|source| StoreError::MapIo { path: path.to_owned(), source })?;
     // Only a hint: where the file system caches the file in large folios (ext4 on Linux 6.16+), a
     // fault on the growing tail then fills and maps up to 2 MiB at once instead of one 4 KiB page,
-    // which takes a quarter off the wall time of a whole ingest (`docs/performance.md`); elsewhere
-    // the mapping works the same without it. Small mappings go without: there the 2 MiB folios
-    // only cost memory (a store of a few hundred blocks: 11 instead of 5 MiB peak RSS).
+    // which takes a quarter off the wall time of a whole ingest (`docs/performance-history.md`);
+    // elsewhere the mapping works the same without it. Small mappings go without: there the 2 MiB
+    // folios only cost memory (a store of a few hundred blocks: 11 instead of 5 MiB peak RSS).
     if map.len() >= HUGE_PAGE_MIN_MAPPING {
         let _ = map.advise(Advice::HugePage);
     }

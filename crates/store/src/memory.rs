@@ -3,7 +3,7 @@
 //!
 //! The writer sizes its in-memory tables from this figure. Reading only `/proc/meminfo` would
 //! put a 1 GiB table in anonymous memory inside a 512 MiB container on a 24 GiB host, and the
-//! kernel would kill the ingest (measured: `docs/performance.md`, "Under a memory limit").
+//! kernel would kill the ingest (measured: `docs/performance-history.md`, "Under a memory limit").
 
 use std::path::{Path, PathBuf};
 

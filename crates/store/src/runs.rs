@@ -20,7 +20,7 @@
 //! sequence (once per level). Per-output history links (`out.next`, with a per-address
 //! `addr.last`) cost a random read and two random writes for every output that pays a known
 //! address, and a hash table of every txid (16 GiB at chain scale) a random write per tx: at
-//! chain scale, tens of GB touched at random, far beyond memory (`docs/performance.md`).
+//! chain scale, tens of GB touched at random, far beyond memory (`docs/performance-history.md`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
