@@ -208,12 +208,13 @@ impl RwFile {
 /// A writable table of the writer's own (its address hash index), never trusted after a crash: the
 /// writer re-derives it at open.
 ///
-/// Where it lives depends on its size ([`anonymous_table_limit`]): a table of up to an eighth of
-/// the memory this process may use is anonymous memory with transparent huge pages (random probes
-/// then miss the TLB far less: 15 % less CPU for a whole ingest, `docs/performance-history.md`); a
-/// larger one is a shared mapping of a scratch file that is never synced, whose dirty pages are
-/// written back only when the kernel needs the memory, so that it is reclaimable like any file
-/// page (a whole chain's address table is 12 GiB).
+/// Where it lives depends on its size ([`anonymous_table_limit`]): a table of up to five eighths
+/// of the memory this process may use is anonymous memory with transparent huge pages (random
+/// probes then miss the TLB far less: 15 % less CPU for a whole ingest,
+/// `docs/performance-history.md`); a larger one is a shared mapping of a scratch file that is never
+/// synced, whose pages the kernel can write back and evict, so that an ingest on a machine too
+/// small for its table slows down instead of being killed (a whole chain's address table is 12
+/// GiB).
 #[derive(Debug)]
 pub(crate) struct ScratchTable {
     /// `None` for [`ScratchTable::none`].
@@ -280,12 +281,19 @@ impl ScratchTable {
     }
 }
 
-/// The largest writer table kept in anonymous memory: an eighth of the memory this process may
-/// use ([`crate::memory::available`]: `MemTotal`, or a control group's smaller limit), so the
-/// writer's two tables take at most a quarter; 0 where that cannot be read (every table is then a
-/// scratch file).
+/// The largest writer table kept in anonymous memory: five eighths of the memory this process may
+/// use ([`crate::memory::available`]: `MemTotal`, or a control group's smaller limit); 0 where that
+/// cannot be read (every table is then a scratch file).
+///
+/// As large as that because a table probed at random on every output is the hottest memory of an
+/// ingest: in a scratch mapping the kernel writes back and evicts its pages like any file page, and
+/// every probe of an evicted one is a read from disk. Under a 1,024 MiB limit a 4 GB chain, whose
+/// table is 192 MiB, ingested in 74.6 s with the table in a scratch file (then the rule was an
+/// eighth) and in 23.9 s with it in memory, as fast as without a limit (`docs/performance.md`,
+/// "Under a memory limit"). On a 24 GiB machine a whole chain's 12 GiB table is in memory, beside
+/// the live map's 4-8 GiB; a machine too small for both still gets the scratch file.
 fn anonymous_table_limit() -> u64 {
-    crate::memory::available() / 8
+    crate::memory::available() / 8 * 5
 }
 
 impl std::ops::Deref for ScratchTable {
