@@ -9,9 +9,10 @@
 # `memory.max`; needs the rights to write them, e.g. root), limits it to LIMIT_MIB, runs the
 # ingest into a fresh store beside CHAIN_DIR (or $BENCH_STORE) under `timeout TIMEOUT_S`, and
 # prints one line: the exit code (124 = not done in time), wall/user/system seconds and peak RSS
-# (/usr/bin/time), the store's bytes on disk at the end and the group's peak usage. Page cache the
-# ingest reads or writes counts against the group, as it does on a machine of that size; pages
-# already cached by another group do not (the script reads the blk files first, outside the group).
+# (/usr/bin/time), the store's bytes on disk at the end, the txs committed (how far a run that
+# timed out got) and the group's peak usage. Page cache the ingest reads or writes counts against
+# the group, as it does on a machine of that size; pages already cached by another group do not
+# (the script reads the blk files first, outside the group).
 # The store is deleted afterwards, so an existing one is refused rather than lost.
 # Exit codes: 0 the line was printed (whatever the ingest did), 2 usage, an existing store, or no
 # group could be made.
@@ -58,9 +59,11 @@ code=$?
 # fails (a timeout too): the figures are its last line.
 read -r wall user sys rss < <(tail -1 "$timing")
 peak=$(cat "$group/$peak_file" 2>/dev/null || echo 0)
-printf '%s limit %d MiB: exit %d, %s s wall, %s s user, %s s sys, %s KiB peak RSS, store %s bytes, group peak %d MiB, %s\n' \
+# How far a run that timed out got: the txs of its last commit (the manifest's counts.txs).
+txs=$(sed -n 's/.*"txs": *\([0-9]*\).*/\1/p' "$store/MANIFEST" 2>/dev/null | head -1)
+printf '%s limit %d MiB: exit %d, %s s wall, %s s user, %s s sys, %s KiB peak RSS, store %s bytes, %s txs committed, group peak %d MiB, %s\n' \
   "$(basename "$bin")" "$limit" "$code" "$wall" "$user" "$sys" "$rss" "$(du -sb "$store" | cut -f1)" \
-  "$((peak / 1048576))" "$(date -u +%H:%M:%S)"
+  "${txs:-0}" "$((peak / 1048576))" "$(date -u +%H:%M:%S)"
 [ "$code" = 0 ] || [ "$code" = 124 ] || tail -3 "$timing.err" >&2
 rm -rf "$store"
 exit 0
