@@ -208,13 +208,13 @@ impl RwFile {
 /// A writable table of the writer's own (its address hash index), never trusted after a crash: the
 /// writer re-derives it at open.
 ///
-/// Where it lives depends on its size ([`anonymous_table_limit`]): a table of up to five eighths
-/// of the memory this process may use is anonymous memory with transparent huge pages (random
-/// probes then miss the TLB far less: 15 % less CPU for a whole ingest,
-/// `docs/performance-history.md`); a larger one is a shared mapping of a scratch file that is never
-/// synced, whose pages the kernel can write back and evict, so that an ingest on a machine too
-/// small for its table slows down instead of being killed (a whole chain's address table is 12
-/// GiB).
+/// Where it lives depends on its size ([`table_limit`]): a table of up to five eighths of the
+/// memory this process may use, that leaves a quarter of it beside the anonymous memory already
+/// held, is anonymous memory with transparent huge pages (random probes then miss the TLB far less:
+/// 15 % less CPU for a whole ingest, `docs/performance-history.md`); a larger one is a shared
+/// mapping of a scratch file that is never synced, whose pages the kernel can write back and
+/// evict, so that an ingest on a machine too small for its table slows down instead of being
+/// killed (a whole chain's address table is 12 GiB).
 #[derive(Debug)]
 pub(crate) struct ScratchTable {
     /// `None` for [`ScratchTable::none`].
@@ -281,19 +281,31 @@ impl ScratchTable {
     }
 }
 
-/// The largest writer table kept in anonymous memory: five eighths of the memory this process may
-/// use ([`crate::memory::available`]: `MemTotal`, or a control group's smaller limit); 0 where that
-/// cannot be read (every table is then a scratch file).
+/// The largest writer table kept in anonymous memory now ([`table_limit`] of this process's
+/// memory and of the anonymous memory it already holds).
+fn anonymous_table_limit() -> u64 {
+    table_limit(crate::memory::available(), crate::memory::anonymous_now())
+}
+
+/// The largest table to keep in anonymous memory for a process that may use `available` bytes
+/// ([`crate::memory::available`]: `MemTotal`, or a control group's smaller limit) and holds
+/// `anonymous` bytes of anonymous memory already (the live map, blocks in flight): five eighths of
+/// `available`, and no more than leaves a quarter of it beside `anonymous` and the table; 0 where
+/// `available` cannot be read (every table is then a scratch file).
 ///
 /// As large as that because a table probed at random on every output is the hottest memory of an
 /// ingest: in a scratch mapping the kernel writes back and evicts its pages like any file page, and
 /// every probe of an evicted one is a read from disk. Under a 1,024 MiB limit a 4 GB chain, whose
-/// table is 192 MiB, ingested in 74.6 s with the table in a scratch file (then the rule was an
-/// eighth) and in 23.9 s with it in memory, as fast as without a limit (`docs/performance.md`,
-/// "Under a memory limit"). On a 24 GiB machine a whole chain's 12 GiB table is in memory, beside
-/// the live map's 4-8 GiB; a machine too small for both still gets the scratch file.
-fn anonymous_table_limit() -> u64 {
-    crate::memory::available() / 8 * 5
+/// table is 192 MiB, ingested in 66-75 s with the table in a scratch file (then the rule was an
+/// eighth) and in 24-25 s with it in memory, as fast as without a limit (`docs/performance.md`,
+/// "Under a memory limit"). On a 24 GiB machine a whole chain's 12 GiB table is in memory while the
+/// live map beside it is under about 5.6 GiB. No more than that, because anonymous memory cannot be
+/// reclaimed (there is no swap to count on): a table that does not fit beside the rest would have
+/// the ingest killed, where a scratch file only slows it down.
+fn table_limit(available: u64, anonymous: u64) -> u64 {
+    let share = available / 8 * 5;
+    let room = (available / 4 * 3).saturating_sub(anonymous);
+    share.min(room)
 }
 
 impl std::ops::Deref for ScratchTable {
@@ -559,5 +571,22 @@ mod tests {
 
         let zeros = ScratchTable::create_within(&scratch, 4096, None, 4096).unwrap();
         assert!(zeros.iter().all(|byte| *byte == 0));
+    }
+
+    #[test]
+    fn tables_stay_in_memory_up_to_five_eighths_with_a_quarter_left_over() {
+        const GIB: u64 = 1 << 30;
+        // A whole chain's 12 GiB address index on a 24 GiB machine, beside a 4 GiB live map.
+        assert!(table_limit(24 * GIB, 4 * GIB) >= 12 * GIB);
+        assert_eq!(table_limit(24 * GIB, 0), 15 * GIB, "five eighths");
+        // Beside an 8 GiB live map it would leave 4 of 24 GiB: a scratch file instead.
+        assert_eq!(table_limit(24 * GIB, 8 * GIB), 10 * GIB);
+        assert!(table_limit(24 * GIB, 8 * GIB) < 12 * GIB);
+        // A 4 GB chain's 192 MiB table under 1,024 MiB, beside 190 MiB: in memory.
+        assert!(table_limit(1024 << 20, 190 << 20) >= 192 << 20);
+        // A 16 GB chain's 768 MiB table under 1,280 MiB beside 580 MiB would not leave room.
+        assert!(table_limit(1280 << 20, 580 << 20) < 768 << 20);
+        assert_eq!(table_limit(GIB, 2 * GIB), 0, "more held than available");
+        assert_eq!(table_limit(0, 0), 0, "memory unknown: scratch files");
     }
 }

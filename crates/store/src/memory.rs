@@ -25,11 +25,25 @@ pub(crate) fn available() -> u64 {
     })
 }
 
+/// Bytes of anonymous memory this process holds now (`RssAnon` of `/proc/self/status`); 0 where
+/// that cannot be read.
+pub(crate) fn anonymous_now() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| kib_field(&status, "RssAnon:"))
+        .unwrap_or(0)
+}
+
 /// `MemTotal` of a `/proc/meminfo` text, in bytes.
 fn mem_total(meminfo: &str) -> Option<u64> {
-    let kib = meminfo
+    kib_field(meminfo, "MemTotal:")
+}
+
+/// The value of the line `name  N kB` of a `/proc` text, in bytes.
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let kib = text
         .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))?
+        .find_map(|line| line.strip_prefix(name))?
         .trim()
         .strip_suffix("kB")?
         .trim()
@@ -104,6 +118,13 @@ mod tests {
     }
 
     #[test]
+    fn rss_anon_is_read_in_bytes() {
+        let status = "Name:\tcointrail\nRssAnon:\t  393216 kB\nRssFile:\t  1024 kB\n";
+        assert_eq!(kib_field(status, "RssAnon:"), Some(393_216 * 1024));
+        assert_eq!(kib_field(status, "RssShmem:"), None);
+    }
+
+    #[test]
     fn a_cgroup_v2_limit_binds_and_max_means_none() {
         let root = Path::new("/sys/fs/cgroup");
         let read = files(&[
@@ -153,5 +174,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn this_process_has_some_memory() {
         assert!(available() > 0, "MemTotal is readable on Linux");
+        let held = std::hint::black_box(vec![1u8; 64 << 20]);
+        assert!(anonymous_now() >= 64 << 20, "RssAnon counts a touched 64 MiB vector");
+        drop(held);
     }
 }

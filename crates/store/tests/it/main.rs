@@ -236,9 +236,9 @@ fn stale_or_truncated_index_scratch_files_are_ignored_and_replaced() {
     let addr_scratch = "addr.idx.work";
     assert!(!reference.path().join(addr_scratch).exists(), "{addr_scratch} is removed by finish");
 
-    // A crash of a writer whose table is a scratch file (tables larger than five eighths of the
-    // memory; this small one is in memory) leaves it behind, never synced, so any mix of old and
-    // new pages; here it is truncated garbage.
+    // A crash of a writer whose table is a scratch file (a table too large for memory; this small
+    // one is in memory) leaves it behind, never synced, so any mix of old and new pages; here it
+    // is truncated garbage.
     let crashed = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     write_growing_chain(&mut writer, 0, 600, 50);
