@@ -103,6 +103,10 @@ struct Summary {
     bytes_read: u64,
     seconds: f64,
     recovered: bool,
+    /// The writer's address index at the end: its bytes, and whether it was in memory or in a
+    /// scratch file (too large for the memory: a slower ingest where memory is short).
+    address_index_bytes: u64,
+    address_index_in_memory: bool,
 }
 
 impl Summary {
@@ -119,6 +123,8 @@ impl Summary {
             bytes_read: report.bytes_read,
             seconds: report.elapsed.as_secs_f64(),
             recovered: report.recovery.is_some(),
+            address_index_bytes: report.address_index.bytes,
+            address_index_in_memory: report.address_index.in_memory,
         }
     }
 }
@@ -143,8 +149,52 @@ fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> 
         summary.bytes_read as f64 / 1e6 / seconds,
         summary.txs_added as f64 / seconds
     )?;
+    if !summary.address_index_in_memory {
+        writeln!(
+            out,
+            "note: the address index ({:.0} MiB) is in a scratch file, as it does not fit in \
+             memory beside the rest; where memory is short that slows the ingest \
+             (docs/store-format.md, \"Address hash index\")",
+            summary.address_index_bytes as f64 / f64::from(1u32 << 20)
+        )?;
+    }
     match (&summary.tip_height, &summary.tip_hash) {
         (Some(height), Some(hash)) => writeln!(out, "store tip  {height} ({hash})"),
         _ => writeln!(out, "store is empty"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(address_index_in_memory: bool) -> Summary {
+        Summary {
+            network: "regtest",
+            blocks_found: 3,
+            blocks_ignored: 0,
+            best_height: 2,
+            tip_height: Some(2),
+            tip_hash: Some("00".repeat(32)),
+            blocks_added: 3,
+            txs_added: 3,
+            bytes_read: 1000,
+            seconds: 0.5,
+            recovered: false,
+            address_index_bytes: 768 << 20,
+            address_index_in_memory,
+        }
+    }
+
+    #[test]
+    fn a_scratch_file_address_index_is_named_as_a_reason_for_a_slow_ingest() {
+        let mut text = Vec::new();
+        print_summary(&mut text, &summary(false)).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("the address index (768 MiB) is in a scratch file"), "{text}");
+
+        let mut text = Vec::new();
+        print_summary(&mut text, &summary(true)).unwrap();
+        assert!(!String::from_utf8(text).unwrap().contains("address index"));
     }
 }

@@ -11,7 +11,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cointrail_btc::{BlocksDir, DecodedBlock, HeaderEntry, Network, best_chain};
-use cointrail_store::{BlockOutputs, ChainSpec, Prevout, RecoveryReport, StoreWriter, TxRows};
+use cointrail_store::{
+    AddressIndexPlacement, BlockOutputs, ChainSpec, Prevout, RecoveryReport, StoreWriter, TxRows,
+};
 use cointrail_types::{AddressKey, Hash32, OutputId};
 
 use crate::error::{IngestError, Result};
@@ -86,6 +88,9 @@ pub struct IngestReport {
     pub elapsed: Duration,
     /// What recovery repaired, if a previous run was interrupted.
     pub recovery: Option<RecoveryReport>,
+    /// Where the address index was at the end of the run (in memory, or in a scratch file when
+    /// too large for the memory: a reason for a slow ingest).
+    pub address_index: AddressIndexPlacement,
 }
 
 /// A decoded block on its way from the reader thread, with where it came from.
@@ -133,6 +138,7 @@ pub fn ingest_btc(options: &IngestOptions, progress: &mut dyn Progress) -> Resul
         bytes_read: 0,
         elapsed: Duration::ZERO,
         recovery,
+        address_index: writer.address_index(),
     };
     if first <= last {
         let todo = &chain[first as usize..=last as usize];
@@ -150,6 +156,7 @@ pub fn ingest_btc(options: &IngestOptions, progress: &mut dyn Progress) -> Resul
         report.tip_height = Some(tip.height.get());
         report.tip_hash = Some(tip.hash);
     }
+    report.address_index = writer.address_index();
     writer.finish()?;
     report.elapsed = started.elapsed();
     Ok(report)

@@ -219,13 +219,20 @@ impl RwFile {
 pub(crate) struct ScratchTable {
     /// `None` for [`ScratchTable::none`].
     map: Option<MmapMut>,
+    /// Whether `map` is anonymous memory rather than a scratch file.
+    in_memory: bool,
 }
 
 impl ScratchTable {
     /// No table (no bytes): what a table being rebuilt is replaced by first, so that the old and
     /// the new one are never held at once.
     pub(crate) fn none() -> Self {
-        Self { map: None }
+        Self { map: None, in_memory: true }
+    }
+
+    /// Whether the table is in anonymous memory (or empty) rather than in a scratch file.
+    pub(crate) fn in_memory(&self) -> bool {
+        self.in_memory
     }
 
     /// Creates a table of `len` bytes, a copy of the file `from` (which must be `len` bytes) or
@@ -256,7 +263,7 @@ impl ScratchTable {
                 let mut file = fs::File::open(from)?;
                 std::io::Read::read_exact(&mut file, &mut map)?;
             }
-            return Ok(Self { map: Some(map) });
+            return Ok(Self { map: Some(map), in_memory: true });
         }
         if let Some(from) = from {
             fs::copy(from, path)?;
@@ -277,7 +284,7 @@ impl ScratchTable {
         // Hash lookups are random: readahead would only fill memory with unrelated slots.
         map.advise(Advice::Random)
             .map_err(|source| StoreError::MapIo { path: path.to_owned(), source })?;
-        Ok(Self { map: Some(map) })
+        Ok(Self { map: Some(map), in_memory: false })
     }
 }
 
@@ -561,7 +568,9 @@ mod tests {
         let mut in_memory =
             ScratchTable::create_within(&scratch, len, Some(&checkpoint), len).unwrap();
         assert!(!scratch.exists(), "a table in memory removes a stale scratch file");
+        assert!(in_memory.in_memory());
         let mut in_file = ScratchTable::create_within(&scratch, len, Some(&checkpoint), 0).unwrap();
+        assert!(!in_file.in_memory());
         assert_eq!(fs::metadata(&scratch).unwrap().len(), len);
         assert_eq!(&in_memory[..], &content[..]);
         assert_eq!(&in_file[..], &content[..]);

@@ -44,7 +44,7 @@ pub use watches::{
     Watch, WatchKind, append_alerts, delivered_alerts, load_watches, read_alerts, save_watches,
     set_delivered_alerts,
 };
-pub use writer::{RecoveryReport, StoreWriter};
+pub use writer::{AddressIndexPlacement, RecoveryReport, StoreWriter};
 
 use column::RoFile;
 use manifest::Manifest;

@@ -230,6 +230,16 @@ impl StoreWriter {
         self.live.repairs
     }
 
+    /// Where the writer's address index is now: its bytes, and whether it is in memory or in a
+    /// scratch file (a table too large for the memory this process may use beside the rest of its
+    /// memory; `docs/store-format.md`), which makes an ingest slower where memory is short.
+    pub fn address_index(&self) -> AddressIndexPlacement {
+        AddressIndexPlacement {
+            bytes: self.address_index.len() as u64,
+            in_memory: self.address_index.in_memory(),
+        }
+    }
+
     /// Returns how many live transactions were marked as twins since the writer opened (or since
     /// the last rebuild of the map): entries that shared the first 16 bytes of their txid with
     /// another live transaction's, so that their lookups read `tx.txid` to tell them apart. A real
@@ -872,6 +882,15 @@ fn load_table(path: &Path, bits: u32, scratch: &Path) -> Result<ScratchTable> {
         });
     }
     ScratchTable::create(scratch, expected, Some(path))
+}
+
+/// Where a writer's address index is ([`StoreWriter::address_index`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressIndexPlacement {
+    /// Bytes of the table.
+    pub bytes: u64,
+    /// In anonymous memory (`true`) or in a scratch file that the kernel may write back and evict.
+    pub in_memory: bool,
 }
 
 /// Sets every `id + 1` link (u40) above `limit` to 0 and returns how many it cleared.

@@ -147,6 +147,8 @@ fn mainnet_0_438_from_shuffled_xored_files() {
     assert_eq!(report["tip_height"], 438);
     assert_eq!(report["tip_hash"], TIP_438);
     assert_eq!(report["blocks_added"], 439);
+    assert_eq!(report["address_index_in_memory"], true, "a small index is in memory");
+    assert!(report["address_index_bytes"].as_u64().unwrap() > 0);
 
     let status = json(&["status", "--store", path(&store)]);
     assert_eq!(status["tip_height"], 438);
