@@ -159,6 +159,7 @@ impl StoreWriter {
             None => create(dir, spec)?,
         };
         let lengths = committed_lengths(&committed.counts);
+        let committed_bits = committed.address_index_bits;
         let mut files: [RwFile; 10] = FILES
             .iter()
             .zip(lengths)
@@ -169,11 +170,6 @@ impl StoreWriter {
         for column in APPEND_ONLY {
             files[column].set_streaming();
         }
-        let address_index = load_table(
-            &dir.join(address_index_file(committed.address_index_bits)),
-            committed.address_index_bits,
-            &dir.join(ADDRESS_SCRATCH),
-        )?;
         let mut writer = Self {
             dir: dir.to_owned(),
             _lock: lock,
@@ -186,22 +182,30 @@ impl StoreWriter {
             run_bits: committed.run_bits,
             committed,
             files,
-            address_index,
+            // Loaded below, after the live map: where the table lives depends on the memory the
+            // live map already takes (`ScratchTable::create`).
+            address_index: ScratchTable::none(),
             address_scratch: dir.join(ADDRESS_SCRATCH),
             recovery: None,
             pending: None,
         };
-        if dir.join(DIRTY).exists() {
-            let mut report = writer.recover()?;
-            report.index_entries += writer.reindex(true)?;
-            writer.recovery = Some(report);
+        let dirty = dir.join(DIRTY).exists();
+        let mut recovery = if dirty { Some(writer.recover()?) } else { None };
+        writer.load_live()?;
+        writer.address_index = load_table(
+            &dir.join(address_index_file(committed_bits)),
+            committed_bits,
+            &writer.address_scratch,
+        )?;
+        let entries = writer.reindex(dirty)?;
+        if let Some(report) = &mut recovery {
+            report.index_entries += entries;
         } else {
-            writer.reindex(false)?;
             fs::write(dir.join(DIRTY), b"a writer has this store open\n")?;
             sync_dir(dir)?;
         }
+        writer.recovery = recovery;
         writer.open_txid_runs()?;
-        writer.load_live()?;
         Ok(writer)
     }
 
