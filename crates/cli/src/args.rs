@@ -497,6 +497,11 @@ pub(crate) enum IngestCommand {
     /// the most work from the network's genesis, and ignores blocks off that chain. Every input is
     /// resolved to the output it spends. Work is committed in batches: an interrupted run (even
     /// kill -9) loses at most the last batch, and re-running resumes after the stored tip.
+    ///
+    /// Memory: the address index (12 GiB for a whole mainnet chain) stays in memory while it is
+    /// at most 5/8 of RAM (or of the container's limit) and leaves a quarter free; otherwise it
+    /// goes to a scratch file in the store and the ingest slows down where memory is short. The
+    /// summary says which (address_index_in_memory with --format json).
     #[command(verbatim_doc_comment)]
     Btc(IngestBtcArgs),
     /// Ingest an EVM chain (Ethereum and compatibles) from any JSON-RPC node

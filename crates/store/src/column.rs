@@ -304,7 +304,7 @@ fn anonymous_table_limit() -> u64 {
 /// ingest: in a scratch mapping the kernel writes back and evicts its pages like any file page, and
 /// every probe of an evicted one is a read from disk. Under a 1,024 MiB limit a 4 GB chain, whose
 /// table is 192 MiB, ingested in 66-75 s with the table in a scratch file (then the rule was an
-/// eighth) and in 24-25 s with it in memory, as fast as without a limit (`docs/performance.md`,
+/// eighth) and in 23.5-25.2 s with it in memory, as fast as without a limit (`docs/performance.md`,
 /// "Under a memory limit"). On a 24 GiB machine a whole chain's 12 GiB table is in memory while the
 /// live map beside it is under about 5.6 GiB. No more than that, because anonymous memory cannot be
 /// reclaimed (there is no swap to count on): a table that does not fit beside the rest would have

@@ -128,16 +128,9 @@ impl<const W: usize> Slots<W> {
         bits: u32,
         hash: u64,
         limit: u64,
-        mut is_key: impl FnMut(u32) -> bool,
+        is_key: impl FnMut(u32) -> bool,
     ) -> Option<u32> {
-        let mut found = None;
-        Self::for_each_candidate(table, bits, hash, limit, |id| {
-            if is_key(id) {
-                found = Some(found.map_or(id, |best: u32| best.max(id)));
-            }
-            true
-        });
-        found
+        Self::find_matching(table, bits, hash, limit, is_key, false)
     }
 
     /// Prefetches the cache line of `hash`'s start slot (see [`crate::column::prefetch`]).
@@ -193,14 +186,28 @@ impl<const W: usize> Slots<W> {
         bits: u32,
         hash: u64,
         limit: u64,
+        is_key: impl FnMut(u32) -> bool,
+    ) -> Option<u32> {
+        Self::find_matching(table, bits, hash, limit, is_key, true)
+    }
+
+    /// The highest id of the candidates for `hash` below `limit` for which `is_key(id)` holds,
+    /// probing no further than the first such id when `first` ([`Self::find_first`]).
+    #[inline]
+    fn find_matching(
+        table: &[u8],
+        bits: u32,
+        hash: u64,
+        limit: u64,
         mut is_key: impl FnMut(u32) -> bool,
+        first: bool,
     ) -> Option<u32> {
         let mut found = None;
         Self::for_each_candidate(table, bits, hash, limit, |id| {
             if is_key(id) {
-                found = Some(id);
+                found = Some(found.map_or(id, |best: u32| best.max(id)));
             }
-            found.is_none()
+            !(first && found.is_some())
         });
         found
     }

@@ -1,7 +1,8 @@
 //! How much memory this process may use: the machine's (`MemTotal`), or less where a control
 //! group limits it (a container, a `systemd` unit with `MemoryMax=`, a batch job).
 //!
-//! The writer sizes its in-memory tables from this figure. Reading only `/proc/meminfo` would
+//! The writer places its address index from this figure and from the anonymous memory it already
+//! holds ([`anonymous_now`]; `crate::column::ScratchTable`). Reading only `/proc/meminfo` would
 //! put a 1 GiB table in anonymous memory inside a 512 MiB container on a 24 GiB host, and the
 //! kernel would kill the ingest (measured: `docs/performance-history.md`, "Under a memory limit").
 

@@ -159,7 +159,6 @@ impl StoreWriter {
             None => create(dir, spec)?,
         };
         let lengths = committed_lengths(&committed.counts);
-        let committed_bits = committed.address_index_bits;
         let mut files: [RwFile; 10] = FILES
             .iter()
             .zip(lengths)
@@ -193,8 +192,8 @@ impl StoreWriter {
         let mut recovery = if dirty { Some(writer.recover()?) } else { None };
         writer.load_live()?;
         writer.address_index = load_table(
-            &dir.join(address_index_file(committed_bits)),
-            committed_bits,
+            &dir.join(address_index_file(writer.address_index_bits)),
+            writer.address_index_bits,
             &writer.address_scratch,
         )?;
         let entries = writer.reindex(dirty)?;
