@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use cointrail_btc::Network;
+use cointrail_synth::Activity;
 
 /// cointrail: follow stolen coins across Bitcoin, from one binary and one embedded store.
 ///
@@ -326,6 +327,11 @@ pub(crate) struct SynthArgs {
     /// Obfuscate the files with an xor.dat key, as Bitcoin Core 28+ does
     #[arg(long)]
     pub(crate) xor: bool,
+    /// Who pays and gets paid: recent (mostly users active in the last hours, so most outputs are
+    /// spent and most reused addresses paid again soon, as on mainnet) or uniform (any user
+    /// alike: accesses spread over the whole chain, the harder case for an ingest's page cache)
+    #[arg(long, default_value = "recent", value_name = "ACTIVITY")]
+    pub(crate) activity: Activity,
 }
 
 #[derive(Debug, Args)]

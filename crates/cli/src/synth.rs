@@ -15,6 +15,7 @@ pub(crate) fn run(args: &SynthArgs, format: Format, out: &mut dyn Write) -> anyh
         seed: args.seed,
         network: args.network,
         xor: args.xor,
+        activity: args.activity,
         ..SynthConfig::default()
     };
     let bar = std::io::stderr().is_terminal().then(|| {

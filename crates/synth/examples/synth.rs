@@ -1,5 +1,5 @@
 //! Generates a chain and prints its summary and speed:
-//! `cargo run --release -p cointrail-synth --example synth -- OUT_DIR BLOCKS [TXS_PER_BLOCK] [SEED] [xor] [mainnet]`.
+//! `cargo run --release -p cointrail-synth --example synth -- OUT_DIR BLOCKS [TXS_PER_BLOCK] [SEED] [xor] [mainnet] [uniform]`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "command-line example")]
 
@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use cointrail_btc::Network;
-use cointrail_synth::{SynthConfig, generate};
+use cointrail_synth::{Activity, SynthConfig, generate};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(out), Some(blocks)) = (args.first(), args.get(1).and_then(|b| b.parse().ok())) else {
-        eprintln!("usage: synth OUT_DIR BLOCKS [TXS_PER_BLOCK] [SEED] [xor] [mainnet]");
+        eprintln!("usage: synth OUT_DIR BLOCKS [TXS_PER_BLOCK] [SEED] [xor] [mainnet] [uniform]");
         return ExitCode::from(2);
     };
     let config = SynthConfig {
@@ -25,6 +25,11 @@ fn main() -> ExitCode {
             Network::Mainnet
         } else {
             Network::Regtest
+        },
+        activity: if args.iter().any(|a| a == "uniform") {
+            Activity::Uniform
+        } else {
+            Activity::Recent
         },
         ..SynthConfig::default()
     };

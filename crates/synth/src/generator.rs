@@ -24,7 +24,7 @@ use crate::taint::{AMOUNT_POLICIES, Amounts, THEFTS, haircut, queue};
 use crate::truth::{
     CoinjoinTruth, EntityTruth, ExchangeTruth, PolicyTruth, TRUTH_FORMAT, TheftTruth, Truth,
 };
-use crate::{SynthConfig, SynthError, SynthSummary};
+use crate::{Activity, SynthConfig, SynthError, SynthSummary};
 
 /// Regtest proof-of-work bits: every block's header hash is checked against them.
 const BITS: u32 = 0x207f_ffff;
@@ -42,6 +42,16 @@ const NEW_ADDR: u32 = u32::MAX - 1;
 const KIND_OP_RETURN: u8 = 255;
 /// `taint` of an untainted output; `funded_pos` of an entity not in the funded list.
 const NONE: u32 = u32::MAX;
+/// Credits to users remembered as recent activity ([`Activity::Recent`]).
+const ACTIVE_RING: usize = 1 << 20;
+/// Permille of payments to a user that go to a recently active one ([`Activity::Recent`]).
+const PAYEE_RECENT: u64 = 900;
+/// Permille of user payments made by a recently credited user ([`Activity::Recent`]).
+const PAYER_RECENT: u64 = 900;
+/// Recent picks are uniform over the last this many joined users or credits, then fall off as one
+/// over the distance ([`recent_offset`]).
+const RECENT_USERS: u64 = 4096;
+const RECENT_CREDITS: u64 = 1024;
 
 /// Address roles, as written in `truth_addresses.tsv`.
 const ROLE_NAMES: [&str; 12] = [
@@ -284,6 +294,15 @@ struct Gen {
     first_user: u32,
     n_users: u32,
     funded: Vec<u32>,
+    /// Whether payers and payees are drawn from recently active users ([`Activity::Recent`]).
+    recent: bool,
+    /// Ring of the users most recently credited with an output, [`ACTIVE_RING`] long, and the
+    /// number of credits pushed into it.
+    active: Vec<u32>,
+    active_pushed: u64,
+    /// Blocks of the chain, and users who have joined by the current block ([`Activity::Recent`]).
+    blocks: u32,
+    joined: u32,
     deposits: Vec<Vec<Utxo>>,
     whirl: [Vec<WhirlEntry>; 4],
     denoms: Vec<u64>,
@@ -320,6 +339,26 @@ struct Gen {
     t_share: Vec<u64>,
     t_out: Vec<Amounts>,
     t_poison: Vec<u8>,
+}
+
+/// How far back (`0..len`) a recent pick reaches: uniform over the last `window`, then each
+/// doubling of the distance as likely as the window, so that the chance of an entry falls off as
+/// one over its distance without the newest entries taking a large share.
+fn recent_offset(rng: &mut Rng, window: u64, len: u64) -> u64 {
+    if len <= window {
+        return rng.below(len.max(1));
+    }
+    // A uniform binary order of magnitude of `window..len + window`, then uniform within it;
+    // draws past the end are drawn again (clamping would pile them onto the oldest entry).
+    let (lo, hi) = (window, len + window - 1);
+    let (lo_bits, hi_bits) = (63 - lo.leading_zeros(), 63 - hi.leading_zeros());
+    loop {
+        let base = 1u64 << rng.range(u64::from(lo_bits), u64::from(hi_bits));
+        let value = base + rng.below(base);
+        if (lo..=hi).contains(&value) {
+            return value - window;
+        }
+    }
 }
 
 /// Generates the chain: see [`crate::generate`].
@@ -553,6 +592,11 @@ impl Gen {
             first_user,
             n_users,
             funded: Vec::new(),
+            recent: config.activity == Activity::Recent,
+            active: Vec::new(),
+            active_pushed: 0,
+            blocks: config.blocks.max(1),
+            joined: n_users,
             deposits: (0..n_ex).map(|_| Vec::new()).collect(),
             whirl: Default::default(),
             denoms: wasabi2_denominations(),
@@ -632,6 +676,48 @@ impl Gen {
 
     fn random_user(&mut self) -> u32 {
         self.first_user + u32::try_from(self.rng.below(u64::from(self.n_users))).unwrap_or(0)
+    }
+
+    /// A user recently credited with an output: the `k`-th most recent credit, `k` roughly
+    /// log-uniform over the ring (so the chance of a user falls off as one over the number of
+    /// credits since its last one). `None` before the first credit to a user.
+    fn recent_user(&mut self) -> Option<u32> {
+        let filled = self.active_pushed.min(ACTIVE_RING as u64);
+        if filled == 0 {
+            return None;
+        }
+        let back = recent_offset(&mut self.rng, RECENT_CREDITS, filled);
+        let at = (self.active_pushed - 1 - back) % ACTIVE_RING as u64;
+        Some(self.active[usize::try_from(at).unwrap_or(0)])
+    }
+
+    /// A user to pay: with [`Activity::Recent`], one of the users joined so far, a recent joiner
+    /// in [`PAYEE_RECENT`] permille of cases (see [`recent_offset`]), else any of them.
+    /// With [`Activity::Uniform`], any user.
+    fn payee_user(&mut self) -> u32 {
+        if !self.recent {
+            return self.random_user();
+        }
+        let joined = u64::from(self.joined);
+        let back = if self.rng.chance(PAYEE_RECENT) {
+            recent_offset(&mut self.rng, RECENT_USERS, joined)
+        } else {
+            self.rng.below(joined)
+        };
+        self.first_user + u32::try_from(joined - 1 - back).unwrap_or(0)
+    }
+
+    /// A user with outputs to spend: with [`Activity::Recent`] a recently credited one in
+    /// [`PAYER_RECENT`] permille of cases (if it still has outputs), else any funded user.
+    fn payer_user(&mut self) -> u32 {
+        if self.recent
+            && self.rng.chance(PAYER_RECENT)
+            && let Some(user) = self.recent_user()
+            && !self.ents[user as usize].utxos.is_empty()
+        {
+            return user;
+        }
+        self.funded[self.rng.index(self.funded.len())]
     }
 
     fn random_exchange(&mut self) -> u32 {
@@ -728,9 +814,9 @@ impl Gen {
     fn plan_payee(&mut self, payer: u32) -> OutSpec {
         match self.rng.below(100) {
             0..55 => {
-                let mut user = self.random_user();
+                let mut user = self.payee_user();
                 if user == payer {
-                    user = self.random_user();
+                    user = self.payee_user();
                 }
                 self.plan_receive(user, R_RECEIVE, 250)
             }
@@ -812,10 +898,22 @@ impl Gen {
         self.outs.clear();
     }
 
+    /// Credits the outputs of the transaction just emitted to their owners, and notes the users
+    /// among them as recently active.
     fn credit_new(&mut self) {
         for i in 0..self.new_utxos.len() {
             let utxo = self.new_utxos[i];
             self.credit(utxo);
+            let owner = self.addr_owner[utxo.addr as usize];
+            if self.recent && self.is_user(owner) {
+                let at = usize::try_from(self.active_pushed % ACTIVE_RING as u64).unwrap_or(0);
+                if at == self.active.len() {
+                    self.active.push(owner);
+                } else {
+                    self.active[at] = owner;
+                }
+                self.active_pushed += 1;
+            }
         }
     }
 
@@ -1078,6 +1176,10 @@ impl Gen {
         self.txids.push([0; 32]);
         self.block_fees = 0;
         self.block_txs = 1;
+        // Users join at an even pace over the chain, the first RECENT_USERS at once.
+        let joined = u64::from(self.n_users) * (u64::from(height) + 1) / u64::from(self.blocks);
+        let joined = joined.max(RECENT_USERS).min(u64::from(self.n_users));
+        self.joined = u32::try_from(joined).unwrap_or(self.n_users);
         let scale = u64::from(self.tpb.max(1000));
         let target = u32::try_from(u64::from(self.tpb) * self.rng.range(600, 1400) / 1000)
             .unwrap_or(self.tpb)
@@ -1254,7 +1356,7 @@ impl Gen {
         if self.funded.is_empty() {
             return Ok(false);
         }
-        let user = self.funded[self.rng.index(self.funded.len())];
+        let user = self.payer_user();
         let n_utxos = self.ents[user as usize].utxos.len();
         let balance: u64 = self.ents[user as usize].utxos.iter().map(|u| u.value).sum();
         if n_utxos > 12 && self.rng.chance(400) {
@@ -1427,7 +1529,7 @@ impl Gen {
             total += value;
             let mut out = match self.rng.below(100) {
                 0..85 => {
-                    let user = self.random_user();
+                    let user = self.payee_user();
                     self.plan_receive(user, R_RECEIVE, 250)
                 }
                 85..95 => {
@@ -1477,7 +1579,7 @@ impl Gen {
             let out = if self.rng.chance(50) {
                 self.plan_deposit(None)
             } else {
-                let user = self.random_user();
+                let user = self.payee_user();
                 self.plan_receive(user, R_RECEIVE, 700)
             };
             self.outs.push(out);
@@ -2348,4 +2450,35 @@ fn write_scenario(truth: &Truth, out: &Path) -> Result<(), SynthError> {
     }
     fs::write(out.join("thefts.tsv"), thefts)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_offsets_stay_in_range_and_fall_off_with_distance() {
+        let mut rng = Rng::new(5);
+        // Shorter than the window: uniform over all of it.
+        for _ in 0..1000 {
+            assert!(recent_offset(&mut rng, 1024, 10) < 10);
+        }
+        assert_eq!(recent_offset(&mut rng, 1024, 1), 0);
+        // Longer: counts per binary order of magnitude of `offset + window` are about equal, so
+        // the chance per entry halves with each doubling, and nothing piles onto the oldest entry.
+        let (window, len) = (1024u64, 1_000_000u64);
+        let mut per_magnitude = [0u32; 21];
+        let mut oldest = 0;
+        for _ in 0..200_000 {
+            let offset = recent_offset(&mut rng, window, len);
+            assert!(offset < len);
+            per_magnitude[(63 - (offset + window).leading_zeros()) as usize] += 1;
+            oldest += u32::from(offset == len - 1);
+        }
+        // Magnitudes 2^10 to 2^19 are whole; 2^20 only reaches len + window.
+        let whole = &per_magnitude[10..20];
+        let (least, most) = (whole.iter().min().unwrap(), whole.iter().max().unwrap());
+        assert!(*least > 0 && f64::from(*most) / f64::from(*least) < 1.1, "{per_magnitude:?}");
+        assert!(oldest < 10, "{oldest} picks of the oldest entry");
+    }
 }

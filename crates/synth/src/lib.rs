@@ -54,6 +54,9 @@ pub struct SynthConfig {
     pub network: Network,
     /// Write `xor.dat` and obfuscate the blk files with it (Bitcoin Core 28+).
     pub xor: bool,
+    /// Which users pay and get paid: mostly recently active ones (the default, as on mainnet)
+    /// or any user alike.
+    pub activity: Activity,
     /// A new blk file starts when the next block would pass this size (Core: 128 MiB). For tests.
     #[doc(hidden)]
     pub file_size_limit: u64,
@@ -67,7 +70,35 @@ impl Default for SynthConfig {
             seed: 1,
             network: Network::Regtest,
             xor: false,
+            activity: Activity::Recent,
             file_size_limit: DEFAULT_FILE_SIZE_LIMIT,
+        }
+    }
+}
+
+/// Which users pay and which get paid (`docs/synth.md`, "Activity").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Activity {
+    /// Mostly users recently credited with an output: 80 % of user payments are made by, and 80 %
+    /// of payments to users go to, a user drawn from the last 2^20 credits with a chance falling
+    /// off as one over how far back it was credited. Most outputs are then spent within hours
+    /// and most reused addresses were last paid recently, as on mainnet.
+    #[default]
+    Recent,
+    /// Any user alike: payers from every user holding outputs, payees from every user. Outputs
+    /// and reused addresses are as likely to come from early in the chain as from late; the
+    /// chains measured until 2026-12-07 were generated this way.
+    Uniform,
+}
+
+impl std::str::FromStr for Activity {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "recent" => Ok(Self::Recent),
+            "uniform" => Ok(Self::Uniform),
+            _ => Err(format!("unknown activity {text:?}: expected recent or uniform")),
         }
     }
 }
