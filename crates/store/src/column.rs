@@ -64,6 +64,11 @@ pub(crate) struct RwFile {
     streaming: bool,
     /// Bytes at the start that this mapping no longer maps (a multiple of [`RELEASE_UNIT`]).
     unmapped: u64,
+    /// Whether the rows behind the tail are read or written at random ([`RwFile::set_random`]).
+    random: bool,
+    /// Bytes at the start advised as read at random, without huge pages (a multiple of
+    /// [`RELEASE_UNIT`]).
+    advised: u64,
 }
 
 impl RwFile {
@@ -96,6 +101,8 @@ impl RwFile {
             released: 0,
             streaming: false,
             unmapped: 0,
+            random: false,
+            advised: 0,
         })
     }
 
@@ -120,7 +127,37 @@ impl RwFile {
             // One unit behind the end stays mapped, for the rows being written.
             self.unmap(end / RELEASE_UNIT * RELEASE_UNIT - RELEASE_UNIT);
         }
+        if self.random && end >= self.advised + 2 * RELEASE_UNIT {
+            self.advise_random(end / RELEASE_UNIT * RELEASE_UNIT - RELEASE_UNIT);
+        }
         Ok(())
+    }
+
+    /// Marks the column as read or written at random behind its tail (`out.spent`, `addr.key`,
+    /// `addr.rest`, and `tx.txid`, whose rows confirm the live map's matches): the bytes up to
+    /// one [`RELEASE_UNIT`] behind the end are advised `MADV_NOHUGEPAGE` and `MADV_RANDOM`, and
+    /// the advice follows the end as appends go on. The growing tail keeps the huge-page advice
+    /// of [`map_rw`], which makes appends fault in 2 MiB at once. Behind it, a fault on a page
+    /// that is not cached (evicted under memory pressure) then reads that page alone: with the
+    /// huge-page advice, Linux reads the whole 2 MiB around it (4 MiB without `MADV_RANDOM`), so
+    /// an ingest whose random working set outgrows the page cache read 2 MiB from disk for every
+    /// 5 or 21 bytes it needed (`docs/performance.md`, "Under a memory limit"). Only a hint.
+    pub(crate) fn set_random(&mut self) {
+        self.random = true;
+        self.advise_random(self.len / RELEASE_UNIT * RELEASE_UNIT);
+    }
+
+    /// Advises the bytes from [`RwFile::advised`] to `upto` (a multiple of [`RELEASE_UNIT`]) as read
+    /// at random, without huge pages.
+    fn advise_random(&mut self, upto: u64) {
+        let upto = upto.min(self.map.len() as u64 / RELEASE_UNIT * RELEASE_UNIT);
+        if upto <= self.advised {
+            return;
+        }
+        let (from, len) = (to_usize(self.advised), to_usize(upto - self.advised));
+        let _ = self.map.advise_range(Advice::NoHugePage, from, len);
+        let _ = self.map.advise_range(Advice::Random, from, len);
+        self.advised = upto;
     }
 
     /// Makes appends unmap the rows they leave behind, a [`RELEASE_UNIT`] at a time, whether or
@@ -154,6 +191,13 @@ impl RwFile {
         let capacity = needed.max(current + (current / 2).max(MIN_GROWTH));
         self.file.set_len(capacity)?;
         self.map = map_rw(&self.path, &self.file)?;
+        // A new mapping has the huge-page advice throughout.
+        self.advised = 0;
+        if self.random {
+            self.advise_random(
+                (self.len / RELEASE_UNIT * RELEASE_UNIT).saturating_sub(RELEASE_UNIT),
+            );
+        }
         Ok(())
     }
 
@@ -165,6 +209,17 @@ impl RwFile {
         self.len = len;
         self.released = self.released.min(len);
         self.unmapped = self.unmapped.min(len / RELEASE_UNIT * RELEASE_UNIT);
+        let tail = len / RELEASE_UNIT * RELEASE_UNIT;
+        if self.advised > tail {
+            // The bytes past the new end will be appended again: huge pages for them, as for any
+            // growing tail.
+            let (from, back) = (to_usize(tail), to_usize(self.advised - tail));
+            let _ = self.map.advise_range(Advice::Normal, from, back);
+            if self.map.len() >= HUGE_PAGE_MIN_MAPPING {
+                let _ = self.map.advise_range(Advice::HugePage, from, back);
+            }
+            self.advised = tail;
+        }
     }
 
     /// Gives the kernel back the pages of the bytes before `upto` (whole pages only), which the
@@ -432,6 +487,47 @@ pub(crate) fn write_u64(bytes: &mut [u8], at: usize, value: u64) {
     bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
 }
 
+/// Asks the kernel to start reading the pages of `bytes[from..from + len]` (clipped to `bytes`),
+/// a part of a file mapping about to be read in order (`MADV_WILLNEED`): a mapping advised as read
+/// at random ([`RwFile::set_random`]) has no readahead of its own, so a scan of pages that are not
+/// cached would otherwise read them one page at a time. Only a hint.
+pub(crate) fn will_need(bytes: &[u8], from: usize, len: usize) {
+    let end = from.saturating_add(len).min(bytes.len());
+    if from >= end {
+        return;
+    }
+    let page = 4096;
+    let start = bytes.as_ptr() as usize + from;
+    let aligned = start / page * page;
+    let len = bytes.as_ptr() as usize + end - aligned;
+    // SAFETY: `MADV_WILLNEED` only starts reads into the page cache: it changes no memory and no
+    // mapping. The range starts at most a page before `bytes[from]`, in the same mapping (mappings
+    // are page-aligned), and ends inside `bytes`.
+    #[allow(unsafe_code, reason = "madvise has no safe wrapper for a borrowed slice")]
+    let _ = unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_WILLNEED) };
+}
+
+/// Keeps [`will_need`] ahead of an in-order scan of a mapping advised as read at random
+/// ([`RwFile::set_random`]): the rebuild of the address index, and the writer's open.
+#[derive(Debug, Default)]
+pub(crate) struct ScanAhead {
+    next: usize,
+}
+
+impl ScanAhead {
+    /// Bytes asked for ahead of the scan: at least one, at most two of these.
+    const CHUNK: usize = 8 << 20;
+
+    /// Notes that the scan reached byte `offset` of `bytes`.
+    #[inline]
+    pub(crate) fn at(&mut self, bytes: &[u8], offset: usize) {
+        if offset >= self.next {
+            will_need(bytes, offset, 2 * Self::CHUNK);
+            self.next = offset + Self::CHUNK;
+        }
+    }
+}
+
 /// Asks the CPU to bring the cache line holding `bytes[at]` closer (a hint with no effect on
 /// results; nothing happens when `at` is out of bounds or on other architectures). The writer uses it
 /// to overlap the cache misses of a block's random lookups instead of taking them one at a time.
@@ -488,6 +584,76 @@ mod tests {
             assert_eq!(read_id(&column, row * ID_BYTES), *value, "row {row}");
         }
         assert_eq!(MAX_ID + 1, (1 << 40) - 1);
+    }
+
+    /// The `VmFlags` of the mappings of `path` in this process, as (offset in the file, length,
+    /// flags), from `/proc/self/smaps`.
+    fn vm_flags(path: &Path) -> Vec<(u64, u64, Vec<String>)> {
+        let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+        let name = path.to_str().unwrap();
+        let mut found = Vec::new();
+        let mut current: Option<(u64, u64)> = None;
+        for line in smaps.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.first().is_some_and(|f| f.contains('-') && !f.ends_with(':')) {
+                current = (fields.last() == Some(&name)).then(|| {
+                    let (start, end) = fields[0].split_once('-').unwrap();
+                    let len = u64::from_str_radix(end, 16).unwrap()
+                        - u64::from_str_radix(start, 16).unwrap();
+                    (u64::from_str_radix(fields[2], 16).unwrap(), len)
+                });
+            } else if fields.first() == Some(&"VmFlags:")
+                && let Some((offset, len)) = current
+            {
+                found.push((offset, len, fields[1..].iter().map(|f| (*f).to_owned()).collect()));
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn a_random_column_reads_at_random_without_huge_pages_behind_its_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("column");
+        let mut file = RwFile::open(&path, 0).unwrap();
+        let unit = to_usize(RELEASE_UNIT);
+        file.append(&vec![7u8; 20 * unit]).unwrap();
+        file.set_random();
+        // Appends carry the advice along, one unit behind the end, across a remapping too.
+        for _ in 0..30 {
+            file.append(&vec![9u8; unit / 2 + 3]).unwrap();
+        }
+        let len = file.bytes().len() as u64;
+        assert!(file.map.len() as u64 >= HUGE_PAGE_MIN_MAPPING as u64);
+        let flags = |at: u64| {
+            let maps = vm_flags(&path);
+            let (_, _, flags) =
+                maps.into_iter().find(|(offset, len, _)| (*offset..offset + len).contains(&at))?;
+            Some(flags)
+        };
+        // Without transparent huge pages in the kernel there is no huge-page advice to see.
+        let thp = Path::new("/sys/kernel/mm/transparent_hugepage").exists();
+        let has = |at: u64, flag: &str| {
+            (flag == "hg" && !thp) || flags(at).unwrap().iter().any(|f| f == flag)
+        };
+        let advised = len / RELEASE_UNIT * RELEASE_UNIT - RELEASE_UNIT;
+        assert_eq!(file.advised, advised);
+        for at in [0, RELEASE_UNIT * 7 + 5, advised - 1] {
+            assert!(has(at, "rr") && has(at, "nh"), "{at}: {:?}", flags(at));
+            assert!(!flags(at).unwrap().iter().any(|f| f == "hg"), "{at}: {:?}", flags(at));
+        }
+        for at in [advised, len, file.map.len() as u64 - 1] {
+            assert!(has(at, "hg") && !has(at, "rr"), "{at}: {:?}", flags(at));
+        }
+        // Rows behind the tail still read back.
+        assert_eq!(file.bytes()[unit * 3], 7);
+        assert_eq!(file.bytes()[to_usize(len) - 1], 9);
+        // Truncation gives the bytes it drops the tail's advice back.
+        file.truncate(RELEASE_UNIT * 4 + 10);
+        assert_eq!(file.advised, RELEASE_UNIT * 4);
+        assert!(has(RELEASE_UNIT * 4 + 1, "hg") && !has(RELEASE_UNIT * 4 + 1, "rr"));
+        assert!(has(RELEASE_UNIT * 4 - 1, "rr"));
     }
 
     #[test]

@@ -19,7 +19,8 @@ use std::path::Path;
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 
 use crate::column::{
-    ID_BYTES, MAX_ID, RoFile, RwFile, ScratchTable, id_bytes, prefetch, to_usize, write_id,
+    ID_BYTES, MAX_ID, RoFile, RwFile, ScanAhead, ScratchTable, id_bytes, prefetch, to_usize,
+    write_id,
 };
 use crate::error::{Result, StoreError};
 use crate::index;
@@ -416,7 +417,9 @@ fn build_address_table(scratch: &Path, keys: &[u8], bits: u32) -> Result<Scratch
     let mut table = ScratchTable::create(scratch, index::AddressSlots::table_bytes(bits), None)?;
     let hash = |id: usize| keys::hash_of_row(keys::row(keys, id as u64));
     let count = keys.len() / ADDR_KEY_ROW;
+    let mut ahead = ScanAhead::default();
     for id in 0..count {
+        ahead.at(keys, id * ADDR_KEY_ROW);
         if id + REBUILD_LOOKAHEAD < count {
             index::AddressSlots::prefetch_slot(&table, bits, hash(id + REBUILD_LOOKAHEAD)?);
         }

@@ -27,7 +27,9 @@ use std::sync::{Arc, mpsc};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{self, ID_BYTES, RoFile, RwFile, ScratchTable, read_id, to_usize, write_id};
+use crate::column::{
+    self, ID_BYTES, RoFile, RwFile, ScanAhead, ScratchTable, read_id, to_usize, write_id,
+};
 use crate::error::{Result, StoreError};
 use crate::keys::{self, ADDR_KEY_ROW, ADDR_REST_ROW};
 use crate::live::{LiveTxs, TxKey};
@@ -38,8 +40,8 @@ use crate::rows::{AddressRows, BlockOutputs, TxRows, rebuild_address_table};
 use crate::runs::{self, Kind};
 use crate::view::{BLOCK_ROW, ChainView, Columns, TXID_ROW, TXIO_ROW, Txids, txid_row_is};
 use crate::{
-    ADDR_FIRST, ADDR_KEY, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_SPENT, OUT_VALUE,
-    TX_IO, TX_TXID, address_index_file, index,
+    ADDR_FIRST, ADDR_KEY, ADDR_REST, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_SPENT,
+    OUT_VALUE, TX_IO, TX_TXID, address_index_file, index,
 };
 
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
@@ -55,6 +57,11 @@ const DIRTY: &str = "DIRTY";
 /// ([`StoreWriter::release_committed`]). The others are read or written at random (`out.spent`,
 /// `addr.key`).
 const APPEND_ONLY: [usize; 7] = [BLOCKS, TX_TXID, TX_IO, IN_SPENT, OUT_VALUE, OUT_ADDR, ADDR_FIRST];
+
+/// The columns whose rows behind the tail the writer reads or writes at random: spends update
+/// `out.spent`, reused addresses are confirmed against `addr.key` and `addr.rest`, and the live
+/// map's matches against `tx.txid` ([`RwFile::set_random`]).
+const READ_AT_RANDOM: [usize; 4] = [TX_TXID, OUT_SPENT, ADDR_KEY, ADDR_REST];
 
 /// Scratch file backing the writer's in-memory address index.
 const ADDRESS_SCRATCH: &str = "addr.idx.work";
@@ -168,6 +175,9 @@ impl StoreWriter {
             .expect("one file per column");
         for column in APPEND_ONLY {
             files[column].set_streaming();
+        }
+        for column in READ_AT_RANDOM {
+            files[column].set_random();
         }
         let mut writer = Self {
             dir: dir.to_owned(),
@@ -473,8 +483,11 @@ impl StoreWriter {
         let mut live = LiveTxs::new()?;
         let view = self.view();
         let txids = view.columns.tx_txid;
+        let (mut txids_ahead, mut spent_ahead) = (ScanAhead::default(), ScanAhead::default());
         for tx in 0..self.counts.txs {
             let (start, end) = (view.tx_io(tx).1, view.tx_io(tx + 1).1);
+            txids_ahead.at(txids, to_usize(tx) * TXID_ROW);
+            spent_ahead.at(view.columns.out_spent, to_usize(start) * ID_BYTES);
             let unspent = (start..end).filter(|output| !view.is_spent(OutputId::new(*output)));
             let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
             if unspent == 0 {
@@ -511,7 +524,9 @@ impl StoreWriter {
         let bits = self.address_bits(self.counts.addresses);
         if bits == self.address_index_bits {
             let keys = self.files[ADDR_KEY].bytes();
+            let mut ahead = ScanAhead::default();
             for address in checkpoint..self.counts.addresses {
+                ahead.at(keys, to_usize(address) * ADDR_KEY_ROW);
                 let hash = keys::hash_of_row(keys::row(keys, address))?;
                 let id = u32::try_from(address).expect("address ids fit u32");
                 index::AddressSlots::insert(&mut self.address_index, bits, hash, id);
