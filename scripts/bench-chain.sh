@@ -6,7 +6,7 @@
 #   scripts/bench-chain.sh 0.2        # a quick run: one chain of about 0.2 GB
 #
 # Sizes are in GB (10^9 bytes) of blk files. For each size it generates a chain with
-# `cointrail synth` (2000 txs per block, seed 1, regtest, no xor.dat), reads the blk files once so
+# `cointrail synth` (2000 txs per block, seed 1, regtest, no xor.dat, recent activity), reads the blk files once so
 # that every tool starts with the same warm page cache, then runs one tool at a time, each in its
 # own process under /usr/bin/time (wall seconds, peak RSS):
 #
@@ -19,7 +19,8 @@
 # The reference tools are built from crates.io by benches/compare, a standalone Cargo project
 # outside the main workspace (its own Cargo.lock), so they never enter the main build or CI.
 # Environment: BENCH_DATA (where chains and stores go; default ~/.cache/cointrail/bench-chain),
-# KEEP=1 keeps each chain after its size is done, TXS_PER_BLOCK (2000), SEED (1), TABLES_ONLY=1
+# KEEP=1 keeps each chain after its size is done, TXS_PER_BLOCK (2000), SEED (1), ACTIVITY (recent,
+# or uniform: the chains measured until 2026-12-07, in directories named chain-SIZE-uniform), TABLES_ONLY=1
 # prints the tables of earlier runs of the given sizes without running anything, REPEAT=N runs
 # each tool N times and keeps the fastest (for a shared, noisy machine),
 # COMPARE_TARGET (cargo target dir for benches/compare; default /work/target-compare if /work
@@ -34,6 +35,8 @@ sizes=("$@")
 data=${BENCH_DATA:-$HOME/.cache/cointrail/bench-chain}
 txs_per_block=${TXS_PER_BLOCK:-2000}
 seed=${SEED:-1}
+activity=${ACTIVITY:-recent}
+case $activity in recent) suffix="" ;; uniform) suffix=-uniform ;; *) echo "ACTIVITY must be recent or uniform" >&2; exit 2 ;; esac
 keep=${KEEP:-0}
 mkdir -p "$data"
 if [ -n "${COMPARE_TARGET:-}" ]; then :; elif [ -d /work ]; then COMPARE_TARGET=/work/target-compare; else COMPARE_TARGET=$data/target; fi
@@ -127,11 +130,11 @@ for size in "${sizes[@]}"; do
     : >"$data/results-$size.tsv"
   fi
   blocks=$(awk -v s="$size" -v t="$txs_per_block" 'BEGIN { printf "%d", s * 1e9 / (t * 362) }')
-  chain=$data/chain-$size
+  chain=$data/chain-$size$suffix
   if [ ! -f "$chain/summary.json" ]; then
     rm -rf "$chain"
     echo "## generating $size GB: $blocks blocks x $txs_per_block txs" >&2
-    "$cointrail" synth --out "$chain" --blocks "$blocks" --txs-per-block "$txs_per_block" --seed "$seed" --format json >/dev/null
+    "$cointrail" synth --out "$chain" --blocks "$blocks" --txs-per-block "$txs_per_block" --seed "$seed" --activity "$activity" --format json >/dev/null
   fi
   bytes=$(jq .bytes "$chain/summary.json")
   txs=$(jq .txs "$chain/summary.json")
@@ -161,7 +164,7 @@ done
 
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(rustc --version), $(date -u +%Y-%m-%d)"
-echo "Chain: cointrail synth, $txs_per_block txs/block, seed $seed, regtest; warm page cache; load = 1-min load average before each run"
+echo "Chain: cointrail synth, $txs_per_block txs/block, seed $seed, $activity activity, regtest; warm page cache; load = 1-min load average before each run"
 echo
 
 # Tables from the per-size files (TABLES_ONLY=1 prints them again without running anything).
