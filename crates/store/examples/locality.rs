@@ -34,16 +34,14 @@ struct Reach {
     same_block: u64,
     ages: [u64; AGES.len()],
     distances: Vec<u64>,
-    count: u64,
 }
 
 impl Reach {
     fn new() -> Self {
-        Self { same_block: 0, ages: [0; AGES.len()], distances: Vec::new(), count: 0 }
+        Self { same_block: 0, ages: [0; AGES.len()], distances: Vec::new() }
     }
 
     fn add(&mut self, same_block: bool, age: u32, distance: u64) {
-        self.count += 1;
         self.same_block += u64::from(same_block);
         let bucket = AGES.iter().position(|&(_, bound)| age < bound).unwrap_or(AGES.len() - 1);
         self.ages[bucket] += 1;
@@ -60,8 +58,9 @@ impl Reach {
     }
 
     fn print(&mut self, what: &str, row_bytes: u64, column: &str, rows: u64) {
-        let pct = |n: u64| 100.0 * n as f64 / self.count.max(1) as f64;
-        println!("{what}: {}", self.count);
+        let count = self.distances.len();
+        let pct = |n: u64| 100.0 * n as f64 / count.max(1) as f64;
+        println!("{what}: {count}");
         println!("  in the same block: {:.1} %", pct(self.same_block));
         for (i, (name, _)) in AGES.iter().enumerate() {
             println!("  {name}: {:.1} %", pct(self.ages[i]));

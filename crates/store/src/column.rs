@@ -128,7 +128,7 @@ impl RwFile {
             self.unmap(end / RELEASE_UNIT * RELEASE_UNIT - RELEASE_UNIT);
         }
         if self.random && end >= self.advised + 2 * RELEASE_UNIT {
-            self.advise_random(end / RELEASE_UNIT * RELEASE_UNIT - RELEASE_UNIT);
+            self.advise_random(behind_tail(end));
         }
         Ok(())
     }
@@ -144,7 +144,7 @@ impl RwFile {
     /// 5 or 21 bytes it needed (`docs/performance.md`, "Under a memory limit"). Only a hint.
     pub(crate) fn set_random(&mut self) {
         self.random = true;
-        self.advise_random(self.len / RELEASE_UNIT * RELEASE_UNIT);
+        self.advise_random(behind_tail(self.len));
     }
 
     /// Advises the bytes from [`RwFile::advised`] to `upto` (a multiple of [`RELEASE_UNIT`]) as read
@@ -194,9 +194,7 @@ impl RwFile {
         // A new mapping has the huge-page advice throughout.
         self.advised = 0;
         if self.random {
-            self.advise_random(
-                (self.len / RELEASE_UNIT * RELEASE_UNIT).saturating_sub(RELEASE_UNIT),
-            );
+            self.advise_random(behind_tail(self.len));
         }
         Ok(())
     }
@@ -215,9 +213,7 @@ impl RwFile {
             // growing tail.
             let (from, back) = (to_usize(tail), to_usize(self.advised - tail));
             let _ = self.map.advise_range(Advice::Normal, from, back);
-            if self.map.len() >= HUGE_PAGE_MIN_MAPPING {
-                let _ = self.map.advise_range(Advice::HugePage, from, back);
-            }
+            advise_huge_pages(&self.map, from, back);
             self.advised = tail;
         }
     }
@@ -396,10 +392,22 @@ fn map_rw(path: &Path, file: &fs::File) -> Result<MmapMut> {
     // which takes a quarter off the wall time of a whole ingest (`docs/performance-history.md`);
     // elsewhere the mapping works the same without it. Small mappings go without: there the 2 MiB
     // folios only cost memory (a store of a few hundred blocks: 11 instead of 5 MiB peak RSS).
-    if map.len() >= HUGE_PAGE_MIN_MAPPING {
-        let _ = map.advise(Advice::HugePage);
-    }
+    advise_huge_pages(&map, 0, map.len());
     Ok(map)
+}
+
+/// Asks for huge pages on `len` bytes of a column mapping from `from` ([`map_rw`]), if the mapping
+/// is large enough for them to pay. Only a hint.
+fn advise_huge_pages(map: &MmapMut, from: usize, len: usize) {
+    if map.len() >= HUGE_PAGE_MIN_MAPPING {
+        let _ = map.advise_range(Advice::HugePage, from, len);
+    }
+}
+
+/// Where a random column's advice ends for `len` bytes of content ([`RwFile::set_random`]): one
+/// [`RELEASE_UNIT`] behind the end, rounded down to whole units.
+fn behind_tail(len: u64) -> u64 {
+    (len / RELEASE_UNIT * RELEASE_UNIT).saturating_sub(RELEASE_UNIT)
 }
 
 /// The granularity of [`RwFile::release`] and of a streaming column's unmapping: a huge page (a
@@ -496,6 +504,7 @@ pub(crate) fn will_need(bytes: &[u8], from: usize, len: usize) {
     if from >= end {
         return;
     }
+    // 4 KiB pages; on a system with larger ones an unaligned range is refused, and the hint lost.
     let page = 4096;
     let start = bytes.as_ptr() as usize + from;
     let aligned = start / page * page;

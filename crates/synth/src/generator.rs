@@ -296,8 +296,8 @@ struct Gen {
     funded: Vec<u32>,
     /// Whether payers and payees are drawn from recently active users ([`Activity::Recent`]).
     recent: bool,
-    /// Ring of the users most recently credited with an output, [`ACTIVE_RING`] long, and the
-    /// number of credits pushed into it.
+    /// Ring of the users most recently credited with an output ([`ACTIVE_RING`] long with
+    /// [`Activity::Recent`], else empty), and the number of credits pushed into it.
     active: Vec<u32>,
     active_pushed: u64,
     /// Blocks of the chain, and users who have joined by the current block ([`Activity::Recent`]).
@@ -348,17 +348,7 @@ fn recent_offset(rng: &mut Rng, window: u64, len: u64) -> u64 {
     if len <= window {
         return rng.below(len.max(1));
     }
-    // A uniform binary order of magnitude of `window..len + window`, then uniform within it;
-    // draws past the end are drawn again (clamping would pile them onto the oldest entry).
-    let (lo, hi) = (window, len + window - 1);
-    let (lo_bits, hi_bits) = (63 - lo.leading_zeros(), 63 - hi.leading_zeros());
-    loop {
-        let base = 1u64 << rng.range(u64::from(lo_bits), u64::from(hi_bits));
-        let value = base + rng.below(base);
-        if (lo..=hi).contains(&value) {
-            return value - window;
-        }
-    }
+    rng.log_uniform_exact(window, len + window - 1) - window
 }
 
 /// Generates the chain: see [`crate::generate`].
@@ -593,7 +583,11 @@ impl Gen {
             n_users,
             funded: Vec::new(),
             recent: config.activity == Activity::Recent,
-            active: Vec::new(),
+            active: if config.activity == Activity::Recent {
+                vec![0; ACTIVE_RING]
+            } else {
+                Vec::new()
+            },
             active_pushed: 0,
             blocks: config.blocks.max(1),
             joined: n_users,
@@ -678,9 +672,9 @@ impl Gen {
         self.first_user + u32::try_from(self.rng.below(u64::from(self.n_users))).unwrap_or(0)
     }
 
-    /// A user recently credited with an output: the `k`-th most recent credit, `k` roughly
-    /// log-uniform over the ring (so the chance of a user falls off as one over the number of
-    /// credits since its last one). `None` before the first credit to a user.
+    /// A user recently credited with an output: the `k`-th most recent credit, `k` drawn by
+    /// [`recent_offset`] over the ring (uniform over the last [`RECENT_CREDITS`], then falling off
+    /// as one over the number of credits since). `None` before the first credit to a user.
     fn recent_user(&mut self) -> Option<u32> {
         let filled = self.active_pushed.min(ACTIVE_RING as u64);
         if filled == 0 {
@@ -907,11 +901,7 @@ impl Gen {
             let owner = self.addr_owner[utxo.addr as usize];
             if self.recent && self.is_user(owner) {
                 let at = usize::try_from(self.active_pushed % ACTIVE_RING as u64).unwrap_or(0);
-                if at == self.active.len() {
-                    self.active.push(owner);
-                } else {
-                    self.active[at] = owner;
-                }
+                self.active[at] = owner;
                 self.active_pushed += 1;
             }
         }

@@ -79,10 +79,11 @@ impl Default for SynthConfig {
 /// Which users pay and which get paid (`docs/synth.md`, "Activity").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Activity {
-    /// Mostly users recently credited with an output: 80 % of user payments are made by, and 80 %
-    /// of payments to users go to, a user drawn from the last 2^20 credits with a chance falling
-    /// off as one over how far back it was credited. Most outputs are then spent within hours
-    /// and most reused addresses were last paid recently, as on mainnet.
+    /// Mostly recently active users: 90 % of user payments are made by a user drawn from the
+    /// last 2^20 credits to users, and 90 % of payments to users go to a recent joiner (users join
+    /// at an even pace over the chain), each with a chance falling off as one over the distance
+    /// beyond a window of the newest. Most outputs are then spent within hours and most reused
+    /// addresses were last paid recently, as on mainnet.
     #[default]
     Recent,
     /// Any user alike: payers from every user holding outputs, payees from every user. Outputs

@@ -78,12 +78,29 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
+        self.magnitude(lo, hi).clamp(lo, hi)
+    }
+
+    /// Returns a number in `lo..=hi` (`1 <= lo <= hi`) drawn as [`Rng::log_uniform`] draws, but
+    /// with draws past `hi` drawn again instead of clamped, so that no value takes the share of
+    /// the draws beyond it.
+    pub(crate) fn log_uniform_exact(&mut self, lo: u64, hi: u64) -> u64 {
+        loop {
+            let value = self.magnitude(lo, hi);
+            if (lo..=hi).contains(&value) {
+                return value;
+            }
+        }
+    }
+
+    /// A uniform binary order of magnitude between those of `lo` and `hi` (both at least 1),
+    /// then a uniform number within it; may fall outside `lo..=hi` at either end.
+    fn magnitude(&mut self, lo: u64, hi: u64) -> u64 {
         let lo_bits = 63 - lo.leading_zeros();
         let hi_bits = 63 - hi.leading_zeros();
         let bits = self.range(u64::from(lo_bits), u64::from(hi_bits));
         let base = 1u64 << bits;
-        let value = base + self.below(base);
-        value.clamp(lo, hi)
+        base + self.below(base)
     }
 
     /// Fills `out` with random bytes.
