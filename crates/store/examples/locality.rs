@@ -5,12 +5,13 @@
 //! cargo run --release -p cointrail-store --example locality -- STORE_DIR
 //! ```
 //!
-//! Ages are in block time (the headers' timestamps). Distances are in rows of the columns an
-//! ingest touches at random: a spend updates the spent output's row of `out.spent` (5 bytes per
-//! output), and a payment to a known address reads its row of `addr.key` (21 bytes per
-//! address) to confirm the index's match. The quantiles of those distances are the part of each
-//! column, counted back from its end, that serves that share of the accesses: the page cache an
-//! ingest needs to keep them off the disk.
+//! Ages are in block time (the headers' timestamps). Distances are in rows counted back from the
+//! end: for a spend, in outputs (until store format 8 a spend updated the spent output's row of
+//! `out.spent`, 5 bytes per output, at random; since then it clears a bit of the live map, and
+//! no column is written at random), and for a payment to a known address, in rows of
+//! `addr.key` (21 bytes per address), which the ingest reads to confirm the index's match. The
+//! quantiles of those distances are the part of each column, counted back from its end, that
+//! serves that share of the accesses: the page cache an ingest needs to keep them off the disk.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "command-line example")]
 
@@ -133,7 +134,12 @@ fn main() -> ExitCode {
         "{} blocks, {} txs, {} inputs, {} outputs, {} addresses",
         counts.blocks, counts.txs, counts.inputs, counts.outputs, counts.addresses
     );
-    spends.print("spends (age of the spent output)", 5, "out.spent", counts.outputs);
+    spends.print(
+        "spends (age of the spent output)",
+        5,
+        "outputs (out.spent before format 8)",
+        counts.outputs,
+    );
     reuses.print(
         "payments to a known address (time since it was last paid)",
         21,

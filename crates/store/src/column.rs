@@ -133,8 +133,8 @@ impl RwFile {
         Ok(())
     }
 
-    /// Marks the column as read or written at random behind its tail (`out.spent`, `addr.key`,
-    /// `addr.rest`, and `tx.txid`, whose rows confirm the live map's matches): the bytes up to
+    /// Marks the column as read at random behind its tail (`addr.key`, `addr.rest`, and
+    /// `tx.txid`, whose rows confirm the live map's twins): the bytes up to
     /// one [`RELEASE_UNIT`] behind the end are advised `MADV_NOHUGEPAGE` and `MADV_RANDOM`, and
     /// the advice follows the end as appends go on. The growing tail keeps the huge-page advice
     /// of [`map_rw`], which makes appends fault in 2 MiB at once. Behind it, a fault on a page
@@ -452,8 +452,8 @@ pub(crate) const ID_BYTES: usize = 5;
 /// The 40 bits of a stored id.
 const ID_MASK: u64 = (1 << 40) - 1;
 
-/// The largest input or output id a column can hold: `out.spent` stores id + 1,
-/// which must fit 40 bits.
+/// The largest input or output id a store accepts: 2^40 - 2 (until format 8 `out.spent` stored
+/// id + 1 in 40 bits; the limit is kept so that no store's capacity changed).
 pub(crate) const MAX_ID: u64 = ID_MASK - 1;
 
 /// Reads a little-endian u40 (an input or output id, [`ID_BYTES`]) at byte offset `at`.

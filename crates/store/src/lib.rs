@@ -66,14 +66,13 @@ impl std::fmt::Display for ChainSpec {
 }
 
 /// Every data file of the store, in a fixed order (see `docs/store-format.md`).
-pub(crate) const FILES: [&str; 10] = [
+pub(crate) const FILES: [&str; 9] = [
     "blocks.dat",
     "tx.txid",
     "tx.io",
     "in.spent",
     "out.value",
     "out.addr",
-    "out.spent",
     "addr.key",
     "addr.first",
     "addr.rest",
@@ -86,10 +85,9 @@ pub(crate) const TX_IO: usize = 2;
 pub(crate) const IN_SPENT: usize = 3;
 pub(crate) const OUT_VALUE: usize = 4;
 pub(crate) const OUT_ADDR: usize = 5;
-pub(crate) const OUT_SPENT: usize = 6;
-pub(crate) const ADDR_KEY: usize = 7;
-pub(crate) const ADDR_FIRST: usize = 8;
-pub(crate) const ADDR_REST: usize = 9;
+pub(crate) const ADDR_KEY: usize = 6;
+pub(crate) const ADDR_FIRST: usize = 7;
+pub(crate) const ADDR_REST: usize = 8;
 
 pub(crate) fn address_index_file(bits: u32) -> String {
     format!("addr.idx.{bits}")
@@ -112,6 +110,10 @@ pub struct Store {
     history_runs: Vec<RoFile>,
     /// The sorted keys of the outputs after the runs.
     history_tail: Vec<u64>,
+    /// The spend runs, in input order.
+    spend_runs: Vec<RoFile>,
+    /// The sorted keys of the inputs after the runs.
+    spend_tail: Vec<u64>,
     /// `false` for the stand-in of [`Store::empty`].
     utxo: bool,
 }
@@ -172,6 +174,8 @@ impl Store {
             txid_tail: Vec::new(),
             history_runs: Vec::new(),
             history_tail: Vec::new(),
+            spend_runs: Vec::new(),
+            spend_tail: Vec::new(),
             utxo: true,
         };
         store.check_lengths()?;
@@ -192,6 +196,11 @@ impl Store {
         store.history_runs = runs::open_runs(dir, runs::Kind::History, covered, bits)?;
         let tail = column::to_usize(covered) * 4..column::to_usize(counts.outputs) * 4;
         store.history_tail = runs::sorted_keys(&store.files[OUT_ADDR].bytes()[tail], bits);
+        let covered = store.manifest.run_rows(runs::Kind::Spends);
+        store.spend_runs = runs::open_runs(dir, runs::Kind::Spends, covered, bits)?;
+        let tail = column::to_usize(covered) * column::ID_BYTES
+            ..column::to_usize(counts.inputs) * column::ID_BYTES;
+        store.spend_tail = runs::sorted_spend_keys(&store.files[IN_SPENT].bytes()[tail], bits);
         store.address_tail = Tail::build(
             store.files[ADDR_KEY].bytes(),
             keys::ADDR_KEY_ROW,
@@ -225,6 +234,8 @@ impl Store {
             txid_tail: Vec::new(),
             history_runs: Vec::new(),
             history_tail: Vec::new(),
+            spend_runs: Vec::new(),
+            spend_tail: Vec::new(),
             utxo: false,
         }
     }
@@ -273,12 +284,19 @@ impl Store {
                     tail: &self.txid_tail,
                     scan_from: self.manifest.counts.txs,
                 },
-                history: view::History {
+                history: view::KeyRuns {
                     runs: &self.history_runs,
                     bits: self.manifest.run_bits,
                     covered: self.manifest.run_rows(runs::Kind::History),
                     tail: &self.history_tail,
                     scan_from: self.manifest.counts.outputs,
+                },
+                spends: view::KeyRuns {
+                    runs: &self.spend_runs,
+                    bits: self.manifest.run_bits,
+                    covered: self.manifest.run_rows(runs::Kind::Spends),
+                    tail: &self.spend_tail,
+                    scan_from: self.manifest.counts.inputs,
                 },
                 ..Columns::of_files(|index| self.files[index].bytes())
             },

@@ -6,12 +6,19 @@
 //! table an ingest probes for every input holds only a part of the transactions, and can stay in
 //! memory when a hash index of every txid of a whole chain (16 GiB) could not.
 //!
-//! It is never stored: the writer rebuilds it from `tx.io` and `out.spent` when it opens a store,
+//! It is never stored: the writer rebuilds it from `tx.io` and `in.spent` when it opens a store,
 //! so its layout (open addressing, linear probing, deletion by backward shift) is free to change.
 //! A slot is 32 bytes (two to a cache line): the txid's first 16 bytes, its [`TxKey`] · tx
-//! number (u32) · state (u32: 0 empty, else `1 + n` for a live entry with `n` unspent outputs,
-//! plus [`TWIN`]) · first output id (u40) · number of outputs (u24, [`MANY_OUTPUTS`] for that
-//! many or more). The outputs spare an input a read of `tx.io`.
+//! number (u32) · state (u32, below) · first output id (u40) · number of outputs (u24,
+//! [`MANY_OUTPUTS`] for that many or more). The outputs spare an input a read of `tx.io`.
+//!
+//! The state says which outputs are unspent, so that an input is checked against a double spend
+//! without reading the store (until format 8 it read `out.spent`, a random read of a column of
+//! 17.5 GB at chain scale for every input): 0 for an empty slot, else [`LIVE`] plus [`TWIN`] if
+//! marked, plus either a bitmap of the unspent outputs (bit `i` for output `i`) of a transaction
+//! with at most [`SMALL_OUTPUTS`], or [`WIDE`] and the count of unspent outputs of a larger one,
+//! whose bitmap is kept beside the table by tx number (at most a few percent of transactions:
+//! batched payouts, CoinJoins).
 //!
 //! The 16 bytes of the key identify a live transaction: a lookup whose key matches an entry's is
 //! that transaction, and reads nothing else. Before, the key was 8 bytes and every match was
@@ -34,6 +41,8 @@
 //! filled its table with them and was rebuilt (a new table zeroed, every entry moved) again and
 //! again.
 
+use std::collections::HashMap;
+
 use memmap2::{Advice, MmapMut};
 
 use crate::column::{
@@ -53,10 +62,18 @@ const OUTPUT_COUNT: usize = FIRST_OUTPUT + ID_BYTES;
 /// comes near): its outputs are read from `tx.io` instead.
 pub(crate) const MANY_OUTPUTS: u32 = (1 << 24) - 1;
 const EMPTY: u32 = 0;
-const LIVE: u32 = 1;
+/// The state bit of every live entry.
+const LIVE: u32 = 1 << 29;
+/// The state bit of an entry of more than [`SMALL_OUTPUTS`] outputs: the low bits count its
+/// unspent outputs, and its bitmap is in [`LiveTxs::wide`].
+const WIDE: u32 = 1 << 30;
 /// The state bit of an entry whose key another live transaction has had: a match is confirmed by
 /// the caller's `is_key` (against `tx.txid`).
 pub(crate) const TWIN: u32 = 1 << 31;
+/// The most outputs whose bitmap fits in the state (its bits below [`LIVE`]).
+pub(crate) const SMALL_OUTPUTS: u32 = 29;
+/// The state bits below the flags: a bitmap, or a count for a [`WIDE`] entry.
+const LOW: u32 = LIVE - 1;
 
 /// A transaction's key in the map: its txid's first 16 bytes, as two little-endian u64s. The
 /// first is also the txid runs' key, and its low bits the entry's home slot.
@@ -91,9 +108,11 @@ pub(crate) struct LiveTxs {
     live: u64,
     /// The entry of the last transaction inserted (its outputs are counted into it).
     pub(crate) current: Option<Slot>,
-    /// The output the last successful lookup found unspent, and its transaction's entry: the input
-    /// that is pushed next spends it.
-    pub(crate) found: Option<(u64, Slot)>,
+    /// The output the last successful lookup found unspent, its transaction's entry and its index
+    /// in it: the input that is pushed next spends it.
+    pub(crate) found: Option<(u64, Slot, u32)>,
+    /// The bitmaps of unspent outputs of the [`WIDE`] entries, by tx number.
+    wide: HashMap<u32, Vec<u64>>,
     /// Transactions added back by a lookup that found them unspent outside the map.
     pub(crate) repairs: u64,
     /// Entries ever marked [`TWIN`].
@@ -111,7 +130,16 @@ impl LiveTxs {
             .map_err(|source| StoreError::MapIo { path: "live transactions".into(), source })?;
         // Only a hint, as for the index tables.
         let _ = table.advise(Advice::HugePage);
-        Ok(Self { table, bits, live: 0, current: None, found: None, repairs: 0, twins: 0 })
+        Ok(Self {
+            table,
+            bits,
+            live: 0,
+            current: None,
+            found: None,
+            wide: HashMap::new(),
+            repairs: 0,
+            twins: 0,
+        })
     }
 
     /// Number of live transactions.
@@ -187,23 +215,17 @@ impl LiveTxs {
     /// Unspent outputs of a live entry.
     #[cfg(test)]
     fn unspent(&self, slot: Slot) -> u32 {
-        (self.state(slot) & !TWIN) - LIVE
+        let state = self.state(slot);
+        if state & WIDE == 0 { (state & LOW).count_ones() } else { state & LOW }
     }
 
-    /// Calls `candidate(tx, slot)` for every live entry with `key`, in probe order.
-    #[inline]
-    pub(crate) fn for_each_candidate(&self, key: TxKey, mut candidate: impl FnMut(u32, Slot)) {
-        let mask = self.mask();
-        let mut slot = key.low & mask;
-        loop {
-            let at = to_usize(slot);
-            if self.state(at) == EMPTY {
-                return;
-            }
-            if self.key(at) == key {
-                candidate(self.tx(at), at);
-            }
-            slot = (slot + 1) & mask;
+    /// Whether output `vout` of a live entry is unspent.
+    pub(crate) fn is_unspent(&self, slot: Slot, vout: u32) -> bool {
+        let state = self.state(slot);
+        if state & WIDE == 0 {
+            vout < SMALL_OUTPUTS && state & (1 << vout) != 0
+        } else {
+            self.wide.get(&self.tx(slot)).is_some_and(|bits| bit(bits, vout))
         }
     }
 
@@ -247,18 +269,19 @@ impl LiveTxs {
         prefetch(&self.table, to_usize(key.low & self.mask()) * SLOT);
     }
 
-    /// Adds transaction `tx` with `unspent` unspent outputs among its `outputs` (first id, count)
-    /// and returns its entry. An entry with the same key is asked `is_key` (which reads `tx.txid`):
-    /// one with the same txid is replaced, since of two transactions with one txid (BIP-0030) only
-    /// the later can be spent; one with another txid is a [`TWIN`], and so is the new entry. One
-    /// walk of the probe sequence does it all: it stops at the same-txid entry (there is at most
-    /// one), whose slot the new entry takes (same key, same probe sequence), or at an empty slot.
+    /// Adds transaction `tx` with its `outputs` (first id, count), of which those whose index
+    /// `unspent` gives are unspent, and returns its entry. An entry with the same key is asked
+    /// `is_key` (which reads `tx.txid`): one with the same txid is replaced, since of two
+    /// transactions with one txid (BIP-0030) only the later can be spent; one with another txid is
+    /// a [`TWIN`], and so is the new entry. One walk of the probe sequence does it all: it stops at
+    /// the same-txid entry (there is at most one), whose slot the new entry takes (same key, same
+    /// probe sequence), or at an empty slot.
     pub(crate) fn insert(
         &mut self,
         key: TxKey,
         tx: u32,
-        unspent: u32,
         outputs: (u64, u32),
+        unspent: impl Fn(u32) -> bool,
         mut is_key: impl FnMut(u32) -> bool,
     ) -> Result<Slot> {
         if self.live + 1 > index::max_entries(self.bits) {
@@ -281,6 +304,7 @@ impl LiveTxs {
                         self.current = None;
                     }
                     self.found = None;
+                    self.wide.remove(&self.tx(at));
                     break at;
                 }
                 self.mark_twin(at);
@@ -291,7 +315,19 @@ impl LiveTxs {
         write_u64(&mut self.table, at * SLOT, key.low);
         write_u64(&mut self.table, at * SLOT + 8, key.high);
         write_u32(&mut self.table, at * SLOT + TX, tx);
-        self.set_state(at, if twin { (LIVE + unspent) | TWIN } else { LIVE + unspent });
+        let state = if outputs.1 <= SMALL_OUTPUTS {
+            (0..outputs.1).filter(|vout| unspent(*vout)).fold(LIVE, |state, vout| state | 1 << vout)
+        } else {
+            let mut bits = vec![0u64; to_usize(u64::from(outputs.1).div_ceil(64))];
+            let mut count = 0;
+            for vout in (0..outputs.1).filter(|vout| unspent(*vout)) {
+                set_bit(&mut bits, vout, true);
+                count += 1;
+            }
+            self.wide.insert(tx, bits);
+            LIVE | WIDE | count
+        };
+        self.set_state(at, if twin { state | TWIN } else { state });
         self.twins += u64::from(twin);
         self.set_outputs(at, outputs.0, outputs.1);
         self.live += 1;
@@ -300,38 +336,74 @@ impl LiveTxs {
 
     /// Adds a new (unspent) output to the live entry of the transaction being written.
     pub(crate) fn add_output(&mut self, slot: Slot) {
-        self.unspend(slot);
         let count = self.output_count(slot);
-        if count < MANY_OUTPUTS {
-            self.set_output_count(slot, count + 1);
+        debug_assert!(count < MANY_OUTPUTS, "no transaction comes near");
+        if count == SMALL_OUTPUTS {
+            // The bitmap moves beside the table.
+            let state = self.state(slot);
+            let bitmap = state & LOW;
+            self.wide.insert(self.tx(slot), vec![u64::from(bitmap)]);
+            self.set_state(slot, (state & TWIN) | LIVE | WIDE | bitmap.count_ones());
+        }
+        self.set_output_count(slot, count + 1);
+        self.unspend(slot, count);
+    }
+
+    /// Marks output `vout` of a live entry unspent: a new one ([`LiveTxs::add_output`]) or one an
+    /// unwinding removed the spender of.
+    pub(crate) fn unspend(&mut self, slot: Slot, vout: u32) {
+        let state = self.state(slot);
+        debug_assert!(state & LIVE != 0, "outputs are counted into live entries");
+        if state & WIDE == 0 {
+            self.set_state(slot, state | 1 << vout);
+        } else {
+            let bits = self.wide.entry(self.tx(slot)).or_default();
+            let words = to_usize(u64::from(vout) / 64 + 1);
+            if bits.len() < words {
+                bits.resize(words, 0);
+            }
+            if !bit(bits, vout) {
+                set_bit(bits, vout, true);
+                self.set_state(slot, state + 1);
+            }
         }
     }
 
-    /// Counts one more unspent output into a live entry: a new one ([`LiveTxs::add_output`]) or
-    /// one an unwinding removed the spender of.
-    pub(crate) fn unspend(&mut self, slot: Slot) {
+    /// Marks output `vout` of a live entry spent, removing the entry when none is left. Returns
+    /// `false` (and changes nothing) if it was not unspent.
+    pub(crate) fn spend(&mut self, slot: Slot, vout: u32) -> bool {
+        if !self.is_unspent(slot, vout) {
+            return false;
+        }
         let state = self.state(slot);
-        debug_assert!(state & !TWIN >= LIVE, "outputs are counted into live entries");
-        self.set_state(slot, state + 1);
-    }
-
-    /// Counts one output of a live entry as spent, removing the entry when none is left.
-    pub(crate) fn spend(&mut self, slot: Slot) {
-        let state = self.state(slot);
-        debug_assert!(state & !TWIN > LIVE, "a spent entry had an unspent output");
-        if state & !TWIN <= LIVE + 1 {
+        let state = if state & WIDE == 0 {
+            state & !(1 << vout)
+        } else {
+            set_bit(
+                self.wide.get_mut(&self.tx(slot)).expect("wide entries have bits"),
+                vout,
+                false,
+            );
+            state - 1
+        };
+        if state & LOW == 0 {
             self.remove(slot);
         } else {
-            self.set_state(slot, state - 1);
+            self.set_state(slot, state);
         }
+        true
     }
 
     /// Removes a live entry, and shifts back the entries after it in its cluster that may move
     /// into the hole (each to the first place it may take on its probe sequence), so that no
     /// lookup walks past an empty slot to reach them. [`LiveTxs::current`] follows its entry.
     pub(crate) fn remove(&mut self, slot: Slot) {
-        if self.state(slot) == EMPTY {
+        let state = self.state(slot);
+        if state == EMPTY {
             return;
+        }
+        if state & WIDE != 0 {
+            self.wide.remove(&self.tx(slot));
         }
         self.live -= 1;
         if self.current == Some(slot) {
@@ -368,6 +440,7 @@ impl LiveTxs {
         let current = self.current.take();
         bigger.repairs = self.repairs;
         bigger.twins = self.twins;
+        bigger.wide = std::mem::take(&mut self.wide);
         for at in 0..1usize << self.bits {
             if self.state(at) == EMPTY {
                 continue;
@@ -388,6 +461,20 @@ impl LiveTxs {
     }
 }
 
+/// Bit `index` of a bitmap of u64 words (`false` past its end).
+fn bit(bits: &[u64], index: u32) -> bool {
+    bits.get(to_usize(u64::from(index) / 64)).is_some_and(|word| word >> (index % 64) & 1 != 0)
+}
+
+fn set_bit(bits: &mut [u64], index: u32, value: bool) {
+    let word = &mut bits[to_usize(u64::from(index) / 64)];
+    if value {
+        *word |= 1 << (index % 64);
+    } else {
+        *word &= !(1 << (index % 64));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,14 +487,15 @@ mod tests {
     #[test]
     fn entries_are_found_counted_spent_and_removed() {
         let mut live = LiveTxs::new().unwrap();
-        let a = live.insert(key(7, 1), 0, 2, (0, 2), |_| false).unwrap();
-        let b = live.insert(key(7 | (1 << 40), 1), 1, 1, (2, 1), |_| false).unwrap();
+        let a = live.insert(key(7, 1), 0, (0, 2), |vout| vout < 2, |_| false).unwrap();
+        let b = live.insert(key(7 | (1 << 40), 1), 1, (2, 1), |vout| vout < 1, |_| false).unwrap();
         // Same first half, another second half: another key, found without a confirmation.
-        let c = live.insert(key(7, 2), 2, 0, (3, 0), |_| false).unwrap();
+        let c = live.insert(key(7, 2), 2, (3, 0), |_| false, |_| false).unwrap();
         assert_eq!(live.len(), 3);
         assert_eq!(live.twins, 0);
         assert_eq!(live.outputs(b), Some((2, 1)));
-        let many = live.insert(key(8, 0), 3, 1, (4, MANY_OUTPUTS + 5), |_| false).unwrap();
+        let many =
+            live.insert(key(8, 0), 3, (4, MANY_OUTPUTS + 5), |vout| vout < 1, |_| false).unwrap();
         assert_eq!(live.outputs(many), None, "read from tx.io");
         live.remove(many);
         let never = |_| panic!("no twin, so no confirmation");
@@ -420,27 +508,62 @@ mod tests {
         live.add_output(c);
         assert_eq!(live.unspent(c), 1);
         assert_eq!(live.outputs(c), Some((3, 1)), "a new output is counted");
-        live.spend(b);
+        assert!(live.is_unspent(c, 0) && !live.is_unspent(c, 1));
+        assert!(live.spend(b, 0));
         assert_eq!(live.find(key(7 | (1 << 40), 1), never), None);
-        live.spend(a);
+        assert!(live.spend(a, 1));
         assert_eq!(live.unspent(a), 1);
-        live.spend(a);
+        assert!(!live.spend(a, 1), "spent already");
+        assert!(live.is_unspent(a, 0) && !live.is_unspent(a, 1));
+        live.unspend(a, 1);
+        assert_eq!(live.unspent(a), 2, "an unwinding gives it back");
+        assert!(live.spend(a, 1));
+        assert!(live.spend(a, 0));
         assert_eq!(live.find(key(7, 1), never), None, "fully spent");
         assert_eq!(live.len(), 1);
         // The entry after the removed one is still reachable (shifted back into its place).
         let c = live.find(key(7, 2), never).expect("still live");
         assert_eq!(c, a, "moved into the hole");
         assert_eq!(live.outputs(c), Some((3, 1)));
-        let mut seen = Vec::new();
-        live.for_each_candidate(key(7, 2), |tx, _| seen.push(tx));
-        assert_eq!(seen, vec![2]);
+    }
+
+    #[test]
+    fn a_transaction_of_many_outputs_keeps_its_bitmap_beside_the_table() {
+        let mut live = LiveTxs::new().unwrap();
+        let slot = live.insert(key(3, 3), 7, (100, 0), |_| false, |_| false).unwrap();
+        live.current = Some(slot);
+        for _ in 0..40 {
+            live.add_output(slot);
+        }
+        assert_eq!((live.unspent(slot), live.outputs(slot)), (40, Some((100, 40))));
+        assert_eq!(live.wide.len(), 1, "past {SMALL_OUTPUTS} outputs");
+        assert!((0..40).all(|vout| live.is_unspent(slot, vout)) && !live.is_unspent(slot, 40));
+        assert!(live.spend(slot, 35) && live.spend(slot, 2));
+        assert!(!live.spend(slot, 35), "spent already");
+        assert_eq!(live.unspent(slot), 38);
+        live.unspend(slot, 35);
+        assert!(live.is_unspent(slot, 35));
+        // Inserted with its bitmap (as at open, or by an unwinding): the same entry.
+        let other = live.insert(key(4, 4), 8, (200, 70), |vout| vout % 7 == 0, |_| false).unwrap();
+        assert_eq!(live.unspent(other), 10);
+        assert!(live.is_unspent(other, 63) && !live.is_unspent(other, 64));
+        for vout in (0..70).filter(|vout| vout % 7 == 0) {
+            assert!(live.spend(other, vout));
+        }
+        assert_eq!(live.find_tx(key(4, 4), 8), None, "fully spent");
+        assert_eq!(live.wide.len(), 1, "its bitmap went with it");
+        // A replacing insert drops the bitmap of the entry it replaces.
+        live.insert(key(3, 3), 9, (300, 1), |_| true, |tx| tx == 7 || tx == 9).unwrap();
+        assert!(live.wide.is_empty());
     }
 
     #[test]
     fn a_duplicated_txid_replaces_the_earlier_transaction() {
         let mut live = LiveTxs::new().unwrap();
-        live.insert(key(99, 5), 10, 1, (0, 1), |_| false).unwrap();
-        let later = live.insert(key(99, 5), 20, 1, (5, 1), |tx| tx == 10 || tx == 20).unwrap();
+        live.insert(key(99, 5), 10, (0, 1), |vout| vout < 1, |_| false).unwrap();
+        let later = live
+            .insert(key(99, 5), 20, (5, 1), |vout| vout < 1, |tx| tx == 10 || tx == 20)
+            .unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(live.twins, 0, "the same txid is no twin");
         assert_eq!(live.find(key(99, 5), |_| true).map(|slot| live.tx(slot)), Some(20));
@@ -450,10 +573,11 @@ mod tests {
     #[test]
     fn a_replacing_insert_takes_the_slot_of_the_earlier_entry() {
         let mut live = LiveTxs::new().unwrap();
-        let first = live.insert(key(5, 0), 1, 1, (0, 1), |_| false).unwrap();
-        let earlier = live.insert(key(5, 1), 2, 1, (1, 1), |_| false).unwrap();
+        let first = live.insert(key(5, 0), 1, (0, 1), |vout| vout < 1, |_| false).unwrap();
+        let earlier = live.insert(key(5, 1), 2, (1, 1), |vout| vout < 1, |_| false).unwrap();
         live.current = Some(earlier);
-        let later = live.insert(key(5, 1), 3, 1, (2, 1), |tx| tx == 2 || tx == 3).unwrap();
+        let later =
+            live.insert(key(5, 1), 3, (2, 1), |vout| vout < 1, |tx| tx == 2 || tx == 3).unwrap();
         assert_eq!(later, earlier, "replaced in place");
         assert_eq!(live.current, None, "the replaced entry is no longer current");
         assert_eq!(live.len(), 2);
@@ -466,11 +590,11 @@ mod tests {
     fn twins_are_marked_and_told_apart_by_their_txids() {
         let mut live = LiveTxs::new().unwrap();
         // Three txs with one key and three txids (tx numbers stand for the txids here).
-        let a = live.insert(key(42, 9), 1, 1, (0, 1), |tx| tx == 1).unwrap();
+        let a = live.insert(key(42, 9), 1, (0, 1), |vout| vout < 1, |tx| tx == 1).unwrap();
         assert!(!live.is_twin(a));
-        let b = live.insert(key(42, 9), 2, 1, (1, 1), |tx| tx == 2).unwrap();
+        let b = live.insert(key(42, 9), 2, (1, 1), |vout| vout < 1, |tx| tx == 2).unwrap();
         assert!(live.is_twin(a) && live.is_twin(b), "both are marked");
-        let c = live.insert(key(42, 9), 3, 2, (2, 2), |tx| tx == 3).unwrap();
+        let c = live.insert(key(42, 9), 3, (2, 2), |vout| vout < 2, |tx| tx == 3).unwrap();
         assert!(live.is_twin(c));
         assert_eq!(live.twins, 3);
         assert_eq!(live.len(), 3);
@@ -479,15 +603,16 @@ mod tests {
         }
         assert_eq!(live.find(key(42, 9), |_| false), None, "a txid of none of them");
         // A BIP-0030 duplicate of a twin replaces it and stays a twin.
-        let b2 = live.insert(key(42, 9), 4, 1, (4, 1), |tx| tx == 2 || tx == 4).unwrap();
+        let b2 =
+            live.insert(key(42, 9), 4, (4, 1), |vout| vout < 1, |tx| tx == 2 || tx == 4).unwrap();
         assert_eq!(b2, b);
         assert!(live.is_twin(b2));
         assert_eq!(live.find(key(42, 9), |tx| tx == 2 || tx == 4).map(|s| live.tx(s)), Some(4));
         // Spending keeps the mark and the count apart.
-        live.spend(c);
+        assert!(live.spend(c, 0));
         assert_eq!(live.unspent(c), 1);
         assert!(live.is_twin(c));
-        live.spend(c);
+        assert!(live.spend(c, 1));
         assert_eq!(live.find(key(42, 9), |tx| tx == 3), None, "fully spent");
         assert_eq!(live.find(key(42, 9), |tx| tx == 1), Some(a));
     }
@@ -508,7 +633,7 @@ mod tests {
             .iter()
             .map(|(home, tx)| {
                 let key = key_at(*home, u64::from(*tx));
-                live.insert(key, *tx, 1, (u64::from(*tx), 1), |_| false).unwrap()
+                live.insert(key, *tx, (u64::from(*tx), 1), |vout| vout < 1, |_| false).unwrap()
             })
             .collect();
         let last_slot = to_usize(last);
@@ -516,7 +641,7 @@ mod tests {
         live.current = Some(3); // tx 4, the last of the cluster
         // Remove tx 0 at the last slot: tx 1 (home last, at 0) moves back to it; tx 2 (home 0)
         // into 0; tx 3 (home 1, at 2) into 1; tx 4 (home 1, at 3) into 2.
-        live.spend(slots[0]);
+        live.spend(slots[0], 0);
         let at = |live: &LiveTxs, tx: u32| {
             live.find_tx(key_at(entries[tx as usize].0, u64::from(tx)), tx)
         };
@@ -528,7 +653,7 @@ mod tests {
         assert_eq!(live.state(3), EMPTY, "the last hole is emptied");
         // An entry at its home slot does not move: remove tx 2 (home 0, at 0); tx 3 and tx 4
         // (home 1, at 1 and 2) stay, and 0 is left empty.
-        live.spend(at(&live, 2).unwrap());
+        live.spend(at(&live, 2).unwrap(), 0);
         assert_eq!([1, 3, 4].map(|tx| at(&live, tx)), [Some(last_slot), Some(1), Some(2)]);
         assert_eq!(live.state(0), EMPTY);
         assert_eq!(live.len(), 3);
@@ -542,12 +667,13 @@ mod tests {
         for n in 0..20_000u32 {
             // Txs 2k and 2k + 1 of the last 1,000 are twins.
             let key = if n >= 19_000 { key_of(n) } else { key(low(u64::from(n)), 0) };
-            let slot = live.insert(key, n, 1, (u64::from(n) * 3, 1), |tx| tx == n).unwrap();
+            let slot =
+                live.insert(key, n, (u64::from(n) * 3, 1), |vout| vout < 1, |tx| tx == n).unwrap();
             live.current = Some(slot);
             live.add_output(slot);
             if n % 3 == 0 {
-                live.spend(slot);
-                live.spend(slot);
+                live.spend(slot, 1);
+                live.spend(slot, 0);
             }
         }
         assert!(live.table_bytes() >= SLOT << 15, "grew past the first table");

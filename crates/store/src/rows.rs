@@ -2,8 +2,8 @@
 //!
 //! Every column and index belongs to exactly one half:
 //!
-//! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value`, `out.spent` and the
-//!   live transactions (reading the committed txid runs too): transactions, the resolution of
+//! - [`TxRows`]: `blocks.dat`, `tx.txid`, `tx.io`, `in.spent`, `out.value` and the live
+//!   transactions (reading the committed txid and spend runs too): transactions, the resolution of
 //!   inputs to the outputs they spend, and values;
 //! - [`AddressRows`]: `out.addr`, `addr.key`, `addr.rest`, `addr.first` and the address index:
 //!   which address each output pays and new address ids (the address history is sorted from
@@ -20,14 +20,13 @@ use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 
 use crate::column::{
     ID_BYTES, MAX_ID, RoFile, RwFile, ScanAhead, ScratchTable, id_bytes, prefetch, to_usize,
-    write_id,
 };
 use crate::error::{Result, StoreError};
 use crate::index;
 use crate::keys::{self, ADDR_KEY_ROW};
 use crate::live::{LiveTxs, TxKey};
 use crate::manifest::Counts;
-use crate::view::{BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXID_ROW, TXIO_ROW, txid_row_is};
+use crate::view::{BLOCK_ROW, ChainView, Columns, NO_ADDRESS, TXIO_ROW, txid_row_is};
 
 /// How many ids ahead a rebuild prefetches the slot it will insert into.
 const REBUILD_LOOKAHEAD: usize = 16;
@@ -52,11 +51,13 @@ pub struct TxRows<'w> {
     pub(crate) tx_io: &'w mut RwFile,
     pub(crate) in_spent: &'w mut RwFile,
     pub(crate) out_value: &'w mut RwFile,
-    pub(crate) out_spent: &'w mut RwFile,
-    /// The committed txid runs, of txs `0..txid_run_txs`: only for lookups of txs that are not
-    /// live, which only invalid blocks make.
+    /// The committed txid and spend runs, of txs `0..txid_run_txs` and inputs
+    /// `0..spend_run_inputs`: only for lookups of txs that are not live, which only invalid blocks
+    /// make.
     pub(crate) txid_runs: &'w [RoFile],
     pub(crate) txid_run_txs: u64,
+    pub(crate) spend_runs: &'w [RoFile],
+    pub(crate) spend_run_inputs: u64,
     /// The live transactions, through which inputs are resolved.
     pub(crate) live: &'w mut LiveTxs,
     pub(crate) block_count: &'w mut u64,
@@ -114,13 +115,15 @@ impl TxRows<'_> {
         // through the live transactions.
         let txids = self.tx_txid.bytes();
         let is_key = |tx| txid_row_is(txids, tx, &txid.0);
-        let slot = self.live.insert(TxKey::of(&txid.0), txnum, 0, (*self.outputs, 0), is_key)?;
+        let outputs = (*self.outputs, 0);
+        let slot = self.live.insert(TxKey::of(&txid.0), txnum, outputs, |_| false, is_key)?;
         self.live.current = Some(slot);
         *self.txs += 1;
         Ok(TxNum::new(txnum))
     }
 
-    /// Appends an input of the last transaction, spending `spent`, and links `spent` to it.
+    /// Appends an input of the last transaction, spending `spent`, and marks `spent` spent in the
+    /// live transactions (the spend runs are sorted from `in.spent` at commits, `crate::runs`).
     ///
     /// The caller checks that `spent` exists and is unspent ([`TxRows::find_prevout`]).
     ///
@@ -133,17 +136,18 @@ impl TxRows<'_> {
             return Err(StoreError::Capacity { what: "input count" });
         }
         self.in_spent.append(&id_bytes(spent.get()))?;
-        write_id(self.out_spent.bytes_mut(), to_usize(spent.get()) * ID_BYTES, id + 1);
         *self.inputs += 1;
         match self.live.found.take() {
-            Some((output, slot)) if output == spent.get() => self.live.spend(slot),
+            Some((output, slot, vout)) if output == spent.get() => {
+                self.live.spend(slot, vout);
+            }
             // Not found through `find_prevout` first: the tx of the output is a binary search.
             _ => {
                 let view = self.view();
-                let tx = view.output_location(spent).0;
+                let (tx, vout) = view.output_location(spent);
                 let key = TxKey::of(&view.txid(tx).0);
                 if let Some(slot) = self.live.find_tx(key, tx.get()) {
-                    self.live.spend(slot);
+                    self.live.spend(slot, vout);
                 }
             }
         }
@@ -161,7 +165,6 @@ impl TxRows<'_> {
             return Err(StoreError::Capacity { what: "output count" });
         }
         self.out_value.append(&value.to_le_bytes())?;
-        self.out_spent.append(&[0u8; ID_BYTES])?;
         *self.outputs += 1;
         if let Some(slot) = self.live.current {
             self.live.add_output(slot);
@@ -177,19 +180,30 @@ impl TxRows<'_> {
     pub fn find_prevout(&mut self, txid: &Hash32, vout: u32) -> Prevout {
         let txids = self.tx_txid.bytes();
         let key = TxKey::of(&txid.0);
-        let slot = self.live.find(key, |tx| txid_row_is(txids, tx, &txid.0));
+        if let Some(slot) = self.live.find(key, |tx| txid_row_is(txids, tx, &txid.0)) {
+            let (start, end) = match self.live.outputs(slot) {
+                Some((first, count)) => (first, first + u64::from(count)),
+                None => {
+                    let (view, tx) = (self.view(), u64::from(self.live.tx(slot)));
+                    (view.tx_io(tx).1, view.tx_io(tx + 1).1)
+                }
+            };
+            let id = start + u64::from(vout);
+            if id >= end {
+                return Prevout::Unknown;
+            }
+            if !self.live.is_unspent(slot, vout) {
+                return Prevout::Spent(OutputId::new(id));
+            }
+            self.live.found = Some((id, slot, vout));
+            return Prevout::Unspent(OutputId::new(id));
+        }
+        // Not live: spent, unknown, or the earlier of two txs with one txid (BIP-0030) that an
+        // unwind of the later uncovered, which is live again from now on.
         let view = self.view();
-        let tx = match slot {
-            Some(slot) => self.live.tx(slot),
-            None => match view.find_tx(txid) {
-                Some(tx) => tx.get(),
-                None => return Prevout::Unknown,
-            },
-        };
-        let (start, end) = match slot.and_then(|slot| self.live.outputs(slot)) {
-            Some((first, count)) => (first, first + u64::from(count)),
-            None => (view.tx_io(u64::from(tx)).1, view.tx_io(u64::from(tx) + 1).1),
-        };
+        let Some(tx) = view.find_tx(txid) else { return Prevout::Unknown };
+        let (start, end) =
+            (view.tx_io(u64::from(tx.get())).1, view.tx_io(u64::from(tx.get()) + 1).1);
         let id = start + u64::from(vout);
         if id >= end {
             return Prevout::Unknown;
@@ -198,51 +212,28 @@ impl TxRows<'_> {
         if view.is_spent(output) {
             return Prevout::Spent(output);
         }
-        let slot = match slot {
-            Some(slot) => Some(slot),
-            // An unspent output of a tx missing from the live map: the earlier of two txs with one
-            // txid (BIP-0030) that an unwind of the later uncovered. It is live again from now on.
-            None => {
-                let unspent = (start..end).filter(|id| !view.is_spent(OutputId::new(*id)));
-                let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
-                self.live.repairs += 1;
-                let outputs = (start, u32::try_from(end - start).expect("outputs of a tx fit u32"));
-                self.live.insert(key, tx, unspent, outputs, |_| false).ok()
-            }
-        };
-        if let Some(slot) = slot {
-            self.live.found = Some((id, slot));
+        let unspent: Vec<bool> = (start..end).map(|id| !view.is_spent(OutputId::new(id))).collect();
+        self.live.repairs += 1;
+        let outputs = (start, u32::try_from(end - start).expect("outputs of a tx fit u32"));
+        let unspent = |vout: u32| unspent[to_usize(u64::from(vout))];
+        if let Ok(slot) = self.live.insert(key, tx.get(), outputs, unspent, |_| false) {
+            self.live.found = Some((id, slot, vout));
         }
         Prevout::Unspent(output)
     }
 
-    /// Prefetches what the coming transactions will touch: the live-map slots of the new
-    /// `txids` and of the inputs' `prevouts`, then the rows those point at (`tx.txid`, and the
-    /// `out.spent` row of the output spent). Two passes, each over all the lookups, so that their
+    /// Prefetches the live-map slots that the coming transactions will touch: those of the new
+    /// `txids` and of the inputs' `prevouts` (a slot holds which of its transaction's outputs are
+    /// unspent, so an input reads nothing else). One pass over all the lookups, so that their
     /// cache misses overlap instead of stalling the writer one at a time. Only a hint: the store
     /// is the same without it.
     pub fn prefetch<'k>(
         &self,
         new_txids: impl Iterator<Item = &'k Hash32>,
-        prevouts: impl Iterator<Item = (&'k Hash32, u32)> + Clone,
+        prevouts: impl Iterator<Item = (&'k Hash32, u32)>,
     ) {
-        let live = &*self.live;
-        for txid in new_txids {
-            live.prefetch(TxKey::of(&txid.0));
-        }
-        for (txid, _) in prevouts.clone() {
-            live.prefetch(TxKey::of(&txid.0));
-        }
-        let (tx_txid, out_spent) = (self.tx_txid.bytes(), self.out_spent.bytes());
-        for (txid, vout) in prevouts {
-            live.for_each_candidate(TxKey::of(&txid.0), |id, slot| {
-                if live.is_twin(slot) {
-                    prefetch(tx_txid, to_usize(u64::from(id)) * TXID_ROW);
-                }
-                if let Some((first, _)) = live.outputs(slot) {
-                    prefetch(out_spent, to_usize(first + u64::from(vout)) * ID_BYTES);
-                }
-            });
+        for txid in new_txids.chain(prevouts.map(|(txid, _)| txid)) {
+            self.live.prefetch(TxKey::of(&txid.0));
         }
     }
 
@@ -256,11 +247,15 @@ impl TxRows<'_> {
                 tx_io: self.tx_io.bytes(),
                 in_spent: self.in_spent.bytes(),
                 out_value: self.out_value.bytes(),
-                out_spent: self.out_spent.bytes(),
                 txids: crate::view::Txids {
                     runs: self.txid_runs,
                     tail: &[],
                     scan_from: self.txid_run_txs,
+                },
+                spends: crate::view::KeyRuns {
+                    runs: self.spend_runs,
+                    scan_from: self.spend_run_inputs,
+                    ..crate::view::KeyRuns::default()
                 },
                 ..Columns::default()
             },

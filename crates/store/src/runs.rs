@@ -1,12 +1,15 @@
-//! Sorted runs: the address history and the txid index, built from their columns at commits.
+//! Sorted runs: the address history, the txid index and the spends, built from their columns at
+//! commits.
 //!
 //! A run holds entries `key · row id (u40)` for one aligned range of row ids, sorted by key, then
-//! row id. Two kinds ([`Kind`]):
+//! row id. Three kinds ([`Kind`]):
 //! - the address history (`hist.F-E`, output ids): `address (u32) · output`, from `out.addr`,
 //!   for the outputs that pay an address: which outputs pay each address;
 //! - the txid index (`txids.F-E`, tx numbers): `txid prefix (u64) · tx`, from `tx.txid` (the
 //!   prefix is the txid's first 8 bytes, little-endian): which txs may have a txid, to be
-//!   confirmed against `tx.txid`.
+//!   confirmed against `tx.txid`;
+//! - the spends (`spends.F-E`, input ids): `output (u40) · input`, from `in.spent`: which input
+//!   spends an output (the inverse of `in.spent`).
 //!
 //! A level-0 run covers `2^run_bits` rows (the manifest's; [`DEFAULT_RUN_BITS`] by default) and is
 //! built from its column at the commit that first covers them; once [`FAN_IN`] runs of one level
@@ -19,8 +22,10 @@
 //! Why runs: an ingest only appends the columns, and each row is later written a few times in
 //! sequence (once per level). Per-output history links (`out.next`, with a per-address
 //! `addr.last`) cost a random read and two random writes for every output that pays a known
-//! address, and a hash table of every txid (16 GiB at chain scale) a random write per tx: at
-//! chain scale, tens of GB touched at random, far beyond memory (`docs/performance-history.md`).
+//! address, a hash table of every txid (16 GiB at chain scale) a random write per tx, and a
+//! column of each output's spender (`out.spent` until format 8) a random write per input, to a
+//! page that is not cached when the output is old: at chain scale, tens of GB touched at random,
+//! far beyond memory (`docs/performance-history.md`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -53,17 +58,20 @@ pub(crate) enum Kind {
     History,
     /// The txid index: `txid prefix (u64) · tx (u40)` for every tx, from `tx.txid`.
     Txids,
+    /// The spends: `output (u40) · input (u40)` for every input, from `in.spent`.
+    Spends,
 }
 
 impl Kind {
-    /// Both kinds.
-    pub(crate) const ALL: [Self; 2] = [Self::History, Self::Txids];
+    /// Every kind.
+    pub(crate) const ALL: [Self; 3] = [Self::History, Self::Txids, Self::Spends];
 
     /// The position in [`crate::FILES`] of the column its runs are built from.
     pub(crate) fn column(self) -> usize {
         match self {
             Self::History => crate::OUT_ADDR,
             Self::Txids => crate::TX_TXID,
+            Self::Spends => crate::IN_SPENT,
         }
     }
 
@@ -72,6 +80,7 @@ impl Kind {
         match self {
             Self::History => counts.outputs,
             Self::Txids => counts.txs,
+            Self::Spends => counts.inputs,
         }
     }
 
@@ -80,6 +89,7 @@ impl Kind {
         match self {
             Self::History => "hist.",
             Self::Txids => "txids.",
+            Self::Spends => "spends.",
         }
     }
 
@@ -87,6 +97,7 @@ impl Kind {
         match self {
             Self::History => "history run",
             Self::Txids => "txid run",
+            Self::Spends => "spend run",
         }
     }
 
@@ -95,6 +106,7 @@ impl Kind {
         match self {
             Self::History => 4,
             Self::Txids => 8,
+            Self::Spends => ID_BYTES,
         }
     }
 
@@ -108,6 +120,7 @@ impl Kind {
         match self {
             Self::History => 4,
             Self::Txids => TXID_ROW,
+            Self::Spends => ID_BYTES,
         }
     }
 
@@ -116,10 +129,11 @@ impl Kind {
         match self {
             Self::History => u64::from(read_u32(entry, 0)),
             Self::Txids => read_u64(entry, 0),
+            Self::Spends => read_id(entry, 0),
         }
     }
 
-    /// The row id (output or tx) of an entry.
+    /// The row id (output, tx or input) of an entry.
     pub(crate) fn row(self, entry: &[u8]) -> u64 {
         read_id(entry, self.key_bytes())
     }
@@ -131,7 +145,7 @@ impl Kind {
     }
 }
 
-/// Whether `name` is a run file of either kind.
+/// Whether `name` is a run file of any kind.
 pub(crate) fn is_run_file(name: &str) -> bool {
     Kind::ALL.iter().any(|kind| kind.is_run_file(name))
 }
@@ -150,7 +164,7 @@ impl Run {
         self.first + self.span
     }
 
-    /// Its file: `hist.FIRST-END` or `txids.FIRST-END` (row ids, decimal).
+    /// Its file: `hist.FIRST-END`, `txids.FIRST-END` or `spends.FIRST-END` (row ids, decimal).
     pub(crate) fn file_name(self, kind: Kind) -> String {
         format!("{}{}-{}", kind.prefix(), self.first, self.end())
     }
@@ -318,10 +332,14 @@ impl Source<'_> {
             let width = kind.row_bytes();
             let rows = &self.column[to_usize(run.first) * width..to_usize(run.end()) * width];
             match kind {
-                Kind::History => {
-                    for key in sorted_keys(rows, self.bits) {
-                        let (address, offset) = split_key(key, self.bits);
-                        out.push(&history_entry(address, run.first + offset))?;
+                Kind::History | Kind::Spends => {
+                    let keys = match kind {
+                        Kind::History => sorted_keys(rows, self.bits),
+                        _ => sorted_spend_keys(rows, self.bits),
+                    };
+                    for key in keys {
+                        let (key, offset) = split_key(key, self.bits);
+                        out.push(&keyed_entry(kind, key, run.first + offset)[..kind.entry()])?;
                     }
                 }
                 Kind::Txids => {
@@ -373,30 +391,46 @@ fn merge(kind: Kind, mut runs: Vec<&[u8]>, out: &mut RunWriter) -> Result<()> {
 /// Keys `address << bits | offset` of the outputs of `column` (a stretch of `out.addr` of at most
 /// `2^bits` rows) that pay an address, sorted: by address, then output.
 pub(crate) fn sorted_keys(column: &[u8], bits: u32) -> Vec<u64> {
-    debug_assert!(column.len() / 4 <= 1 << bits, "offsets fit the key");
+    sort_keys(column, 4, bits, |row| {
+        let address = read_u32(row, 0);
+        (address != NO_ADDRESS).then_some(u64::from(address))
+    })
+}
+
+/// Keys `output << bits | offset` of the inputs of `column` (a stretch of `in.spent` of at most
+/// `2^bits` rows), sorted: by the output spent, then input. An output id is below 2^40 and `bits`
+/// at most [`MAX_RUN_BITS`], so a key fits 64 bits.
+pub(crate) fn sorted_spend_keys(column: &[u8], bits: u32) -> Vec<u64> {
+    sort_keys(column, ID_BYTES, bits, |row| Some(read_id(row, 0)))
+}
+
+/// Keys `key(row) << bits | offset` of the rows of `column` (rows of `width` bytes) that have a
+/// key, sorted.
+fn sort_keys(
+    column: &[u8],
+    width: usize,
+    bits: u32,
+    key: impl Fn(&[u8]) -> Option<u64>,
+) -> Vec<u64> {
+    debug_assert!(column.len() / width <= 1 << bits, "offsets fit the key");
     let mut keys: Vec<u64> = column
-        .chunks_exact(4)
+        .chunks_exact(width)
         .enumerate()
-        .filter_map(|(offset, row)| {
-            let address = read_u32(row, 0);
-            (address != NO_ADDRESS).then(|| u64::from(address) << bits | offset as u64)
-        })
+        .filter_map(|(offset, row)| key(row).map(|key| key << bits | offset as u64))
         .collect();
     keys.sort_unstable();
     keys
 }
 
-/// The address and offset of a key of [`sorted_keys`].
-pub(crate) fn split_key(key: u64, bits: u32) -> (u32, u64) {
-    let address = u32::try_from(key >> bits).expect("keys hold a u32 address");
-    (address, key & ((1 << bits) - 1))
+/// The key (address or output) and offset of a key of [`sorted_keys`] or [`sorted_spend_keys`].
+pub(crate) fn split_key(key: u64, bits: u32) -> (u64, u64) {
+    (key >> bits, key & ((1 << bits) - 1))
 }
 
-/// The keys of [`sorted_keys`] that belong to `address`.
-pub(crate) fn keys_of(keys: &[u64], address: u32, bits: u32) -> &[u64] {
-    let address = u64::from(address);
-    let start = keys.partition_point(|key| *key >> bits < address);
-    let end = keys.partition_point(|key| *key >> bits <= address);
+/// The keys of [`sorted_keys`] or [`sorted_spend_keys`] whose key (address or output) is `key`.
+pub(crate) fn keys_of(keys: &[u64], key: u64, bits: u32) -> &[u64] {
+    let start = keys.partition_point(|at| *at >> bits < key);
+    let end = keys.partition_point(|at| *at >> bits <= key);
     &keys[start..end]
 }
 
@@ -449,11 +483,14 @@ fn partition_point(count: usize, below: impl Fn(usize) -> bool) -> usize {
     low
 }
 
-/// A history entry: address (u32) · output (u40).
-fn history_entry(address: u32, output: u64) -> [u8; 4 + ID_BYTES] {
-    let mut entry = [0u8; 4 + ID_BYTES];
-    entry[..4].copy_from_slice(&address.to_le_bytes());
-    entry[4..].copy_from_slice(&id_bytes(output));
+/// An entry of a history or spend run, in the first [`Kind::entry`] bytes: key (u32 address or
+/// u40 output) · row id (u40).
+fn keyed_entry(kind: Kind, key: u64, row: u64) -> [u8; 2 * ID_BYTES] {
+    let key_bytes = kind.key_bytes();
+    debug_assert!(kind != Kind::Txids && key >> (8 * key_bytes) == 0, "the key fits its bytes");
+    let mut entry = [0u8; 2 * ID_BYTES];
+    entry[..key_bytes].copy_from_slice(&key.to_le_bytes()[..key_bytes]);
+    entry[key_bytes..][..ID_BYTES].copy_from_slice(&id_bytes(row));
     entry
 }
 
@@ -540,15 +577,16 @@ mod tests {
         let run = Run { first: 16 * UNIT, span: 4 * UNIT };
         assert_eq!(run.file_name(Kind::History), "hist.256-320");
         assert_eq!(run.file_name(Kind::Txids), "txids.256-320");
+        assert_eq!(run.file_name(Kind::Spends), "spends.256-320");
     }
 
     #[test]
     fn entries_of_finds_an_address_anywhere_in_a_run() {
         let mut run = Vec::new();
-        for (address, output) in [(1u32, 5u64), (3, 1), (3, 9), (3, 12), (8, 2)] {
-            run.extend_from_slice(&history_entry(address, output));
-        }
         let kind = Kind::History;
+        for (address, output) in [(1, 5), (3, 1), (3, 9), (3, 12), (8, 2)] {
+            run.extend_from_slice(&keyed_entry(kind, address, output)[..kind.entry()]);
+        }
         let outputs = |address| {
             let found = entries_of(kind, &run, address);
             found.chunks_exact(kind.entry()).map(|entry| kind.row(entry)).collect::<Vec<_>>()
@@ -568,6 +606,31 @@ mod tests {
         assert_eq!(split, [(2, 2), (2, 4), (7, 0), (7, 3)]);
         assert_eq!(keys_of(&keys, 7, BITS).len(), 2);
         assert!(keys_of(&keys, 3, BITS).is_empty());
+    }
+
+    #[test]
+    fn spend_keys_sort_by_output_then_input_and_entries_keep_both() {
+        // Outputs past 2^32 (u40 ids) keep their order and their bytes.
+        let spent = [1u64 << 39, 5, 1 << 32, 6];
+        let column: Vec<u8> = spent.iter().flat_map(|output| id_bytes(*output)).collect();
+        let keys = sorted_spend_keys(&column, BITS);
+        let split: Vec<_> = keys.iter().map(|key| split_key(*key, BITS)).collect();
+        assert_eq!(split, [(5, 1), (6, 3), (1 << 32, 2), (1 << 39, 0)]);
+        assert_eq!(keys_of(&keys, 1 << 32, BITS), [keys[2]]);
+        assert!(keys_of(&keys, 7, BITS).is_empty());
+        let kind = Kind::Spends;
+        let run: Vec<u8> = split
+            .iter()
+            .flat_map(|(output, offset)| keyed_entry(kind, *output, 100 + offset)[..10].to_vec())
+            .collect();
+        let inputs = |output| {
+            let found = entries_of(kind, &run, output);
+            found.chunks_exact(kind.entry()).map(|entry| kind.row(entry)).collect::<Vec<_>>()
+        };
+        assert_eq!(inputs(1 << 39), [100]);
+        assert_eq!(inputs(1 << 32), [102]);
+        assert_eq!(inputs(6), [103]);
+        assert!(inputs(0).is_empty() && inputs(7).is_empty());
     }
 
     #[test]

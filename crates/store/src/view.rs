@@ -88,7 +88,6 @@ pub(crate) struct Columns<'a> {
     pub(crate) in_spent: &'a [u8],
     pub(crate) out_value: &'a [u8],
     pub(crate) out_addr: &'a [u8],
-    pub(crate) out_spent: &'a [u8],
     pub(crate) addr_key: &'a [u8],
     pub(crate) addr_first: &'a [u8],
     pub(crate) addr_rest: &'a [u8],
@@ -101,7 +100,9 @@ pub(crate) struct Columns<'a> {
     /// Which txs may have a txid.
     pub(crate) txids: Txids<'a>,
     /// Which outputs pay each address.
-    pub(crate) history: History<'a>,
+    pub(crate) history: KeyRuns<'a>,
+    /// Which input spends each output.
+    pub(crate) spends: KeyRuns<'a>,
 }
 
 /// Where a view finds a txid (`crate::runs`): in the txid runs of the txs `0..covered`, then in
@@ -117,16 +118,17 @@ pub(crate) struct Txids<'a> {
     pub(crate) scan_from: u64,
 }
 
-/// Where a view finds the outputs of an address (`crate::runs`): in the runs of the outputs
-/// `0..covered`, then in the sorted keys of the tail (readers), then by reading `out.addr` from
-/// `scan_from` to the count (the writer, whose view has neither).
+/// Where a view finds the outputs of an address or the input spending an output (`crate::runs`):
+/// in the runs of the rows (outputs of `out.addr`, inputs of `in.spent`) `0..covered`, then in
+/// the sorted keys of the tail (readers), then by reading the column from `scan_from` to the
+/// count (the writer, whose view has no tail).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct History<'a> {
+pub(crate) struct KeyRuns<'a> {
     pub(crate) runs: &'a [RoFile],
-    /// Log2 of the outputs of a level-0 run.
+    /// Log2 of the rows of a level-0 run.
     pub(crate) bits: u32,
     pub(crate) covered: u64,
-    /// [`runs::sorted_keys`] of the outputs `covered..scan_from`.
+    /// [`runs::sorted_keys`] or [`runs::sorted_spend_keys`] of the rows `covered..scan_from`.
     pub(crate) tail: &'a [u64],
     pub(crate) scan_from: u64,
 }
@@ -142,7 +144,6 @@ impl<'a> Columns<'a> {
             in_spent: file(crate::IN_SPENT),
             out_value: file(crate::OUT_VALUE),
             out_addr: file(crate::OUT_ADDR),
-            out_spent: file(crate::OUT_SPENT),
             addr_key: file(crate::ADDR_KEY),
             addr_first: file(crate::ADDR_FIRST),
             addr_rest: file(crate::ADDR_REST),
@@ -306,16 +307,33 @@ impl<'a> ChainView<'a> {
         }
     }
 
-    /// Returns `true` if a visible input spends the output (reads one column only).
+    /// Returns `true` if a visible input spends the output.
     pub fn is_spent(&self, output: OutputId) -> bool {
         self.spender(output).is_some()
     }
 
-    /// The visible input that spends an output, from `out.spent` (input id + 1, 0 = none).
+    /// The visible input that spends an output: a search of each spend run, then of the tail's
+    /// keys, then a scan of `in.spent` after them (the writer's view). A valid chain spends an
+    /// output once; a run may cover inputs past the count in the writer's view while it unwinds.
     fn spender(&self, output: OutputId) -> Option<InputId> {
-        let spent = read_id(self.columns.out_spent, to_usize(output.get()) * ID_BYTES);
-        // Values past the visible inputs belong to an uncommitted batch.
-        (spent != 0 && spent <= self.counts.inputs).then(|| InputId::new(spent - 1))
+        let (spends, inputs, output) = (self.columns.spends, self.counts.inputs, output.get());
+        let kind = runs::Kind::Spends;
+        for run in spends.runs.iter().rev() {
+            let found = runs::entries_of(kind, runs::entries(run.bytes()), output);
+            let mut found = found.chunks_exact(kind.entry()).map(|entry| kind.row(entry));
+            if let Some(input) = found.find(|input| *input < inputs) {
+                return Some(InputId::new(input));
+            }
+        }
+        let tail = runs::keys_of(spends.tail, output, spends.bits);
+        if let Some(key) = tail.first() {
+            return Some(InputId::new(spends.covered + runs::split_key(*key, spends.bits).1));
+        }
+        let in_spent = self.columns.in_spent;
+        (spends.scan_from.min(inputs)..inputs)
+            .rev()
+            .find(|input| read_id(in_spent, to_usize(*input) * ID_BYTES) == output)
+            .map(InputId::new)
     }
 
     /// Returns the transaction holding an output and the output's index in it.
@@ -428,7 +446,8 @@ impl Iterator for AddressOutputs<'_> {
             }
             match self.tail {
                 None => {
-                    self.tail = Some(runs::keys_of(history.tail, self.address, history.bits));
+                    let address = u64::from(self.address);
+                    self.tail = Some(runs::keys_of(history.tail, address, history.bits));
                 }
                 Some([key, rest @ ..]) => {
                     self.tail = Some(rest);

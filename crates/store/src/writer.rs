@@ -1,20 +1,19 @@
 //! The single writer of a store: appends blocks, transactions, inputs and outputs, and commits.
 //!
-//! Crash safety rests on four rules (see `docs/store-format.md`):
-//! 1. rows past the committed counts in the manifest do not exist for readers;
-//! 2. the one in-place field written by a batch, `out.spent`, only ever changes from empty to a
-//!    value that points past the committed counts, so readers ignore it;
-//! 3. the runs of the address history and of the txid index (`crate::runs`) are written at
-//!    commits, each to a new file named by its rows, before the manifest that names them; files no
-//!    manifest names are deleted;
-//! 4. the address hash index is derived from the columns: the writer keeps it in a never-synced
+//! Crash safety rests on three rules (see `docs/store-format.md`):
+//! 1. rows past the committed counts in the manifest do not exist for readers, and a batch only
+//!    appends rows (no column is written in place);
+//! 2. the runs of the address history, the txid index and the spends (`crate::runs`) are written
+//!    at commits, each to a new file named by its rows, before the manifest that names them; files
+//!    no manifest names are deleted;
+//! 3. the address hash index is derived from the columns: the writer keeps it in a never-synced
 //!    scratch mapping (`addr.idx.work`, reclaimable by the kernel, never trusted after a crash)
 //!    and writes it to its file only at checkpoints (sequentially, through a rename), so a commit
 //!    never writes back index pages; addresses after the last checkpoint are indexed again at
 //!    open. Inputs are resolved through the live transactions (`crate::live`), which are rebuilt
-//!    at open from `tx.io` and `out.spent`, not through the txid runs.
+//!    at open from `tx.io` and `in.spent`, not through the txid and spend runs.
 //!
-//! Because of rules 1-3 a commit can finish on a thread of its own while the next batch is being
+//! Because of rules 1 and 2 a commit can finish on a thread of its own while the next batch is being
 //! written ([`StoreWriter::commit_in_background`]): pages it syncs may already hold some of the next
 //! batch, which a crash leaves exactly as rows past the committed counts.
 //!
@@ -27,9 +26,7 @@ use std::sync::{Arc, mpsc};
 use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 use fs_err as fs;
 
-use crate::column::{
-    self, ID_BYTES, RoFile, RwFile, ScanAhead, ScratchTable, read_id, to_usize, write_id,
-};
+use crate::column::{self, ID_BYTES, RoFile, RwFile, ScanAhead, ScratchTable, read_id, to_usize};
 use crate::error::{Result, StoreError};
 use crate::keys::{self, ADDR_KEY_ROW, ADDR_REST_ROW};
 use crate::live::{LiveTxs, TxKey};
@@ -38,10 +35,10 @@ use crate::manifest::{
 };
 use crate::rows::{AddressRows, BlockOutputs, TxRows, rebuild_address_table};
 use crate::runs::{self, Kind};
-use crate::view::{BLOCK_ROW, ChainView, Columns, TXID_ROW, TXIO_ROW, Txids, txid_row_is};
+use crate::view::{BLOCK_ROW, ChainView, Columns, KeyRuns, TXID_ROW, TXIO_ROW, Txids, txid_row_is};
 use crate::{
-    ADDR_FIRST, ADDR_KEY, ADDR_REST, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_SPENT,
-    OUT_VALUE, TX_IO, TX_TXID, address_index_file, index,
+    ADDR_FIRST, ADDR_KEY, ADDR_REST, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_VALUE,
+    TX_IO, TX_TXID, address_index_file, index,
 };
 
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
@@ -54,21 +51,21 @@ const ADDRESS_QUEUE_BLOCKS: usize = 16;
 const DIRTY: &str = "DIRTY";
 /// The columns (positions in [`FILES`]) that the writer only appends to: their rows leave its
 /// mapping as they are written ([`RwFile::set_streaming`]) and the page cache once they are durable
-/// ([`StoreWriter::release_committed`]). The others are read or written at random (`out.spent`,
-/// `addr.key`).
+/// ([`StoreWriter::release_committed`]). The others are read at random (`addr.key`,
+/// `addr.rest`).
 const APPEND_ONLY: [usize; 7] = [BLOCKS, TX_TXID, TX_IO, IN_SPENT, OUT_VALUE, OUT_ADDR, ADDR_FIRST];
 
-/// The columns whose rows behind the tail the writer reads or writes at random: spends update
-/// `out.spent`, reused addresses are confirmed against `addr.key` and `addr.rest`, and the live
-/// map's matches against `tx.txid` ([`RwFile::set_random`]).
-const READ_AT_RANDOM: [usize; 4] = [TX_TXID, OUT_SPENT, ADDR_KEY, ADDR_REST];
+/// The columns whose rows behind the tail the writer reads at random: reused addresses are
+/// confirmed against `addr.key` and `addr.rest`, and the live map's twins against `tx.txid`
+/// ([`RwFile::set_random`]).
+const READ_AT_RANDOM: [usize; 3] = [TX_TXID, ADDR_KEY, ADDR_REST];
 
 /// Scratch file backing the writer's in-memory address index.
 const ADDRESS_SCRATCH: &str = "addr.idx.work";
 const LOCK: &str = "LOCK";
 
 /// Byte length of every file in [`FILES`] for the given counts.
-pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 10] {
+pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 9] {
     let row = |count: u64, width: usize| count * width as u64;
     [
         row(counts.blocks, BLOCK_ROW),
@@ -77,7 +74,6 @@ pub(crate) fn committed_lengths(counts: &Counts) -> [u64; 10] {
         row(counts.inputs, ID_BYTES),
         row(counts.outputs, 8),
         row(counts.outputs, 4),
-        row(counts.outputs, ID_BYTES),
         row(counts.addresses, ADDR_KEY_ROW),
         row(counts.addresses, ID_BYTES),
         row(counts.wide_addresses, ADDR_REST_ROW),
@@ -90,10 +86,8 @@ pub struct RecoveryReport {
     /// Address index entries cleared (entries of addresses past the last index checkpoint found
     /// in the index file) or re-derived from the columns (committed addresses after it).
     pub index_entries: u64,
-    /// `out.spent` links to uncommitted inputs that were cleared.
-    pub links: u64,
-    /// Run files of the address history and the txid index (and temporary files) that no
-    /// committed manifest names, deleted.
+    /// Run files of the address history, the txid index and the spends (and temporary files)
+    /// that no committed manifest names, deleted.
     pub runs: u64,
 }
 
@@ -104,11 +98,14 @@ pub struct StoreWriter {
     _lock: fs::File,
     committed: Manifest,
     counts: Counts,
-    files: [RwFile; 10],
-    /// The txid runs of the last durable commit, of txs `0..txid_run_txs`: inputs are resolved
-    /// through `live`, so these only serve lookups of txs that are not live.
+    files: [RwFile; 9],
+    /// The txid and spend runs of the last durable commit, of txs `0..txid_run_txs` and inputs
+    /// `0..spend_run_inputs`: inputs are resolved through `live`, so these only serve lookups of
+    /// txs that are not live.
     txid_runs: Vec<RoFile>,
     txid_run_txs: u64,
+    spend_runs: Vec<RoFile>,
+    spend_run_inputs: u64,
     /// The committed and pending txs that have an unspent output (rebuilt at open).
     live: LiveTxs,
     /// The address index of every committed and pending address, in memory.
@@ -166,7 +163,7 @@ impl StoreWriter {
             None => create(dir, spec)?,
         };
         let lengths = committed_lengths(&committed.counts);
-        let mut files: [RwFile; 10] = FILES
+        let mut files: [RwFile; 9] = FILES
             .iter()
             .zip(lengths)
             .map(|(name, len)| RwFile::open(&dir.join(name), len))
@@ -185,6 +182,8 @@ impl StoreWriter {
             counts: committed.counts,
             txid_runs: Vec::new(),
             txid_run_txs: 0,
+            spend_runs: Vec::new(),
+            spend_run_inputs: 0,
             live: LiveTxs::new()?,
             address_index_bits: committed.address_index_bits,
             reserve: committed.index_reserve,
@@ -214,7 +213,7 @@ impl StoreWriter {
             sync_dir(dir)?;
         }
         writer.recovery = recovery;
-        writer.open_txid_runs()?;
+        writer.open_lookup_runs()?;
         Ok(writer)
     }
 
@@ -230,6 +229,11 @@ impl StoreWriter {
                 address_index: &self.address_index,
                 address_index_bits: self.address_index_bits,
                 txids: Txids { runs: &self.txid_runs, tail: &[], scan_from: self.txid_run_txs },
+                spends: KeyRuns {
+                    runs: &self.spend_runs,
+                    scan_from: self.spend_run_inputs,
+                    ..KeyRuns::default()
+                },
                 ..Columns::of_files(|index| self.files[index].bytes())
             },
             counts: self.counts,
@@ -386,7 +390,6 @@ impl StoreWriter {
             in_spent,
             out_value,
             out_addr,
-            out_spent,
             addr_key,
             addr_first,
             addr_rest,
@@ -399,9 +402,10 @@ impl StoreWriter {
             tx_io,
             in_spent,
             out_value,
-            out_spent,
             txid_runs: &self.txid_runs,
             txid_run_txs: self.txid_run_txs,
+            spend_runs: &self.spend_runs,
+            spend_run_inputs: self.spend_run_inputs,
             live: &mut self.live,
             block_count,
             txs,
@@ -466,38 +470,53 @@ impl StoreWriter {
         Ok(())
     }
 
-    /// Opens the txid runs of the last commit (durable: called at open and once a commit is),
-    /// unless they cover the txs the open ones do (then they are the same files).
-    fn open_txid_runs(&mut self) -> Result<()> {
+    /// Opens the txid and spend runs of the last commit (durable: called at open and once a
+    /// commit is), unless they cover the rows the open ones do (then they are the same files).
+    fn open_lookup_runs(&mut self) -> Result<()> {
+        let bits = self.committed.run_bits;
         let covered = self.committed.run_rows(Kind::Txids);
-        if covered == self.txid_run_txs && !self.txid_runs.is_empty() {
-            return Ok(());
+        if covered != self.txid_run_txs || self.txid_runs.is_empty() {
+            self.txid_runs = runs::open_runs(&self.dir, Kind::Txids, covered, bits)?;
+            self.txid_run_txs = covered;
         }
-        self.txid_runs = runs::open_runs(&self.dir, Kind::Txids, covered, self.committed.run_bits)?;
-        self.txid_run_txs = covered;
+        let covered = self.committed.run_rows(Kind::Spends);
+        if covered != self.spend_run_inputs || self.spend_runs.is_empty() {
+            self.spend_runs = runs::open_runs(&self.dir, Kind::Spends, covered, bits)?;
+            self.spend_run_inputs = covered;
+        }
         Ok(())
     }
 
-    /// Rebuilds the live transactions from `tx.io` and `out.spent` (one pass over both).
+    /// Rebuilds the live transactions from `tx.io` and `in.spent`: one pass over `in.spent` marks
+    /// the spent outputs in a bitmap (a bit per output: 440 MB for a whole chain's 3.5 G
+    /// outputs, freed before the address index is loaded), then one over `tx.io`.
     fn load_live(&mut self) -> Result<()> {
         let mut live = LiveTxs::new()?;
         let view = self.view();
+        let mut spent = vec![0u64; to_usize(self.counts.outputs.div_ceil(64))];
+        let in_spent = &view.columns.in_spent[..to_usize(self.counts.inputs) * ID_BYTES];
+        let mut spent_ahead = ScanAhead::default();
+        for (at, row) in in_spent.chunks_exact(ID_BYTES).enumerate() {
+            spent_ahead.at(in_spent, at * ID_BYTES);
+            let output = to_usize(read_id(row, 0));
+            spent[output / 64] |= 1 << (output % 64);
+        }
+        let is_spent = |output: u64| spent[to_usize(output / 64)] >> (output % 64) & 1 != 0;
         let txids = view.columns.tx_txid;
-        let (mut txids_ahead, mut spent_ahead) = (ScanAhead::default(), ScanAhead::default());
+        let (mut txids_ahead, mut io_ahead) = (ScanAhead::default(), ScanAhead::default());
         for tx in 0..self.counts.txs {
+            io_ahead.at(view.columns.tx_io, to_usize(tx) * TXIO_ROW);
             let (start, end) = (view.tx_io(tx).1, view.tx_io(tx + 1).1);
-            txids_ahead.at(txids, to_usize(tx) * TXID_ROW);
-            spent_ahead.at(view.columns.out_spent, to_usize(start) * ID_BYTES);
-            let unspent = (start..end).filter(|output| !view.is_spent(OutputId::new(*output)));
-            let unspent = u32::try_from(unspent.count()).expect("outputs of a tx fit u32");
-            if unspent == 0 {
+            if (start..end).all(is_spent) {
                 continue;
             }
+            txids_ahead.at(txids, to_usize(tx) * TXID_ROW);
             let row = &txids[to_usize(tx) * TXID_ROW..][..TXID_ROW];
             let number = u32::try_from(tx).expect("tx numbers fit u32");
             let outputs = (start, u32::try_from(end - start).expect("outputs of a tx fit u32"));
+            let unspent = |vout: u32| !is_spent(start + u64::from(vout));
             let is_key = |other| txid_row_is(txids, other, row);
-            live.insert(TxKey::of(row), number, unspent, outputs, is_key)?;
+            live.insert(TxKey::of(row), number, outputs, unspent, is_key)?;
         }
         self.live = live;
         Ok(())
@@ -591,7 +610,7 @@ impl StoreWriter {
             }
         };
         // Mapped before the stale files go (a mapping keeps a deleted file's pages).
-        self.open_txid_runs()?;
+        self.open_lookup_runs()?;
         self.release_committed();
         for path in pending.stale.into_iter().chain(stale_runs) {
             fs::remove_file(path)?;
@@ -600,9 +619,9 @@ impl StoreWriter {
     }
 
     /// Gives back the pages of the columns that the writer only appends to, up to what is durable
-    /// (for `tx.txid` and `out.addr`, up to what their runs cover: the next commit sorts the rest),
-    /// so that written rows do not crowd out of memory what is read at random (the address table,
-    /// `addr.key`, `out.spent`, which are not released).
+    /// (for `tx.txid`, `out.addr` and `in.spent`, up to what their runs cover: the next commit
+    /// sorts the rest), so that written rows do not crowd out of memory what is read at random
+    /// (the address table, `addr.key`, which are not released).
     fn release_committed(&mut self) {
         let mut upto = committed_lengths(&self.committed.counts);
         for kind in Kind::ALL {
@@ -640,9 +659,10 @@ impl StoreWriter {
             manifest.address_index_bits = self.address_index_bits;
             manifest.addresses_indexed = self.counts.addresses;
         }
-        // The address history of the outputs and the txid index of the txs in whole runs
-        // (`crate::runs`), written by the commit's thread from its own mappings of `out.addr` and
-        // `tx.txid` (rows below the counts, which the next batch leaves alone).
+        // The address history of the outputs, the txid index of the txs and the spends of the
+        // inputs in whole runs (`crate::runs`), written by the commit's thread from its own
+        // mappings of `out.addr`, `tx.txid` and `in.spent` (rows below the counts, which the next
+        // batch leaves alone).
         let bits = self.run_bits;
         manifest.run_bits = bits;
         let jobs = Kind::ALL.map(|kind| {
@@ -725,7 +745,6 @@ impl StoreWriter {
         } else {
             self.rebuild_address_index(self.address_bits(committed.addresses))?;
         }
-        self.repair_links()?;
         if pending {
             // A whole pass over the txs: rollbacks follow errors, they are rare.
             self.load_live()?;
@@ -780,22 +799,23 @@ impl StoreWriter {
         for input in first_input..self.counts.inputs {
             let spent = read_id(self.files[IN_SPENT].bytes(), to_usize(input) * ID_BYTES);
             if spent < first_output {
-                let tx = self.view().output_location(OutputId::new(spent)).0;
+                let (tx, vout) = self.view().output_location(OutputId::new(spent));
                 let key = TxKey::of_tx(self.files[TX_TXID].bytes(), u64::from(tx.get()));
                 match self.live.find_tx(key, tx.get()) {
-                    Some(slot) => self.live.unspend(slot),
+                    Some(slot) => self.live.unspend(slot, vout),
                     None => {
                         let outputs =
                             self.view().tx(tx).expect("a spent output's tx exists").outputs;
                         let count = u32::try_from(outputs.end - outputs.start)
                             .expect("outputs of a tx fit u32");
-                        self.live.insert(key, tx.get(), 1, (outputs.start, count), |_| false)?;
+                        let unspent = |other: u32| other == vout;
+                        self.live
+                            .insert(key, tx.get(), (outputs.start, count), unspent, |_| false)?;
                     }
                 }
-                write_id(self.files[OUT_SPENT].bytes_mut(), to_usize(spent) * ID_BYTES, 0);
             }
         }
-        // 2. The runs of removed outputs and txs are rewritten by the commit below.
+        // 2. The runs of removed outputs, txs and inputs are rewritten by the commit below.
         // 3. Index entries of removed addresses, latest first.
         let mut wide_addresses = self.counts.wide_addresses;
         for address in (first_address..self.counts.addresses).rev() {
@@ -841,19 +861,10 @@ impl StoreWriter {
                 fs::remove_file(self.dir.join(&name))?;
             }
         }
-        let mut report = self.repair_links()?;
-        report.runs = runs;
-        Ok(report)
-    }
-
-    /// Clears `out.spent` links past the counts, then flushes the columns.
-    fn repair_links(&mut self) -> Result<RecoveryReport> {
-        let mut report = RecoveryReport::default();
-        report.links += clear_links(self.files[OUT_SPENT].bytes_mut(), self.counts.inputs);
         for file in &self.files {
             file.sync()?;
         }
-        Ok(report)
+        Ok(RecoveryReport { runs, ..RecoveryReport::default() })
     }
 }
 
@@ -868,7 +879,7 @@ impl Drop for StoreWriter {
     }
 }
 
-/// Deletes the run files (of both kinds) that `committed` does not name; returns how many.
+/// Deletes the run files (of every kind) that `committed` does not name; returns how many.
 fn remove_stray_runs(dir: &Path, committed: &Manifest) -> Result<u64> {
     let mut removed = 0;
     for kind in Kind::ALL {
@@ -909,18 +920,6 @@ pub struct AddressIndexPlacement {
     pub bytes: u64,
     /// In anonymous memory (`true`) or in a scratch file that the kernel may write back and evict.
     pub in_memory: bool,
-}
-
-/// Sets every `id + 1` link (u40) above `limit` to 0 and returns how many it cleared.
-fn clear_links(column: &mut [u8], limit: u64) -> u64 {
-    let mut cleared = 0;
-    for chunk in column.chunks_exact_mut(ID_BYTES) {
-        if read_id(chunk, 0) > limit {
-            write_id(chunk, 0, 0);
-            cleared += 1;
-        }
-    }
-    cleared
 }
 
 /// Creates the files of an empty store and its first manifest.

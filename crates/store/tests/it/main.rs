@@ -179,8 +179,7 @@ fn interrupted_batch_is_recovered_to_identical_bytes() {
     assert_eq!(Store::open(crashed.path()).unwrap().view().counts().blocks, 250);
 
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
-    let report = writer.recovery().expect("dirty store is recovered");
-    assert!(report.links > 0, "{report:?}");
+    writer.recovery().expect("dirty store is recovered");
     assert_eq!(writer.view().counts().blocks, 250);
     write_chain(&mut writer, 250, 400, 30);
     writer.finish().unwrap();

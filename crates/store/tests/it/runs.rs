@@ -1,12 +1,12 @@
-//! The sorted runs of the address history and the txid index (`docs/store-format.md`, "Sorted
-//! runs"): what readers see against a plain model, and the bytes across commits, merges, a crash
-//! and an unwinding.
+//! The sorted runs of the address history, the txid index and the spends (`docs/store-format.md`,
+//! "Sorted runs"): what readers see against a plain model, and the bytes across commits, merges, a
+//! crash and an unwinding.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use cointrail_store::{ChainView, Store, StoreWriter};
-use cointrail_types::{AddressId, Hash32, Height, OutputId, TxNum};
+use cointrail_types::{AddressId, Hash32, Height, InputId, OutputId, TxNum};
 
 use crate::{hash, key, snapshot, spec, write_growing_chain};
 
@@ -69,7 +69,34 @@ fn assert_history_matches_the_outputs(dir: &Path) {
     }
 }
 
-/// The run files of `dir` whose names start with `prefix` (`hist.` or `txids.`).
+/// Checks that `view` finds the spender of every output, and none for an unspent one, against a
+/// pass over `in.spent` (the outputs each input spends).
+fn assert_spends_found(view: &ChainView<'_>) {
+    let counts = view.counts();
+    let mut expected = vec![None; counts.outputs as usize];
+    for input in 0..counts.inputs {
+        let output = view.spent_output(InputId::new(input));
+        assert_eq!(expected[output.get() as usize], None, "output {output:?} spent twice");
+        expected[output.get() as usize] = Some(InputId::new(input));
+    }
+    assert!(expected.iter().any(Option::is_some) && expected.iter().any(Option::is_none));
+    for (output, spender) in expected.iter().enumerate() {
+        let found = view.output(OutputId::new(output as u64)).spent_by;
+        assert_eq!(
+            found, *spender,
+            "output {output} of {} ({} inputs)",
+            counts.outputs, counts.inputs
+        );
+    }
+}
+
+/// Checks [`assert_spends_found`] for a reader of `dir`.
+fn assert_reader_finds_spends(dir: &Path) {
+    let store = Store::open(dir).unwrap();
+    assert_spends_found(&store.view());
+}
+
+/// The run files of `dir` whose names start with `prefix` (`hist.`, `txids.` or `spends.`).
 fn run_files(dir: &Path, prefix: &str) -> Vec<String> {
     let mut names: Vec<String> = fs_err::read_dir(dir)
         .unwrap()
@@ -101,20 +128,26 @@ fn readers_find_every_output_of_an_address_in_runs_tail_and_merges() {
         writer.commit().unwrap();
         assert_history_matches_the_outputs(dir.path());
         assert_reader_finds_txids(dir.path());
+        assert_reader_finds_spends(dir.path());
         assert_txids_found(&writer.view());
+        assert_spends_found(&writer.view());
     }
     writer.finish().unwrap();
     assert_history_matches_the_outputs(dir.path());
     assert_reader_finds_txids(dir.path());
+    assert_reader_finds_spends(dir.path());
     // The files are the base-4 digits of the whole runs: at most 3 a level.
     let counts = Store::open(dir.path()).unwrap().view().counts();
     let history = run_files(dir.path(), "hist.");
     assert_eq!(history.len(), digits(counts.outputs), "{history:?}");
     let txids = run_files(dir.path(), "txids.");
     assert_eq!(txids.len(), digits(counts.txs), "{txids:?}");
+    let spends = run_files(dir.path(), "spends.");
+    assert_eq!(spends.len(), digits(counts.inputs), "{spends:?}");
 
     // A run file cut by one entry is refused by name, not read as a shorter history or index.
-    for (name, entry, what) in [(&history[0], 9, "history run"), (&txids[0], 13, "txid run")] {
+    let cut = [(&history[0], 9, "history run"), (&txids[0], 13, "txid run")];
+    for (name, entry, what) in cut.into_iter().chain([(&spends[0], 10, "spend run")]) {
         let file = dir.path().join(name);
         let bytes = fs_err::read(&file).unwrap();
         fs_err::write(&file, &bytes[..bytes.len() - entry]).unwrap();
@@ -142,13 +175,16 @@ fn runs_have_the_same_bytes_however_commits_fall_and_after_a_crash() {
     fs_err::write(crashed.path().join("hist.99999992-100000000"), b"stray").unwrap();
     fs_err::write(crashed.path().join("txids.0-32.tmp"), b"torn").unwrap();
     fs_err::write(crashed.path().join("txids.99999992-100000000"), b"stray").unwrap();
+    fs_err::write(crashed.path().join("spends.0-8.tmp"), b"torn").unwrap();
     assert_history_matches_the_outputs(crashed.path());
     assert_reader_finds_txids(crashed.path());
+    assert_reader_finds_spends(crashed.path());
 
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     let report = writer.recovery().expect("dirty store is recovered");
-    assert_eq!(report.runs, 4, "{report:?}");
+    assert_eq!(report.runs, 5, "{report:?}");
     assert_txids_found(&writer.view());
+    assert_spends_found(&writer.view());
     write_growing_chain(&mut writer, 800, 1200, 13);
     writer.finish().unwrap();
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
@@ -163,16 +199,19 @@ fn unwinding_into_a_merged_run_gives_the_runs_of_a_fresh_ingest() {
     let unwound = tempfile::tempdir().unwrap();
     let mut writer = open_new(unwound.path());
     write_growing_chain(&mut writer, 0, 1400, 100);
-    let before = [run_files(unwound.path(), "hist."), run_files(unwound.path(), "txids.")];
+    let kinds = ["hist.", "txids.", "spends."];
+    let before = kinds.map(|kind| run_files(unwound.path(), kind));
     writer.unwind_to(Height::new(1000)).unwrap();
     // The largest runs ended past the cut: they were split into the runs a fresh ingest has.
-    for (prefix_name, before) in ["hist.", "txids."].iter().zip(before) {
+    for (prefix_name, before) in kinds.iter().zip(before) {
         assert_ne!(run_files(unwound.path(), prefix_name), before);
         assert_eq!(run_files(unwound.path(), prefix_name), run_files(prefix.path(), prefix_name));
     }
     assert_history_matches_the_outputs(unwound.path());
     assert_reader_finds_txids(unwound.path());
+    assert_reader_finds_spends(unwound.path());
     assert_txids_found(&writer.view());
+    assert_spends_found(&writer.view());
     write_growing_chain(&mut writer, 1001, 1500, 1_000_000);
     writer.finish().unwrap();
     assert_eq!(snapshot(unwound.path()), snapshot(reference.path()));
