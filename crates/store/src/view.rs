@@ -319,15 +319,20 @@ impl<'a> ChainView<'a> {
         let (spends, inputs, output) = (self.columns.spends, self.counts.inputs, output.get());
         let kind = runs::Kind::Spends;
         for run in spends.runs.iter().rev() {
-            let found = runs::entries_of(kind, runs::entries(run.bytes()), output);
-            let mut found = found.chunks_exact(kind.entry()).map(|entry| kind.row(entry));
+            let from = runs::entries_from(kind, runs::entries(run.bytes()), output);
+            let mut found = from
+                .chunks_exact(kind.entry())
+                .take_while(|entry| kind.key(entry) == output)
+                .map(|entry| kind.row(entry));
             if let Some(input) = found.find(|input| *input < inputs) {
                 return Some(InputId::new(input));
             }
         }
-        let tail = runs::keys_of(spends.tail, output, spends.bits);
-        if let Some(key) = tail.first() {
-            return Some(InputId::new(spends.covered + runs::split_key(*key, spends.bits).1));
+        let tail = &spends.tail[spends.tail.partition_point(|key| *key >> spends.bits < output)..];
+        if let Some((_, offset)) =
+            tail.first().map(|key| runs::split_key(*key, spends.bits)).filter(|key| key.0 == output)
+        {
+            return Some(InputId::new(spends.covered + offset));
         }
         let in_spent = self.columns.in_spent;
         (spends.scan_from.min(inputs)..inputs)
