@@ -8,8 +8,9 @@
 # Creates a child group of this shell's memory group (cgroup v1 `memory.limit_in_bytes`, or v2
 # `memory.max`; needs the rights to write them, e.g. root), limits it to LIMIT_MIB, runs the
 # ingest into a fresh store beside CHAIN_DIR (or $BENCH_STORE) under `timeout TIMEOUT_S`, and
-# prints one line: the exit code (124 = not done in time), wall/user/system seconds and peak RSS
-# (/usr/bin/time), the store's bytes on disk at the end, the txs committed (how far a run that
+# prints one line: the exit code (124 = not done in time), wall/user/system seconds, peak RSS,
+# major page faults (faults that waited for a read from disk) and the MB read from the file
+# system (512-byte blocks, read ahead or not; /usr/bin/time), the store's bytes on disk at the end, the txs committed (how far a run that
 # timed out got) and the group's peak usage. Page cache the ingest reads or writes counts against
 # the group, as it does on a machine of that size; pages already cached by another group do not
 # (the script reads the blk files first, outside the group).
@@ -51,18 +52,18 @@ trap 'rm -f "$timing" "$timing.err"; rmdir "$group" 2>/dev/null' EXIT
 # has evicted them (a 4 GB ingest under 1,536 MiB then took 82 s instead of 39-48 s).
 cat "$chain"/blk*.dat >/dev/null
 sync
-/usr/bin/time -f '%e %U %S %M' -o "$timing" timeout "$secs" sh -c \
+/usr/bin/time -f '%e %U %S %M %F %I' -o "$timing" timeout "$secs" sh -c \
   'echo $$ >"$1/cgroup.procs" && exec "$2" ingest btc --blocks-dir "$3" --store "$4" --network regtest --format json' \
   sh "$group" "$bin" "$chain" "$store" >/dev/null 2>"$timing.err"
 code=$?
 # GNU time writes "Command exited with non-zero status N" before the figures when the command
 # fails (a timeout too): the figures are its last line.
-read -r wall user sys rss < <(tail -1 "$timing")
+read -r wall user sys rss major blocks < <(tail -1 "$timing")
 peak=$(cat "$group/$peak_file" 2>/dev/null || echo 0)
 # How far a run that timed out got: the txs of its last commit (the manifest's counts.txs).
 txs=$(sed -n 's/.*"txs": *\([0-9]*\).*/\1/p' "$store/MANIFEST" 2>/dev/null | head -1)
-printf '%s limit %d MiB: exit %d, %s s wall, %s s user, %s s sys, %s KiB peak RSS, store %s bytes, %s txs committed, group peak %d MiB, %s\n' \
-  "$(basename "$bin")" "$limit" "$code" "$wall" "$user" "$sys" "$rss" "$(du -sb "$store" | cut -f1)" \
+printf '%s limit %d MiB: exit %d, %s s wall, %s s user, %s s sys, %s KiB peak RSS, %s major faults, %d MB read, store %s bytes, %s txs committed, group peak %d MiB, %s\n' \
+  "$(basename "$bin")" "$limit" "$code" "$wall" "$user" "$sys" "$rss" "$major" "$((blocks * 512 / 1000000))" "$(du -sb "$store" | cut -f1)" \
   "${txs:-0}" "$((peak / 1048576))" "$(date -u +%H:%M:%S)"
 [ "$code" = 0 ] || [ "$code" = 124 ] || tail -3 "$timing.err" >&2
 rm -rf "$store"

@@ -107,6 +107,9 @@ struct Summary {
     /// scratch file (too large for the memory: a slower ingest where memory is short).
     address_index_bytes: u64,
     address_index_in_memory: bool,
+    /// Whether the addresses' rows (`addr.key`) stopped fitting in the page cache, so that the
+    /// writer read them ahead of its lookups.
+    address_read_ahead: bool,
 }
 
 impl Summary {
@@ -125,6 +128,7 @@ impl Summary {
             recovered: report.recovery.is_some(),
             address_index_bytes: report.address_index.bytes,
             address_index_in_memory: report.address_index.in_memory,
+            address_read_ahead: report.address_read_ahead,
         }
     }
 }
@@ -158,6 +162,14 @@ fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> 
             summary.address_index_bytes as f64 / f64::from(1u32 << 20)
         )?;
     }
+    if summary.address_read_ahead {
+        writeln!(
+            out,
+            "note: the addresses' rows (addr.key) did not fit in the page cache, so the ingest \
+             read them ahead of its lookups; more free memory makes it faster \
+             (docs/performance.md, \"Reading ahead under a memory limit\")"
+        )?;
+    }
     match (&summary.tip_height, &summary.tip_hash) {
         (Some(height), Some(hash)) => writeln!(out, "store tip  {height} ({hash})"),
         _ => writeln!(out, "store is empty"),
@@ -168,8 +180,10 @@ fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> 
 mod tests {
     use super::*;
 
-    fn summary(address_index_in_memory: bool) -> Summary {
-        Summary {
+    /// The text summary of a small ingest whose address index was in memory or not, and whose
+    /// address rows were read ahead or not.
+    fn summary_text(address_index_in_memory: bool, address_read_ahead: bool) -> String {
+        let summary = Summary {
             network: "regtest",
             blocks_found: 3,
             blocks_ignored: 0,
@@ -183,18 +197,24 @@ mod tests {
             recovered: false,
             address_index_bytes: 768 << 20,
             address_index_in_memory,
-        }
+            address_read_ahead,
+        };
+        let mut text = Vec::new();
+        print_summary(&mut text, &summary).unwrap();
+        String::from_utf8(text).unwrap()
     }
 
     #[test]
     fn a_scratch_file_address_index_is_named_as_a_reason_for_a_slow_ingest() {
-        let mut text = Vec::new();
-        print_summary(&mut text, &summary(false)).unwrap();
-        let text = String::from_utf8(text).unwrap();
+        let text = summary_text(false, false);
         assert!(text.contains("the address index (768 MiB) is in a scratch file"), "{text}");
+        assert!(!summary_text(true, false).contains("address index"));
+    }
 
-        let mut text = Vec::new();
-        print_summary(&mut text, &summary(true)).unwrap();
-        assert!(!String::from_utf8(text).unwrap().contains("address index"));
+    #[test]
+    fn rows_read_ahead_are_named_as_a_reason_for_a_slow_ingest() {
+        let text = summary_text(true, true);
+        assert!(text.contains("did not fit in the page cache"), "{text}");
+        assert!(!summary_text(true, false).contains("page cache"));
     }
 }

@@ -91,6 +91,9 @@ pub struct IngestReport {
     /// Where the address index was at the end of the run (in memory, or in a scratch file when
     /// too large for the memory: a reason for a slow ingest).
     pub address_index: AddressIndexPlacement,
+    /// Whether the writer ended up reading the address rows it confirms ahead of its lookups,
+    /// which it does once they no longer fit in the page cache (a reason for a slower ingest).
+    pub address_read_ahead: bool,
 }
 
 /// A decoded block on its way from the reader thread, with where it came from.
@@ -139,6 +142,7 @@ pub fn ingest_btc(options: &IngestOptions, progress: &mut dyn Progress) -> Resul
         elapsed: Duration::ZERO,
         recovery,
         address_index: writer.address_index(),
+        address_read_ahead: false,
     };
     if first <= last {
         let todo = &chain[first as usize..=last as usize];
@@ -157,6 +161,7 @@ pub fn ingest_btc(options: &IngestOptions, progress: &mut dyn Progress) -> Resul
         report.tip_hash = Some(tip.hash);
     }
     report.address_index = writer.address_index();
+    report.address_read_ahead = writer.reads_ahead();
     writer.finish()?;
     report.elapsed = started.elapsed();
     Ok(report)

@@ -20,6 +20,7 @@ use cointrail_types::{AddressKey, Hash32, Height, InputId, OutputId, TxNum};
 
 use crate::column::{
     ID_BYTES, MAX_ID, RoFile, RwFile, ScanAhead, ScratchTable, id_bytes, prefetch, to_usize,
+    will_need,
 };
 use crate::error::{Result, StoreError};
 use crate::index;
@@ -286,7 +287,15 @@ pub(crate) struct AddressRows<'w> {
     pub(crate) reserve: u64,
     /// Where the address index's scratch table lives.
     pub(crate) scratch: &'w Path,
+    /// Whether to ask the kernel to read the `addr.key` rows of a block's known addresses from
+    /// disk before they are confirmed ([`AddressRows::push_all`]): set by the writer once page
+    /// faults show that they are not all cached.
+    pub(crate) read_ahead: bool,
 }
+
+/// Bytes of a page, for [`AddressRows::read_ahead_keys`] (4 KiB; with larger pages a row is asked
+/// for more than once, which is harmless).
+const PAGE: usize = 4096;
 
 /// Outputs whose address lookups are prefetched together (see [`AddressRows::prefetch`]).
 const PREFETCH_OUTPUTS: usize = 256;
@@ -317,6 +326,9 @@ impl AddressRows<'_> {
         count: usize,
         address: &impl Fn(usize) -> Option<&'k AddressKey>,
     ) -> Result<()> {
+        if self.read_ahead {
+            self.read_ahead_keys((0..count).filter_map(address));
+        }
         let mut start = 0;
         while start < count {
             let end = (start + PREFETCH_OUTPUTS).min(count);
@@ -340,6 +352,27 @@ impl AddressRows<'_> {
         for key in keys {
             index::AddressSlots::for_each_candidate(table, bits, key.hash64(), count, |id| {
                 prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
+                true
+            });
+        }
+    }
+
+    /// Asks the kernel to read into the page cache the `addr.key` rows that the lookups of `keys`
+    /// will confirm (`MADV_WILLNEED` on each row's page, once per page in a row): the reads of
+    /// those that are not cached then overlap on the disk instead of faulting in one at a time as
+    /// the lookups reach them. A system call per row, so only when the rows miss (`read_ahead`).
+    /// Only a hint.
+    fn read_ahead_keys<'k>(&self, keys: impl Iterator<Item = &'k AddressKey>) {
+        let (table, bits, count) = (&**self.index, *self.bits, *self.addresses);
+        let addr_key = self.addr_key.bytes();
+        let mut last_page = usize::MAX;
+        for key in keys {
+            index::AddressSlots::for_each_candidate(table, bits, key.hash64(), count, |id| {
+                let at = to_usize(u64::from(id)) * ADDR_KEY_ROW;
+                if at / PAGE != last_page {
+                    last_page = at / PAGE;
+                    will_need(addr_key, at, ADDR_KEY_ROW);
+                }
                 true
             });
         }

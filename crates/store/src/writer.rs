@@ -60,6 +60,11 @@ const APPEND_ONLY: [usize; 7] = [BLOCKS, TX_TXID, TX_IO, IN_SPENT, OUT_VALUE, OU
 /// ([`RwFile::set_random`]).
 const READ_AT_RANDOM: [usize; 3] = [TX_TXID, ADDR_KEY, ADDR_REST];
 
+/// Major page faults between two calls of [`StoreWriter::push_blocks`] from which the writer reads
+/// ahead the `addr.key` rows of known addresses (`AddressRows::read_ahead_keys`): 1,000 reads from
+/// disk, one at a time, are about 0.2 s on the machines of `docs/performance.md`.
+const READ_AHEAD_FAULTS: u64 = 1_000;
+
 /// Scratch file backing the writer's in-memory address index.
 const ADDRESS_SCRATCH: &str = "addr.idx.work";
 const LOCK: &str = "LOCK";
@@ -121,6 +126,12 @@ pub struct StoreWriter {
     /// A commit finishing on its own thread ([`StoreWriter::commit_in_background`]): its columns
     /// being synced, then its manifest written. `committed` is already its manifest.
     pending: Option<PendingCommit>,
+    /// The process's major page faults when [`StoreWriter::push_blocks`] was last called.
+    faults_seen: Option<u64>,
+    /// Whether the address half reads ahead the rows it confirms: set for good once the faults
+    /// between two calls of [`StoreWriter::push_blocks`] reach [`READ_AHEAD_FAULTS`] (reading
+    /// ahead makes the faults themselves rare, so they cannot turn it off again).
+    read_ahead: bool,
 }
 
 /// A commit whose columns are being synced, and then its manifest written, on its own thread.
@@ -196,6 +207,8 @@ impl StoreWriter {
             address_scratch: dir.join(ADDRESS_SCRATCH),
             recovery: None,
             pending: None,
+            faults_seen: None,
+            read_ahead: false,
         };
         let dirty = dir.join(DIRTY).exists();
         let mut recovery = if dirty { Some(writer.recover()?) } else { None };
@@ -255,6 +268,14 @@ impl StoreWriter {
             bytes: self.address_index.len() as u64,
             in_memory: self.address_index.in_memory(),
         }
+    }
+
+    /// Whether the writer reads ahead the `addr.key` rows that its address lookups confirm
+    /// ([`StoreWriter::set_read_ahead`]): it turns this on by itself once page faults show that
+    /// those rows no longer fit in the memory left for the page cache, a reason for a slower
+    /// ingest.
+    pub fn reads_ahead(&self) -> bool {
+        self.read_ahead
     }
 
     /// Returns how many live transactions were marked as twins since the writer opened (or since
@@ -335,6 +356,11 @@ impl StoreWriter {
         B: BlockOutputs + Send + Sync,
         E: From<StoreError>,
     {
+        let faults = column::major_faults();
+        if self.faults_seen.is_some_and(|seen| faults.saturating_sub(seen) >= READ_AHEAD_FAULTS) {
+            self.read_ahead = true;
+        }
+        self.faults_seen = Some(faults);
         let (mut tx_rows, mut address_rows) = self.parts();
         std::thread::scope(|scope| {
             let (jobs, queue) = mpsc::sync_channel::<(u64, Arc<B>)>(ADDRESS_QUEUE_BLOCKS);
@@ -423,6 +449,7 @@ impl StoreWriter {
             wide_addresses,
             reserve: self.reserve.addresses,
             scratch: &self.address_scratch,
+            read_ahead: self.read_ahead,
         };
         (tx_rows, address_rows)
     }
@@ -449,6 +476,16 @@ impl StoreWriter {
         self.reserve =
             IndexReserve { addresses: addresses.min(index::max_entries(MAX_RESERVE_BITS)) };
         self.rebuild_address_index(self.address_bits(0))
+    }
+
+    /// Reads ahead, from the next [`StoreWriter::push_blocks`] on, the `addr.key` rows that a
+    /// block's address lookups will confirm: a `MADV_WILLNEED` per known address, so that rows
+    /// that are not in the page cache are read from disk together instead of one fault at a time.
+    /// The writer turns this on by itself once 1,000 major page faults between two calls of
+    /// `push_blocks` show that the rows no longer fit in memory; with everything cached
+    /// it only costs a system call per address. Only a hint: the bytes written are the same.
+    pub fn set_read_ahead(&mut self, on: bool) {
+        self.read_ahead = on;
     }
 
     /// Sets the rows of a level-0 run (outputs of the address history, txs of the txid index) to
