@@ -507,7 +507,9 @@ pub(crate) enum IngestCommand {
     /// Memory: the address index (12 GiB for a whole mainnet chain) stays in memory while it is
     /// at most 5/8 of RAM (or of the container's limit) and leaves a quarter free; otherwise it
     /// goes to a scratch file in the store and the ingest slows down where memory is short. The
-    /// summary says which (address_index_in_memory with --format json).
+    /// summary says which (address_index_in_memory with --format json). Once the stored address
+    /// rows (addr.key) stop fitting in the page cache, the ingest reads a block's rows ahead of
+    /// its lookups; the summary says so too (address_read_ahead).
     #[command(verbatim_doc_comment)]
     Btc(IngestBtcArgs),
     /// Ingest an EVM chain (Ethereum and compatibles) from any JSON-RPC node

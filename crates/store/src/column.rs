@@ -495,22 +495,6 @@ pub(crate) fn write_u64(bytes: &mut [u8], at: usize, value: u64) {
     bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
 }
 
-/// Major page faults of this process so far (`majflt` of `/proc/self/stat`): faults that had to
-/// read from disk. 0 where that file cannot be read.
-pub(crate) fn major_faults() -> u64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .map_or(0, |stat| stat_major_faults(&stat).unwrap_or(0))
-}
-
-/// `majflt` of a `/proc/PID/stat` line (proc(5)): field 12, counting the command name, which is
-/// in parentheses and may itself hold spaces and parentheses, as field 2.
-fn stat_major_faults(stat: &str) -> Option<u64> {
-    let (_, after_name) = stat.rsplit_once(')')?;
-    // After the name: state (field 3), ppid, pgrp, session, tty_nr, tpgid, flags, minflt,
-    // cminflt, majflt (field 12).
-    after_name.split_whitespace().nth(9)?.parse().ok()
-}
-
 /// Asks the kernel to start reading the pages of `bytes[from..from + len]` (clipped to `bytes`),
 /// a part of a file mapping about to be read in order (`MADV_WILLNEED`): a mapping advised as read
 /// at random ([`RwFile::set_random`]) has no readahead of its own, so a scan of pages that are not
@@ -595,19 +579,6 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
 
     use super::*;
-
-    #[test]
-    fn major_faults_are_read_past_a_name_with_spaces_and_parentheses() {
-        let stat = "4242 (my (odd) name) R 1 4242 4242 0 -1 4194304 1234 0 567 0 10 5 0 0 20 0 3 0";
-        assert_eq!(stat_major_faults(stat), Some(567));
-        assert_eq!(stat_major_faults("4242 (cut) R 1 2"), None);
-        assert_eq!(stat_major_faults("no name at all"), None);
-        // This process's own line parses (the count itself depends on the machine).
-        let own = std::fs::read_to_string("/proc/self/stat");
-        if let Ok(own) = own {
-            assert!(stat_major_faults(&own).is_some(), "{own}");
-        }
-    }
 
     #[test]
     fn ids_are_five_little_endian_bytes_read_back_at_any_row_including_the_last() {

@@ -1,5 +1,6 @@
 //! How much memory this process may use: the machine's (`MemTotal`), or less where a control
-//! group limits it (a container, a `systemd` unit with `MemoryMax=`, a batch job).
+//! group limits it (a container, a `systemd` unit with `MemoryMax=`, a batch job); and how much
+//! of what it maps it has had to wait for from disk ([`major_faults`]).
 //!
 //! The writer places its address index from this figure and from the anonymous memory it already
 //! holds ([`anonymous_now`]; `crate::column::ScratchTable`). Reading only `/proc/meminfo` would
@@ -33,6 +34,22 @@ pub(crate) fn anonymous_now() -> u64 {
         .ok()
         .and_then(|status| kib_field(&status, "RssAnon:"))
         .unwrap_or(0)
+}
+
+/// Major page faults of this process so far (`majflt` of `/proc/self/stat`): faults that had to
+/// read from disk. 0 where that file cannot be read.
+pub(crate) fn major_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .map_or(0, |stat| stat_major_faults(&stat).unwrap_or(0))
+}
+
+/// `majflt` of a `/proc/PID/stat` line (proc(5)): field 12, counting the command name, which is
+/// in parentheses and may itself hold spaces and parentheses, as field 2.
+fn stat_major_faults(stat: &str) -> Option<u64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // After the name: state (field 3), ppid, pgrp, session, tty_nr, tpgid, flags, minflt,
+    // cminflt, majflt (field 12).
+    after_name.split_whitespace().nth(9)?.parse().ok()
 }
 
 /// `MemTotal` of a `/proc/meminfo` text, in bytes.
@@ -108,6 +125,19 @@ mod tests {
         let map: HashMap<PathBuf, String> =
             entries.iter().map(|(path, text)| (PathBuf::from(path), (*text).to_owned())).collect();
         move |path: &Path| map.get(path).cloned()
+    }
+
+    #[test]
+    fn major_faults_are_read_past_a_name_with_spaces_and_parentheses() {
+        let stat = "4242 (my (odd) name) R 1 4242 4242 0 -1 4194304 1234 0 567 0 10 5 0 0 20 0 3 0";
+        assert_eq!(stat_major_faults(stat), Some(567));
+        assert_eq!(stat_major_faults("4242 (cut) R 1 2"), None);
+        assert_eq!(stat_major_faults("no name at all"), None);
+        // This process's own line parses (the count itself depends on the machine).
+        let own = std::fs::read_to_string("/proc/self/stat");
+        if let Ok(own) = own {
+            assert!(stat_major_faults(&own).is_some(), "{own}");
+        }
     }
 
     #[test]

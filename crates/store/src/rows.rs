@@ -344,17 +344,12 @@ impl AddressRows<'_> {
     /// Prefetches what the lookups of `keys` will read: their index slots, then the `addr.key`
     /// rows the slots point at. Only a hint.
     pub(crate) fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k AddressKey> + Clone) {
-        let (table, bits, count) = (&**self.index, *self.bits, *self.addresses);
+        let (table, bits) = (&**self.index, *self.bits);
         for key in keys.clone() {
             index::AddressSlots::prefetch_slot(table, bits, key.hash64());
         }
         let addr_key = self.addr_key.bytes();
-        for key in keys {
-            index::AddressSlots::for_each_candidate(table, bits, key.hash64(), count, |id| {
-                prefetch(addr_key, to_usize(u64::from(id)) * ADDR_KEY_ROW);
-                true
-            });
-        }
+        self.for_each_candidate_row(keys, |at| prefetch(addr_key, at));
     }
 
     /// Asks the kernel to read into the page cache the `addr.key` rows that the lookups of `keys`
@@ -363,16 +358,27 @@ impl AddressRows<'_> {
     /// the lookups reach them. A system call per row, so only when the rows miss (`read_ahead`).
     /// Only a hint.
     fn read_ahead_keys<'k>(&self, keys: impl Iterator<Item = &'k AddressKey>) {
-        let (table, bits, count) = (&**self.index, *self.bits, *self.addresses);
         let addr_key = self.addr_key.bytes();
         let mut last_page = usize::MAX;
+        self.for_each_candidate_row(keys, |at| {
+            if at / PAGE != last_page {
+                last_page = at / PAGE;
+                will_need(addr_key, at, ADDR_KEY_ROW);
+            }
+        });
+    }
+
+    /// Calls `row` with the offset in `addr.key` of every row that the lookups of `keys` will
+    /// compare (the address index's candidates for each key, in probe order).
+    fn for_each_candidate_row<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k AddressKey>,
+        mut row: impl FnMut(usize),
+    ) {
+        let (table, bits, count) = (&**self.index, *self.bits, *self.addresses);
         for key in keys {
             index::AddressSlots::for_each_candidate(table, bits, key.hash64(), count, |id| {
-                let at = to_usize(u64::from(id)) * ADDR_KEY_ROW;
-                if at / PAGE != last_page {
-                    last_page = at / PAGE;
-                    will_need(addr_key, at, ADDR_KEY_ROW);
-                }
+                row(to_usize(u64::from(id)) * ADDR_KEY_ROW);
                 true
             });
         }

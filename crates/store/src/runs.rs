@@ -429,9 +429,14 @@ pub(crate) fn split_key(key: u64, bits: u32) -> (u64, u64) {
 
 /// The keys of [`sorted_keys`] or [`sorted_spend_keys`] whose key (address or output) is `key`.
 pub(crate) fn keys_of(keys: &[u64], key: u64, bits: u32) -> &[u64] {
-    let start = keys.partition_point(|at| *at >> bits < key);
-    let end = keys.partition_point(|at| *at >> bits <= key);
-    &keys[start..end]
+    let from = keys_from(keys, key, bits);
+    &from[..from.partition_point(|at| *at >> bits <= key)]
+}
+
+/// The keys of [`sorted_keys`] or [`sorted_spend_keys`] from the first whose key (address or
+/// output) is `key` or more to the end (one binary search, as [`entries_from`]).
+pub(crate) fn keys_from(keys: &[u64], key: u64, bits: u32) -> &[u64] {
+    &keys[keys.partition_point(|at| *at >> bits < key)..]
 }
 
 /// Keys `prefix << 64 | tx` of the txs of `column` (rows of `tx.txid`, the first being tx
@@ -626,6 +631,7 @@ mod tests {
         assert_eq!(split, [(5, 1), (6, 3), (1 << 32, 2), (1 << 39, 0)]);
         assert_eq!(keys_of(&keys, 1 << 32, BITS), [keys[2]]);
         assert!(keys_of(&keys, 7, BITS).is_empty());
+        assert_eq!(keys_from(&keys, 7, BITS), &keys[2..], "from the next output on");
         let kind = Kind::Spends;
         let run: Vec<u8> = split
             .iter()

@@ -328,7 +328,7 @@ impl<'a> ChainView<'a> {
                 return Some(InputId::new(input));
             }
         }
-        let tail = &spends.tail[spends.tail.partition_point(|key| *key >> spends.bits < output)..];
+        let tail = runs::keys_from(spends.tail, output, spends.bits);
         if let Some((_, offset)) =
             tail.first().map(|key| runs::split_key(*key, spends.bits)).filter(|key| key.0 == output)
         {

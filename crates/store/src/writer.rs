@@ -38,7 +38,7 @@ use crate::runs::{self, Kind};
 use crate::view::{BLOCK_ROW, ChainView, Columns, KeyRuns, TXID_ROW, TXIO_ROW, Txids, txid_row_is};
 use crate::{
     ADDR_FIRST, ADDR_KEY, ADDR_REST, BLOCKS, ChainSpec, FILES, IN_SPENT, OUT_ADDR, OUT_VALUE,
-    TX_IO, TX_TXID, address_index_file, index,
+    TX_IO, TX_TXID, address_index_file, index, memory,
 };
 
 /// Largest index a reserve asks for: 2^28 slots, 2 GiB (about 188 M entries at 0.7 load).
@@ -356,7 +356,7 @@ impl StoreWriter {
         B: BlockOutputs + Send + Sync,
         E: From<StoreError>,
     {
-        let faults = column::major_faults();
+        let faults = memory::major_faults();
         if self.faults_seen.is_some_and(|seen| faults.saturating_sub(seen) >= READ_AHEAD_FAULTS) {
             self.read_ahead = true;
         }
