@@ -507,7 +507,9 @@ pub(crate) enum IngestCommand {
     /// Memory: the address index (12 GiB for a whole mainnet chain) stays in memory while it is
     /// at most 5/8 of RAM (or of the container's limit) and leaves a quarter free; otherwise it
     /// goes to a scratch file in the store and the ingest slows down where memory is short. The
-    /// summary says which (address_index_in_memory with --format json). Once the stored address
+    /// live transactions (the map inputs are resolved through, 4-8 GiB for a whole chain) go to
+    /// a scratch file too when they no longer fit beside the rest. The summary says which
+    /// (address_index_in_memory, live_map_in_memory with --format json). Once the stored address
     /// rows (addr.key) stop fitting in the page cache, the ingest reads a block's rows ahead of
     /// its lookups; the summary says so too (address_read_ahead).
     #[command(verbatim_doc_comment)]

@@ -107,6 +107,9 @@ struct Summary {
     /// scratch file (too large for the memory: a slower ingest where memory is short).
     address_index_bytes: u64,
     address_index_in_memory: bool,
+    /// The writer's live transactions at the end, likewise.
+    live_map_bytes: u64,
+    live_map_in_memory: bool,
     /// Whether the addresses' rows (`addr.key`) stopped fitting in the page cache, so that the
     /// writer read them ahead of its lookups.
     address_read_ahead: bool,
@@ -128,6 +131,8 @@ impl Summary {
             recovered: report.recovery.is_some(),
             address_index_bytes: report.address_index.bytes,
             address_index_in_memory: report.address_index.in_memory,
+            live_map_bytes: report.live_map.bytes,
+            live_map_in_memory: report.live_map.in_memory,
             address_read_ahead: report.address_read_ahead,
         }
     }
@@ -153,14 +158,20 @@ fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> 
         summary.bytes_read as f64 / 1e6 / seconds,
         summary.txs_added as f64 / seconds
     )?;
-    if !summary.address_index_in_memory {
-        writeln!(
-            out,
-            "note: the address index ({:.0} MiB) is in a scratch file, as it does not fit in \
-             memory beside the rest; where memory is short that slows the ingest \
-             (docs/store-format.md, \"Address hash index\")",
-            summary.address_index_bytes as f64 / f64::from(1u32 << 20)
-        )?;
+    let tables = [
+        ("the address index is", summary.address_index_in_memory, summary.address_index_bytes),
+        ("the live transactions are", summary.live_map_in_memory, summary.live_map_bytes),
+    ];
+    for (what, in_memory, bytes) in tables {
+        if !in_memory {
+            writeln!(
+                out,
+                "note: {what} in a scratch file ({:.0} MiB), as memory is too short to hold them \
+                 beside the rest; that slows the ingest (docs/store-format.md, \"Address hash \
+                 index\")",
+                bytes as f64 / f64::from(1u32 << 20)
+            )?;
+        }
     }
     if summary.address_read_ahead {
         writeln!(
@@ -180,9 +191,13 @@ fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> 
 mod tests {
     use super::*;
 
-    /// The text summary of a small ingest whose address index was in memory or not, and whose
-    /// address rows were read ahead or not.
-    fn summary_text(address_index_in_memory: bool, address_read_ahead: bool) -> String {
+    /// The text summary of a small ingest whose address index and live transactions were in
+    /// memory or not, and whose address rows were read ahead or not.
+    fn summary_text(
+        address_index_in_memory: bool,
+        live_map_in_memory: bool,
+        address_read_ahead: bool,
+    ) -> String {
         let summary = Summary {
             network: "regtest",
             blocks_found: 3,
@@ -197,6 +212,8 @@ mod tests {
             recovered: false,
             address_index_bytes: 768 << 20,
             address_index_in_memory,
+            live_map_bytes: 512 << 20,
+            live_map_in_memory,
             address_read_ahead,
         };
         let mut text = Vec::new();
@@ -206,15 +223,24 @@ mod tests {
 
     #[test]
     fn a_scratch_file_address_index_is_named_as_a_reason_for_a_slow_ingest() {
-        let text = summary_text(false, false);
-        assert!(text.contains("the address index (768 MiB) is in a scratch file"), "{text}");
-        assert!(!summary_text(true, false).contains("address index"));
+        let text = summary_text(false, true, false);
+        assert!(text.contains("the address index is in a scratch file (768 MiB)"), "{text}");
+        assert!(!text.contains("live transactions"), "{text}");
+        assert!(!summary_text(true, true, false).contains("address index"));
+    }
+
+    #[test]
+    fn scratch_file_live_transactions_are_named_as_a_reason_for_a_slow_ingest() {
+        let text = summary_text(true, false, false);
+        assert!(text.contains("the live transactions are in a scratch file (512 MiB)"), "{text}");
+        assert!(!text.contains("address index"), "{text}");
+        assert!(!summary_text(true, true, false).contains("live transactions"));
     }
 
     #[test]
     fn rows_read_ahead_are_named_as_a_reason_for_a_slow_ingest() {
-        let text = summary_text(true, true);
+        let text = summary_text(true, true, true);
         assert!(text.contains("did not fit in the page cache"), "{text}");
-        assert!(!summary_text(true, false).contains("page cache"));
+        assert!(!summary_text(true, true, false).contains("page cache"));
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use cointrail_btc::{BlocksDir, DecodedBlock, HeaderEntry, Network, best_chain};
 use cointrail_store::{
-    AddressIndexPlacement, BlockOutputs, ChainSpec, Prevout, RecoveryReport, StoreWriter, TxRows,
+    BlockOutputs, ChainSpec, Prevout, RecoveryReport, StoreWriter, TablePlacement, TxRows,
 };
 use cointrail_types::{AddressKey, Hash32, OutputId};
 
@@ -90,7 +90,10 @@ pub struct IngestReport {
     pub recovery: Option<RecoveryReport>,
     /// Where the address index was at the end of the run (in memory, or in a scratch file when
     /// too large for the memory: a reason for a slow ingest).
-    pub address_index: AddressIndexPlacement,
+    pub address_index: TablePlacement,
+    /// Where the live transactions were at the end of the run (in memory, or in a scratch file
+    /// when they did not fit beside the rest of the memory: a reason for a slow ingest).
+    pub live_map: TablePlacement,
     /// Whether the writer ended up reading the address rows it confirms ahead of its lookups,
     /// which it does once they no longer fit in the page cache (a reason for a slower ingest).
     pub address_read_ahead: bool,
@@ -142,6 +145,7 @@ pub fn ingest_btc(options: &IngestOptions, progress: &mut dyn Progress) -> Resul
         elapsed: Duration::ZERO,
         recovery,
         address_index: writer.address_index(),
+        live_map: writer.live_map(),
         address_read_ahead: false,
     };
     if first <= last {
@@ -161,6 +165,7 @@ pub fn ingest_btc(options: &IngestOptions, progress: &mut dyn Progress) -> Resul
         report.tip_hash = Some(tip.hash);
     }
     report.address_index = writer.address_index();
+    report.live_map = writer.live_map();
     report.address_read_ahead = writer.reads_ahead();
     writer.finish()?;
     report.elapsed = started.elapsed();

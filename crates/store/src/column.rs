@@ -295,7 +295,7 @@ impl ScratchTable {
     }
 
     /// [`ScratchTable::create`], in memory when `len` is at most `memory_limit` bytes.
-    fn create_within(
+    pub(crate) fn create_within(
         path: &Path,
         len: u64,
         from: Option<&Path>,

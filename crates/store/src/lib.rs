@@ -44,7 +44,7 @@ pub use watches::{
     Watch, WatchKind, append_alerts, delivered_alerts, load_watches, read_alerts, save_watches,
     set_delivered_alerts,
 };
-pub use writer::{AddressIndexPlacement, RecoveryReport, StoreWriter};
+pub use writer::{RecoveryReport, StoreWriter, TablePlacement};
 
 use column::RoFile;
 use manifest::Manifest;

@@ -42,17 +42,22 @@
 //! again.
 
 use std::collections::HashMap;
-
-use memmap2::{Advice, MmapMut};
+use std::path::{Path, PathBuf};
 
 use crate::column::{
-    ID_BYTES, prefetch, read_id, read_u32, read_u64, to_usize, write_id, write_u32, write_u64,
+    ID_BYTES, ScratchTable, prefetch, read_id, read_u32, read_u64, to_usize, write_id, write_u32,
+    write_u64,
 };
-use crate::error::{Result, StoreError};
+use fs_err as fs;
+
+use crate::error::Result;
 use crate::index;
+use crate::memory;
 use crate::view::TXID_ROW;
 
 const SLOT: usize = 32;
+/// Buffer of a table's entries copied out to a file and read back ([`Place::Spill`]).
+const SPILL_BUFFER: usize = 1 << 20;
 /// Byte offsets in a slot.
 const TX: usize = 16;
 const STATE: usize = 20;
@@ -102,7 +107,12 @@ pub(crate) type Slot = usize;
 /// The writer's live transactions (see the module docs).
 #[derive(Debug)]
 pub(crate) struct LiveTxs {
-    table: MmapMut,
+    /// In anonymous memory, or in the scratch file at `scratch` when it does not fit ([`place`]).
+    table: ScratchTable,
+    /// Where a table too large for memory lives, and where a table being moved is copied out to.
+    scratch: PathBuf,
+    /// How the memory is judged when the table grows.
+    memory: Memory,
     bits: u32,
     /// Live entries.
     live: u64,
@@ -117,21 +127,94 @@ pub(crate) struct LiveTxs {
     pub(crate) repairs: u64,
     /// Entries ever marked [`TWIN`].
     pub(crate) twins: u64,
+    /// Tables copied out to a file before they were moved into a bigger one ([`Place::Spill`]).
+    pub(crate) spills: u64,
+}
+
+/// How the memory is judged when the live map makes a table.
+#[derive(Debug, Clone, Copy)]
+enum Memory {
+    /// By this process's figures: [`memory::available`] and [`memory::anonymous_now`].
+    Process,
+    /// `available` bytes, of which `other` are held as anonymous memory besides the table.
+    #[cfg(test)]
+    Fixed { available: u64, other: u64 },
+}
+
+/// Where a new table of the live map goes ([`place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In anonymous memory, made while the old table is still held.
+    Memory,
+    /// In anonymous memory, made once the old table's entries are copied out to a file and the old
+    /// table is gone: the two would not fit together.
+    Spill,
+    /// In a scratch file: the table does not fit in memory even alone.
+    Scratch,
+}
+
+/// Where a table of `new` bytes goes that replaces one of `old` bytes of anonymous memory (0 if
+/// the old one is a scratch file), for a process that may use `available` bytes (0: unknown) and
+/// holds `anonymous` bytes of anonymous memory, the old table included.
+///
+/// In memory while that leaves an eighth of `available` for the page cache, which is more than the
+/// address index is allowed (`column::table_limit`) because the live map is the hotter table: every
+/// input reads and writes a random slot, every transaction inserts one. In a scratch file, those
+/// writes make dirty pages all over the file, which the kernel writes back and reads again: a
+/// 16 GB chain under 1,536 MiB, whose 512 MiB table went there, took ten times as long as without a
+/// limit (`docs/performance.md`, "The live map under a memory limit"). But the table must not outgrow the memory: a whole chain's
+/// live map grows to 4-8 GiB while its address index holds 12 GiB, and the move from a table of
+/// 4 GiB to one of 8 GiB held both, 24 GiB of anonymous memory on a 24 GiB machine, which has an
+/// ingest killed. So a table that fits only once the old one is gone is made after the old one's
+/// entries are copied out to a file ([`Place::Spill`]), and one that does not fit at all is a
+/// scratch file: slow where memory is that short, but not killed.
+fn place(new: u64, old: u64, available: u64, anonymous: u64) -> Place {
+    if available == 0 {
+        // Nothing known to fit against: as before there was a rule, in memory.
+        return Place::Memory;
+    }
+    let line = available - available / 8;
+    if anonymous.saturating_add(new) <= line {
+        Place::Memory
+    } else if anonymous.saturating_sub(old).saturating_add(new) <= line {
+        Place::Spill
+    } else {
+        Place::Scratch
+    }
 }
 
 impl LiveTxs {
-    /// An empty map.
-    pub(crate) fn new() -> Result<Self> {
-        Self::with_bits(index::MIN_BITS)
+    /// An empty map, whose tables are in memory unless one does not fit ([`place`]); then it is a
+    /// scratch file at `scratch`.
+    pub(crate) fn new(scratch: &Path) -> Result<Self> {
+        Self::empty(scratch, Memory::Process)
     }
 
-    fn with_bits(bits: u32) -> Result<Self> {
-        let table = MmapMut::map_anon(SLOT << bits)
-            .map_err(|source| StoreError::MapIo { path: "live transactions".into(), source })?;
-        // Only a hint, as for the index tables.
-        let _ = table.advise(Advice::HugePage);
+    /// An empty map whose tables are placed as if the process could use `available` bytes and
+    /// held `other` bytes of anonymous memory besides the table.
+    #[cfg(test)]
+    pub(crate) fn with_memory(scratch: &Path, available: u64, other: u64) -> Result<Self> {
+        Self::empty(scratch, Memory::Fixed { available, other })
+    }
+
+    fn empty(scratch: &Path, memory: Memory) -> Result<Self> {
+        let mut live = Self::with_bits(index::MIN_BITS, scratch, memory, true)?;
+        if live.place(live.table.len() as u64, 0) == Place::Scratch {
+            live = Self::with_bits(index::MIN_BITS, scratch, memory, false)?;
+        }
+        Ok(live)
+    }
+
+    /// An empty map of `2^bits` slots, in memory or in a scratch file at `scratch` (which unlinks
+    /// whatever file was there: a mapping of it keeps its pages until it is dropped).
+    fn with_bits(bits: u32, scratch: &Path, memory: Memory, in_memory: bool) -> Result<Self> {
+        let len = (SLOT << bits) as u64;
+        let limit = if in_memory { u64::MAX } else { 0 };
+        let table = ScratchTable::create_within(scratch, len, None, limit)?;
         Ok(Self {
             table,
+            scratch: scratch.to_owned(),
+            memory,
             bits,
             live: 0,
             current: None,
@@ -139,7 +222,17 @@ impl LiveTxs {
             wide: HashMap::new(),
             repairs: 0,
             twins: 0,
+            spills: 0,
         })
+    }
+
+    /// Where a table of `new` bytes goes that replaces one of `old` bytes of anonymous memory.
+    fn place(&self, new: u64, old: u64) -> Place {
+        match self.memory {
+            Memory::Process => place(new, old, memory::available(), memory::anonymous_now()),
+            #[cfg(test)]
+            Memory::Fixed { available, other } => place(new, old, available, other + old),
+        }
     }
 
     /// Number of live transactions.
@@ -149,9 +242,13 @@ impl LiveTxs {
     }
 
     /// Bytes of the table.
-    #[cfg(test)]
     pub(crate) fn table_bytes(&self) -> usize {
         self.table.len()
+    }
+
+    /// Whether the table is in anonymous memory rather than in a scratch file.
+    pub(crate) fn in_memory(&self) -> bool {
+        self.table.in_memory()
     }
 
     fn mask(&self) -> u64 {
@@ -431,33 +528,91 @@ impl LiveTxs {
         self.table[hole * SLOT..(hole + 1) * SLOT].fill(0);
     }
 
-    /// Moves the live entries into a table sized for one and a half times their number. Entries
-    /// keep their keys, so no txid is read again.
+    /// Moves the live entries into a table sized for one and a half times their number, placed by
+    /// [`place`]: made while the old table is held, or after its entries were copied out to an
+    /// unlinked file (then read back in order). Entries keep their keys, so no txid is read again.
     fn resize(&mut self) -> Result<()> {
         let room = self.live + self.live / 2 + 1;
-        let mut bigger = Self::with_bits(index::bits_for(room))?;
-        let mask = bigger.mask();
-        let current = self.current.take();
+        let bits = index::bits_for(room);
+        let old = if self.table.in_memory() { self.table.len() as u64 } else { 0 };
+        let place = self.place((SLOT << bits) as u64, old);
+        let current = self.current;
+        let mut bigger = if place == Place::Spill {
+            let (file, current) = self.spill(current)?;
+            // The old table goes before the new one is made.
+            self.table = ScratchTable::none();
+            let mut bigger = Self::with_bits(bits, &self.scratch, self.memory, true)?;
+            let mut reader = std::io::BufReader::with_capacity(SPILL_BUFFER, file);
+            let mut entry = [0u8; SLOT];
+            for ordinal in 0..self.live {
+                std::io::Read::read_exact(&mut reader, &mut entry)?;
+                let to = bigger.put(&entry);
+                if current == Some(ordinal) {
+                    bigger.current = Some(to);
+                }
+            }
+            bigger.spills = self.spills + 1;
+            bigger
+        } else {
+            let mut bigger =
+                Self::with_bits(bits, &self.scratch, self.memory, place == Place::Memory)?;
+            for at in 0..1usize << self.bits {
+                if self.state(at) != EMPTY {
+                    let to = bigger.put(&self.table[at * SLOT..][..SLOT]);
+                    if current == Some(at) {
+                        bigger.current = Some(to);
+                    }
+                }
+            }
+            bigger.spills = self.spills;
+            bigger
+        };
         bigger.repairs = self.repairs;
         bigger.twins = self.twins;
         bigger.wide = std::mem::take(&mut self.wide);
-        for at in 0..1usize << self.bits {
-            if self.state(at) == EMPTY {
-                continue;
-            }
-            let mut slot = self.key(at).low & mask;
-            while bigger.state(to_usize(slot)) != EMPTY {
-                slot = (slot + 1) & mask;
-            }
-            let to = to_usize(slot);
-            bigger.table[to * SLOT..][..SLOT].copy_from_slice(&self.table[at * SLOT..][..SLOT]);
-            bigger.live += 1;
-            if current == Some(at) {
-                bigger.current = Some(to);
-            }
-        }
         *self = bigger;
         Ok(())
+    }
+
+    /// Puts a whole slot's bytes into the first empty slot from its key's home; returns that slot.
+    fn put(&mut self, entry: &[u8]) -> Slot {
+        let mask = self.mask();
+        let mut slot = read_u64(entry, 0) & mask;
+        while self.state(to_usize(slot)) != EMPTY {
+            slot = (slot + 1) & mask;
+        }
+        let to = to_usize(slot);
+        self.table[to * SLOT..][..SLOT].copy_from_slice(entry);
+        self.live += 1;
+        to
+    }
+
+    /// Writes the live entries, in slot order, to a new file at the scratch path (never synced:
+    /// it is read back at once), unlinks it and returns it open at its start, with the ordinal of
+    /// the entry in slot `current`.
+    fn spill(&self, current: Option<Slot>) -> Result<(fs::File, Option<u64>)> {
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.scratch)?;
+        let mut writer = std::io::BufWriter::with_capacity(SPILL_BUFFER, file);
+        let (mut ordinal, mut current_ordinal) = (0u64, None);
+        for at in 0..1usize << self.bits {
+            if self.state(at) != EMPTY {
+                std::io::Write::write_all(&mut writer, &self.table[at * SLOT..][..SLOT])?;
+                if current == Some(at) {
+                    current_ordinal = Some(ordinal);
+                }
+                ordinal += 1;
+            }
+        }
+        let mut file = writer.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        std::io::Seek::rewind(&mut file)?;
+        // Unlinked at once: read through the open file, then gone, even after a crash.
+        fs::remove_file(&self.scratch)?;
+        Ok((file, current_ordinal))
     }
 }
 
@@ -479,6 +634,12 @@ fn set_bit(bits: &mut [u64], index: u32, value: bool) {
 mod tests {
     use super::*;
 
+    /// An empty map whose tables are all in memory (its scratch path is never created).
+    fn in_memory() -> LiveTxs {
+        let dir = tempfile::tempdir().unwrap();
+        LiveTxs::with_memory(&dir.path().join("live.work"), u64::MAX / 2, 0).unwrap()
+    }
+
     /// A key whose home slot is `low`'s low bits, with a second half of `high`.
     fn key(low: u64, high: u64) -> TxKey {
         TxKey { low, high }
@@ -486,7 +647,7 @@ mod tests {
 
     #[test]
     fn entries_are_found_counted_spent_and_removed() {
-        let mut live = LiveTxs::new().unwrap();
+        let mut live = in_memory();
         let a = live.insert(key(7, 1), 0, (0, 2), |vout| vout < 2, |_| false).unwrap();
         let b = live.insert(key(7 | (1 << 40), 1), 1, (2, 1), |vout| vout < 1, |_| false).unwrap();
         // Same first half, another second half: another key, found without a confirmation.
@@ -529,7 +690,7 @@ mod tests {
 
     #[test]
     fn a_transaction_of_many_outputs_keeps_its_bitmap_beside_the_table() {
-        let mut live = LiveTxs::new().unwrap();
+        let mut live = in_memory();
         let slot = live.insert(key(3, 3), 7, (100, 0), |_| false, |_| false).unwrap();
         live.current = Some(slot);
         for _ in 0..40 {
@@ -559,7 +720,7 @@ mod tests {
 
     #[test]
     fn a_duplicated_txid_replaces_the_earlier_transaction() {
-        let mut live = LiveTxs::new().unwrap();
+        let mut live = in_memory();
         live.insert(key(99, 5), 10, (0, 1), |vout| vout < 1, |_| false).unwrap();
         let later = live
             .insert(key(99, 5), 20, (5, 1), |vout| vout < 1, |tx| tx == 10 || tx == 20)
@@ -572,7 +733,7 @@ mod tests {
 
     #[test]
     fn a_replacing_insert_takes_the_slot_of_the_earlier_entry() {
-        let mut live = LiveTxs::new().unwrap();
+        let mut live = in_memory();
         let first = live.insert(key(5, 0), 1, (0, 1), |vout| vout < 1, |_| false).unwrap();
         let earlier = live.insert(key(5, 1), 2, (1, 1), |vout| vout < 1, |_| false).unwrap();
         live.current = Some(earlier);
@@ -588,7 +749,7 @@ mod tests {
 
     #[test]
     fn twins_are_marked_and_told_apart_by_their_txids() {
-        let mut live = LiveTxs::new().unwrap();
+        let mut live = in_memory();
         // Three txs with one key and three txids (tx numbers stand for the txids here).
         let a = live.insert(key(42, 9), 1, (0, 1), |vout| vout < 1, |tx| tx == 1).unwrap();
         assert!(!live.is_twin(a));
@@ -625,7 +786,7 @@ mod tests {
 
     #[test]
     fn removing_shifts_back_what_may_move_and_keeps_the_rest_and_the_current_entry() {
-        let mut live = LiveTxs::new().unwrap();
+        let mut live = in_memory();
         let last = (1u64 << index::MIN_BITS) - 1;
         // A cluster that wraps around the end of the table: homes last, last, 0, 1, 1, 4096 - 3.
         let entries = [(last, 0u32), (last, 1), (0, 2), (1, 3), (1, 4)];
@@ -661,7 +822,73 @@ mod tests {
 
     #[test]
     fn growing_keeps_every_live_entry_the_twins_and_the_current_one() {
-        let mut live = LiveTxs::new().unwrap();
+        grow_and_check(&mut in_memory());
+    }
+
+    #[test]
+    fn a_table_too_large_for_memory_is_a_scratch_file_that_works_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = dir.path().join("live.work");
+        // 512 KiB of memory, an eighth kept free: the tables of 2^12 and 2^13 slots (128 and
+        // 256 KiB) fit together, the next ones (512 KiB, 1 MiB) not even alone.
+        let mut in_file = LiveTxs::with_memory(&scratch, 512 << 10, 0).unwrap();
+        assert!(in_file.in_memory() && !scratch.exists(), "a small table is in memory");
+        grow_and_check(&mut in_file);
+        assert!(!in_file.in_memory(), "the grown table is a scratch file");
+        assert_eq!(fs_err::metadata(&scratch).unwrap().len(), in_file.table_bytes() as u64);
+        assert_eq!(in_file.spills, 0);
+        let mut in_memory = in_memory();
+        grow_and_check(&mut in_memory);
+        assert!(in_memory.in_memory());
+        assert!(in_file.table[..] == in_memory.table[..], "the same entries in the same slots");
+
+        // A table that fits again (memory freed) leaves the file behind.
+        in_file.memory = Memory::Fixed { available: u64::MAX / 2, other: 0 };
+        for n in 20_000..40_000u32 {
+            in_file.insert(key(u64::from(n) << 20, 0), n, (0, 1), |_| true, |_| false).unwrap();
+        }
+        assert!(in_file.in_memory() && !scratch.exists());
+    }
+
+    #[test]
+    fn a_table_that_fits_only_alone_is_made_after_the_old_one_is_copied_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = dir.path().join("live.work");
+        // 1.25 MiB of memory, an eighth kept free (1,120 KiB): 512 and 1,024 KiB do not fit
+        // together, 1,024 KiB alone does.
+        let mut spilled = LiveTxs::with_memory(&scratch, 1280 << 10, 0).unwrap();
+        grow_and_check(&mut spilled);
+        assert_eq!(spilled.table_bytes(), 1 << 20);
+        assert!(spilled.in_memory(), "in memory once the old table is gone");
+        assert_eq!(spilled.spills, 1, "the move from 512 KiB");
+        assert!(!scratch.exists(), "the copy is removed");
+        let mut in_memory = in_memory();
+        grow_and_check(&mut in_memory);
+        assert_eq!(in_memory.spills, 0);
+        assert!(spilled.table[..] == in_memory.table[..], "the same entries in the same slots");
+    }
+
+    #[test]
+    fn tables_stay_in_memory_while_an_eighth_is_left_then_spill_then_go_to_a_file() {
+        const GIB: u64 = 1 << 30;
+        // A whole chain on 24 GiB: a 12 GiB address index and half a GiB of other memory beside a
+        // 4 GiB live map that grows to 8 GiB. Together 24.5 GiB; without the old table 20.5.
+        assert_eq!(place(8 * GIB, 4 * GIB, 24 * GIB, 16 * GIB + GIB / 2), Place::Spill);
+        // Before the index grew (6 GiB), the same move fits beside the old table.
+        assert_eq!(place(8 * GIB, 4 * GIB, 24 * GIB, 10 * GIB + GIB / 2), Place::Memory);
+        // A 16 GB chain's 512 MiB live map beside a 768 MiB index, under 1,792 and 1,536 MiB.
+        let mib = |n: u64| n << 20;
+        assert_eq!(place(mib(512), mib(256), mib(1792), mib(768 + 256 + 100)), Place::Spill);
+        assert_eq!(place(mib(512), mib(256), mib(1536), mib(768 + 256 + 100)), Place::Scratch);
+        // A scratch-file table frees no memory when it is replaced.
+        assert_eq!(place(mib(512), 0, mib(1536), mib(768 + 100)), Place::Scratch);
+        assert_eq!(place(mib(512), 0, mib(2048), mib(768 + 100)), Place::Memory);
+        // Memory unknown: in memory, as before there was a rule.
+        assert_eq!(place(8 * GIB, 4 * GIB, 0, 30 * GIB), Place::Memory);
+    }
+
+    /// Inserts 20,000 transactions into `live` (which grows), spends a third, and checks every one.
+    fn grow_and_check(live: &mut LiveTxs) {
         let low = |n: u64| n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let key_of = |n: u32| key(low(u64::from(n / 2)), u64::from(n / 2));
         for n in 0..20_000u32 {

@@ -65,8 +65,10 @@ const READ_AT_RANDOM: [usize; 3] = [TX_TXID, ADDR_KEY, ADDR_REST];
 /// disk, one at a time, are about 0.2 s on the machines of `docs/performance.md`.
 const READ_AHEAD_FAULTS: u64 = 1_000;
 
-/// Scratch file backing the writer's in-memory address index.
+/// Scratch file backing the writer's address index when it does not fit in memory.
 const ADDRESS_SCRATCH: &str = "addr.idx.work";
+/// Scratch file backing the writer's live transactions when they do not fit in memory.
+const LIVE_SCRATCH: &str = "live.work";
 const LOCK: &str = "LOCK";
 
 /// Byte length of every file in [`FILES`] for the given counts.
@@ -195,7 +197,7 @@ impl StoreWriter {
             txid_run_txs: 0,
             spend_runs: Vec::new(),
             spend_run_inputs: 0,
-            live: LiveTxs::new()?,
+            live: LiveTxs::new(&dir.join(LIVE_SCRATCH))?,
             address_index_bits: committed.address_index_bits,
             reserve: committed.index_reserve,
             run_bits: committed.run_bits,
@@ -263,11 +265,19 @@ impl StoreWriter {
     /// Where the writer's address index is now: its bytes, and whether it is in memory or in a
     /// scratch file (a table too large for the memory this process may use beside the rest of its
     /// memory; `docs/store-format.md`), which makes an ingest slower where memory is short.
-    pub fn address_index(&self) -> AddressIndexPlacement {
-        AddressIndexPlacement {
+    pub fn address_index(&self) -> TablePlacement {
+        TablePlacement {
             bytes: self.address_index.len() as u64,
             in_memory: self.address_index.in_memory(),
         }
+    }
+
+    /// Where the writer's live transactions (the map its inputs are resolved through) are now: in
+    /// memory, or in a scratch file when their table does not fit beside the rest of this
+    /// process's memory (`docs/store-format.md`), which makes an ingest slower where memory is
+    /// short but does not have it killed.
+    pub fn live_map(&self) -> TablePlacement {
+        TablePlacement { bytes: self.live.table_bytes() as u64, in_memory: self.live.in_memory() }
     }
 
     /// Whether the writer reads ahead the `addr.key` rows that its address lookups confirm
@@ -528,7 +538,11 @@ impl StoreWriter {
     /// the spent outputs in a bitmap (a bit per output: 440 MB for a whole chain's 3.5 G
     /// outputs, freed before the address index is loaded), then one over `tx.io`.
     fn load_live(&mut self) -> Result<()> {
-        let mut live = LiveTxs::new()?;
+        let scratch = self.dir.join(LIVE_SCRATCH);
+        // The old map goes first (a rollback's is full size), so that the two are never held at
+        // once.
+        self.live = LiveTxs::new(&scratch)?;
+        let mut live = LiveTxs::new(&scratch)?;
         let view = self.view();
         let mut spent = vec![0u64; to_usize(self.counts.outputs.div_ceil(64))];
         let in_spent = &view.columns.in_spent[..to_usize(self.counts.inputs) * ID_BYTES];
@@ -749,12 +763,14 @@ impl StoreWriter {
         }
         // Run files of a failed commit that a later one did not need.
         remove_stray_runs(&self.dir, &self.committed)?;
-        // The scratch file goes once the index is checkpointed (its mapping lives on until
+        // The scratch files go once the index is checkpointed (their mappings live on until
         // `self` drops; unlinked pages are discarded, not written back).
-        match fs::remove_file(self.dir.join(ADDRESS_SCRATCH)) {
-            // A table kept in memory has no scratch file.
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            other => other?,
+        for scratch in [ADDRESS_SCRATCH, LIVE_SCRATCH] {
+            match fs::remove_file(self.dir.join(scratch)) {
+                // A table kept in memory has no scratch file.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
+            }
         }
         fs::remove_file(self.dir.join(DIRTY))?;
         sync_dir(&self.dir)
@@ -950,9 +966,9 @@ fn load_table(path: &Path, bits: u32, scratch: &Path) -> Result<ScratchTable> {
     ScratchTable::create(scratch, expected, Some(path))
 }
 
-/// Where a writer's address index is ([`StoreWriter::address_index`]).
+/// Where one of a writer's tables is ([`StoreWriter::address_index`], [`StoreWriter::live_map`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddressIndexPlacement {
+pub struct TablePlacement {
     /// Bytes of the table.
     pub bytes: u64,
     /// In anonymous memory (`true`) or in a scratch file that the kernel may write back and evict.
@@ -966,7 +982,7 @@ pub struct AddressIndexPlacement {
 fn create(dir: &Path, spec: &ChainSpec) -> Result<Manifest> {
     let ours = |name: &str| {
         FILES.contains(&name)
-            || [LOCK, DIRTY, "MANIFEST.tmp", "evm"].contains(&name)
+            || [LOCK, DIRTY, "MANIFEST.tmp", "evm", LIVE_SCRATCH].contains(&name)
             || name.starts_with("addr.idx.")
             || runs::is_run_file(name)
     };

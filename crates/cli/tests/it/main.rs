@@ -149,6 +149,8 @@ fn mainnet_0_438_from_shuffled_xored_files() {
     assert_eq!(report["blocks_added"], 439);
     assert_eq!(report["address_index_in_memory"], true, "a small index is in memory");
     assert!(report["address_index_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(report["live_map_in_memory"], true, "a small live map is in memory");
+    assert!(report["live_map_bytes"].as_u64().unwrap() > 0);
     assert_eq!(report["address_read_ahead"], false, "439 blocks' addresses stay cached");
 
     let status = json(&["status", "--store", path(&store)]);
