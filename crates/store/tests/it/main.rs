@@ -227,13 +227,14 @@ fn background_commits_give_the_bytes_of_foreground_commits_and_are_durable_once_
 }
 
 #[test]
-fn stale_or_truncated_index_scratch_files_are_ignored_and_replaced() {
+fn stale_or_truncated_scratch_files_are_ignored_and_replaced() {
     let reference = tempfile::tempdir().unwrap();
     let mut writer = StoreWriter::open(reference.path(), &spec()).unwrap();
     write_growing_chain(&mut writer, 0, 1500, 1000);
     writer.finish().unwrap();
-    let addr_scratch = "addr.idx.work";
+    let (addr_scratch, live_scratch) = ("addr.idx.work", "live.work");
     assert!(!reference.path().join(addr_scratch).exists(), "{addr_scratch} is removed by finish");
+    assert!(!reference.path().join(live_scratch).exists(), "{live_scratch} is never made here");
 
     // A crash of a writer whose table is a scratch file (a table too large for memory; this small
     // one is in memory) leaves it behind, never synced, so any mix of old and new pages; here it
@@ -246,9 +247,14 @@ fn stale_or_truncated_index_scratch_files_are_ignored_and_replaced() {
     let addr_scratch = crashed.path().join(addr_scratch);
     fs_err::write(&addr_scratch, vec![0xA5u8; 1 << 20]).unwrap();
     fs_err::OpenOptions::new().write(true).open(&addr_scratch).unwrap().set_len(100).unwrap();
+    // The live map's scratch file likewise (a live map too large for memory).
+    let live_scratch = crashed.path().join(live_scratch);
+    fs_err::write(&live_scratch, vec![0x5Au8; 1 << 20]).unwrap();
 
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     assert!(writer.recovery().is_some());
+    assert!(!live_scratch.exists(), "a live map in memory removes a stale scratch file");
+    assert!(writer.live_map().in_memory);
     let view = writer.view();
     assert_eq!(view.counts().blocks, 600);
     let txs = view.counts().txs;
@@ -257,12 +263,14 @@ fn stale_or_truncated_index_scratch_files_are_ignored_and_replaced() {
     write_growing_chain(&mut writer, 600, 1000, 25);
     writer.finish().unwrap();
 
-    // A stale scratch file at a clean open (left by hand or by an older writer) is replaced too.
+    // Stale scratch files at a clean open (left by hand or by an older writer) are replaced too.
     fs_err::write(&addr_scratch, vec![0xFFu8; 1 << 16]).unwrap();
+    fs_err::write(&live_scratch, vec![0xFFu8; 1 << 16]).unwrap();
     let mut writer = StoreWriter::open(crashed.path(), &spec()).unwrap();
     assert!(writer.recovery().is_none());
     write_growing_chain(&mut writer, 1000, 1500, 100);
     writer.finish().unwrap();
+    assert!(!live_scratch.exists());
     assert_eq!(snapshot(crashed.path()), snapshot(reference.path()));
 }
 
