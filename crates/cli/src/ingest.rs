@@ -166,8 +166,8 @@ fn print_summary(out: &mut dyn Write, summary: &Summary) -> std::io::Result<()> 
         if !in_memory {
             writeln!(
                 out,
-                "note: {what} in a scratch file ({:.0} MiB), as memory is too short to hold them \
-                 beside the rest; that slows the ingest (docs/store-format.md, \"Address hash \
+                "note: {what} in a scratch file ({:.0} MiB), as memory is too short to keep \
+                 every table in it; that slows the ingest (docs/store-format.md, \"Address hash \
                  index\")",
                 bytes as f64 / f64::from(1u32 << 20)
             )?;

@@ -141,6 +141,17 @@ enum Memory {
     Fixed { available: u64, other: u64 },
 }
 
+impl Memory {
+    /// Where a table of `new` bytes goes that replaces one of `old` bytes of anonymous memory.
+    fn place(self, new: u64, old: u64) -> Place {
+        match self {
+            Self::Process => place(new, old, memory::available(), memory::anonymous_now()),
+            #[cfg(test)]
+            Self::Fixed { available, other } => place(new, old, available, other + old),
+        }
+    }
+}
+
 /// Where a new table of the live map goes ([`place`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -161,11 +172,11 @@ enum Place {
 /// address index is allowed (`column::table_limit`) because the live map is the hotter table: every
 /// input reads and writes a random slot, every transaction inserts one. In a scratch file, those
 /// writes make dirty pages all over the file, which the kernel writes back and reads again: a
-/// 16 GB chain under 1,536 MiB, whose 512 MiB table went there, took ten times as long as without a
-/// limit (`docs/performance.md`, "The live map under a memory limit"). But the table must not outgrow the memory: a whole chain's
-/// live map grows to 4-8 GiB while its address index holds 12 GiB, and the move from a table of
-/// 4 GiB to one of 8 GiB held both, 24 GiB of anonymous memory on a 24 GiB machine, which has an
-/// ingest killed. So a table that fits only once the old one is gone is made after the old one's
+/// 16 GB chain under 1,536 MiB, whose 512 MiB table went there, took ten times as long as without
+/// a limit (`docs/performance.md`, "The live map under a memory limit"). But the table must not
+/// outgrow the memory: a whole chain's live map grows to 4-8 GiB while its address index holds
+/// 12 GiB, and the move from a table of 4 GiB to one of 8 GiB held both, 24 GiB of anonymous
+/// memory on a 24 GiB machine, which has an ingest killed. So a table that fits only once the old one is gone is made after the old one's
 /// entries are copied out to a file ([`Place::Spill`]), and one that does not fit at all is a
 /// scratch file: slow where memory is that short, but not killed.
 fn place(new: u64, old: u64, available: u64, anonymous: u64) -> Place {
@@ -198,11 +209,8 @@ impl LiveTxs {
     }
 
     fn empty(scratch: &Path, memory: Memory) -> Result<Self> {
-        let mut live = Self::with_bits(index::MIN_BITS, scratch, memory, true)?;
-        if live.place(live.table.len() as u64, 0) == Place::Scratch {
-            live = Self::with_bits(index::MIN_BITS, scratch, memory, false)?;
-        }
-        Ok(live)
+        let in_memory = memory.place((SLOT << index::MIN_BITS) as u64, 0) != Place::Scratch;
+        Self::with_bits(index::MIN_BITS, scratch, memory, in_memory)
     }
 
     /// An empty map of `2^bits` slots, in memory or in a scratch file at `scratch` (which unlinks
@@ -224,15 +232,6 @@ impl LiveTxs {
             twins: 0,
             spills: 0,
         })
-    }
-
-    /// Where a table of `new` bytes goes that replaces one of `old` bytes of anonymous memory.
-    fn place(&self, new: u64, old: u64) -> Place {
-        match self.memory {
-            Memory::Process => place(new, old, memory::available(), memory::anonymous_now()),
-            #[cfg(test)]
-            Memory::Fixed { available, other } => place(new, old, available, other + old),
-        }
     }
 
     /// Number of live transactions.
@@ -535,7 +534,7 @@ impl LiveTxs {
         let room = self.live + self.live / 2 + 1;
         let bits = index::bits_for(room);
         let old = if self.table.in_memory() { self.table.len() as u64 } else { 0 };
-        let place = self.place((SLOT << bits) as u64, old);
+        let place = self.memory.place((SLOT << bits) as u64, old);
         let current = self.current;
         let mut bigger = if place == Place::Spill {
             let (file, current) = self.spill(current)?;
@@ -556,12 +555,10 @@ impl LiveTxs {
         } else {
             let mut bigger =
                 Self::with_bits(bits, &self.scratch, self.memory, place == Place::Memory)?;
-            for at in 0..1usize << self.bits {
-                if self.state(at) != EMPTY {
-                    let to = bigger.put(&self.table[at * SLOT..][..SLOT]);
-                    if current == Some(at) {
-                        bigger.current = Some(to);
-                    }
+            for (at, entry) in self.entries() {
+                let to = bigger.put(entry);
+                if current == Some(at) {
+                    bigger.current = Some(to);
                 }
             }
             bigger.spills = self.spills;
@@ -572,6 +569,13 @@ impl LiveTxs {
         bigger.wide = std::mem::take(&mut self.wide);
         *self = bigger;
         Ok(())
+    }
+
+    /// The live entries' slots and bytes, in slot order.
+    fn entries(&self) -> impl Iterator<Item = (Slot, &[u8])> {
+        (0..1usize << self.bits)
+            .filter(|&at| self.state(at) != EMPTY)
+            .map(|at| (at, &self.table[at * SLOT..][..SLOT]))
     }
 
     /// Puts a whole slot's bytes into the first empty slot from its key's home; returns that slot.
@@ -598,14 +602,11 @@ impl LiveTxs {
             .truncate(true)
             .open(&self.scratch)?;
         let mut writer = std::io::BufWriter::with_capacity(SPILL_BUFFER, file);
-        let (mut ordinal, mut current_ordinal) = (0u64, None);
-        for at in 0..1usize << self.bits {
-            if self.state(at) != EMPTY {
-                std::io::Write::write_all(&mut writer, &self.table[at * SLOT..][..SLOT])?;
-                if current == Some(at) {
-                    current_ordinal = Some(ordinal);
-                }
-                ordinal += 1;
+        let mut current_ordinal = None;
+        for (ordinal, (at, entry)) in (0u64..).zip(self.entries()) {
+            std::io::Write::write_all(&mut writer, entry)?;
+            if current == Some(at) {
+                current_ordinal = Some(ordinal);
             }
         }
         let mut file = writer.into_inner().map_err(std::io::IntoInnerError::into_error)?;
